@@ -1,0 +1,39 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   fetch 20 Newsgroups, build the index, evaluate it beside its baselines, run sample queries
+#   make test   run the test suite (what CI runs)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INDEX := indexes/20newsgroups
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: demo test slow bench install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/retrieval data fetch 20newsgroups
+	$(BIN)/retrieval build data/20newsgroups/train.jsonl --out $(INDEX)
+	$(BIN)/retrieval info $(INDEX)
+	$(BIN)/retrieval evaluate $(INDEX) --queries data/20newsgroups/test.jsonl -k 100
+	$(BIN)/retrieval query $(INDEX) "nasa launched the space shuttle into orbit" -k 5
+	$(BIN)/retrieval query $(INDEX) "my hard drive will not boot after installing a new scsi controller" -k 5
+	$(BIN)/retrieval query $(INDEX) --like train-00000 -k 5
+
+test: install
+	$(BIN)/python -m pytest
+
+slow: install
+	$(BIN)/python -m pytest -m slow
+
+bench: install
+	$(BIN)/python bench/query_latency.py $(INDEX)
+
+clean:
+	rm -rf $(VENV) indexes *.egg-info

@@ -1,0 +1,213 @@
+"""A saved index is one directory, replaced atomically and verified on load.
+
+Layout: ``manifest.json`` (format version, the caller's body, library
+versions, and the size and sha256 of every other file) beside the files the
+caller writes. A build writes into a temporary sibling and swaps it into
+place only when complete, so an interrupted or failed build leaves the
+previous index, if any, untouched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from indexing.errors import IndexingError
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_bundle(path: Path) -> bool:
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise IndexingError(f"cannot write the index to {out_dir}: it is a file, not a directory")
+    if any(out_dir.iterdir()) and not is_bundle(out_dir):
+        raise IndexingError(
+            f"refusing to replace {out_dir}: it is a non-empty directory that is not a saved index "
+            f"(no {MANIFEST_NAME}); choose another --out"
+        )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_staging(out_dir: Path) -> None:
+    """Remove temporary siblings left by builds that were killed (their pid is gone)."""
+    for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        try:
+            pid = int(stale.name.rsplit(".tmp-", 1)[1].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in [*root.iterdir(), root]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: filesystem cannot exchange
+        return False
+    raise OSError(errno, os.strerror(errno), str(b))
+
+
+def _swap_into_place(staged: Path, out_dir: Path) -> None:
+    if not out_dir.exists():
+        os.rename(staged, out_dir)
+    elif _exchange(staged, out_dir):
+        shutil.rmtree(staged)  # now holds the previous index
+    else:
+        old = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-old")
+        os.rename(out_dir, old)
+        os.rename(staged, out_dir)
+        shutil.rmtree(old)
+    fd = os.open(out_dir.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def staged_bundle(out_dir: Path) -> Iterator[Path]:
+    """Yield an empty temporary sibling of ``out_dir`` to write a bundle into.
+
+    On a clean exit the staged directory must hold a manifest (see
+    ``write_manifest``); it then replaces ``out_dir`` atomically. On any
+    exception, including KeyboardInterrupt, it is removed and ``out_dir`` is
+    left as it was.
+    """
+    out_dir = Path(out_dir).absolute()
+    _check_replaceable(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out_dir)
+    staged = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
+    try:
+        yield staged
+        if not is_bundle(staged):
+            raise IndexingError(f"internal error: the staged index has no {MANIFEST_NAME}")
+        _fsync_tree(staged)
+        _swap_into_place(staged, out_dir)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+
+
+def library_versions() -> dict:
+    return {"python": platform.python_version(), "numpy": np.__version__, "faiss": faiss.__version__}
+
+
+def write_manifest(bundle_dir: Path, body: dict) -> dict:
+    """Write ``manifest.json`` listing every other file in ``bundle_dir`` with its sha256.
+
+    ``body`` is the caller's JSON-serialisable description (config, counts,
+    code size, its own library versions under ``library_versions``).
+    """
+    bundle_dir = Path(bundle_dir)
+    files = {}
+    for path in sorted(bundle_dir.iterdir()):
+        if path.name == MANIFEST_NAME:
+            continue
+        if not path.is_file():
+            raise IndexingError(f"a bundle holds only plain files; {path.name} is not one")
+        files[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    manifest = {"format_version": FORMAT_VERSION, **body}
+    manifest["library_versions"] = {**library_versions(), **body.get("library_versions", {})}
+    manifest["files"] = files
+    (bundle_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def read_manifest(bundle_dir: Path, verify: bool = True) -> dict:
+    """Read and check a bundle's manifest.
+
+    Raises IndexingError naming the problem: no such directory, not an index,
+    an unreadable manifest, an unsupported format version, or (with
+    ``verify``) a listed file that is missing, truncated or altered.
+    """
+    bundle_dir = Path(bundle_dir)
+    if not bundle_dir.is_dir():
+        raise IndexingError(f"no index at {bundle_dir}: the directory does not exist")
+    manifest_path = bundle_dir / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise IndexingError(f"{bundle_dir} is not a saved index: {MANIFEST_NAME} is missing")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        version = manifest["format_version"]
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise IndexingError(f"{manifest_path} is damaged and cannot be read ({err})") from None
+    if version != FORMAT_VERSION:
+        raise IndexingError(
+            f"{bundle_dir} uses index format {version!r}; this version reads format "
+            f"{FORMAT_VERSION}: rebuild the index"
+        )
+    for name, entry in files.items():
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise IndexingError(f"{manifest_path} is damaged: it lists an unsafe file name {name!r}")
+        path = bundle_dir / name
+        if not path.is_file():
+            raise IndexingError(f"{bundle_dir} is damaged: {name} is missing; rebuild the index")
+        if not verify:
+            continue
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise IndexingError(
+                f"{bundle_dir} is damaged: {name} has {size} bytes, expected {entry['bytes']} "
+                "(truncated or altered); rebuild the index"
+            )
+        if sha256_file(path) != entry["sha256"]:
+            raise IndexingError(
+                f"{bundle_dir} is damaged: {name} does not match its checksum (altered); rebuild the index"
+            )
+    return manifest

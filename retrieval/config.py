@@ -1,0 +1,156 @@
+"""Frozen, validated configuration; written into every manifest.
+
+CLI flags override fields with ``dataclasses.replace``; every error names
+the bad value and the valid choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from retrieval.errors import RetrievalError
+
+STOP_WORDS = ("english", "none")
+ACTIVATIONS = ("relu", "elu", "selu", "gelu", "tanh", "sigmoid", "linear")
+OUTPUTS = {  # output activation -> losses that suit it
+    "softmax": ("categorical_crossentropy",),
+    "sigmoid": ("binary_crossentropy", "mse"),
+    "linear": ("mse", "cosine"),
+}
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adadelta")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
+METRICS = ("cosine", "l2")
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise RetrievalError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+def _positive(name: str, value, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if isinstance(value, bool) or not ok:
+        raise RetrievalError(f"{name} must be {'non-negative' if allow_zero else 'positive'}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class TfidfConfig:
+    """TF-IDF featurizer settings (scikit-learn ``TfidfVectorizer``).
+
+    ``max_features`` keeps the most frequent terms; ``min_df`` drops terms in
+    fewer documents; ``max_df`` (a fraction) drops near-ubiquitous ones.
+    """
+
+    max_features: int = 10000
+    min_df: int = 2
+    max_df: float = 0.5
+    sublinear_tf: bool = True
+    stop_words: str = "english"
+    lowercase: bool = True
+
+    def __post_init__(self):
+        _positive("max_features", self.max_features)
+        _positive("min_df", self.min_df)
+        if not 0.0 < self.max_df <= 1.0:
+            raise RetrievalError(f"max_df must be a fraction in (0, 1]; got {self.max_df!r}")
+        _choice("stop_words", self.stop_words, STOP_WORDS)
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """The shape of the autoencoder; the decoder mirrors ``hidden``.
+
+    ``output`` and ``loss`` go together: ``softmax`` with
+    ``categorical_crossentropy`` reconstructs the term distribution (the
+    default for TF-IDF input), ``sigmoid`` with ``binary_crossentropy`` suits
+    inputs in [0, 1] such as pixels.
+    """
+
+    hidden: tuple[int, ...] = (500, 250, 125)
+    code_size: int = 32
+    activation: str = "relu"
+    code_activation: str = "linear"
+    output: str = "softmax"
+    loss: str = "categorical_crossentropy"
+    input_dropout: float = 0.5
+
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        for width in self.hidden:
+            _positive("every hidden layer size", width)
+        _positive("code_size", self.code_size)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("code_activation", self.code_activation, ACTIVATIONS)
+        _choice("output", self.output, tuple(OUTPUTS))
+        _choice(f"loss for a {self.output} output", self.loss, OUTPUTS[self.output])
+        if not 0.0 <= self.input_dropout < 1.0:
+            raise RetrievalError(f"input_dropout must be in [0, 1); got {self.input_dropout!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; TerminateOnNaN and History are always on.
+
+    ``early_stopping`` is the patience in epochs (0 = off), ``reduce_lr`` the
+    ReduceLROnPlateau patience (0 = off); both watch ``val_loss`` when
+    ``validation_fraction`` > 0, else ``loss``. ``checkpoint`` is a path for
+    ModelCheckpoint (best model as ``.keras``), or empty.
+    """
+
+    epochs: int = 20
+    batch_size: int = 128
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    validation_fraction: float = 0.0
+    early_stopping: int = 0
+    reduce_lr: int = 0
+    checkpoint: str = ""
+    seed: int = 0
+
+    def __post_init__(self):
+        _positive("epochs", self.epochs)
+        _positive("batch_size", self.batch_size)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _positive("learning_rate", self.learning_rate)
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if not 0.0 <= self.validation_fraction < 0.5:
+            raise RetrievalError(
+                f"validation_fraction must be in [0, 0.5); got {self.validation_fraction!r}"
+            )
+        _positive("early_stopping", self.early_stopping, allow_zero=True)
+        _positive("reduce_lr", self.reduce_lr, allow_zero=True)
+        _positive("seed", self.seed, allow_zero=True)
+        if self.checkpoint and not self.checkpoint.endswith(".keras"):
+            raise RetrievalError(f"checkpoint must be a path ending in .keras; got {self.checkpoint!r}")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything a text index build needs; recorded in the manifest."""
+
+    tfidf: TfidfConfig = field(default_factory=TfidfConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    metric: str = "cosine"
+
+    def __post_init__(self):
+        _choice("metric", self.metric, METRICS)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BuildConfig":
+        """Rebuild from ``to_dict`` output, ignoring keys a newer version may add."""
+        parts = {"tfidf": TfidfConfig, "autoencoder": AutoencoderConfig, "train": TrainConfig}
+        kwargs = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name in parts:
+                known = {g.name for g in fields(parts[f.name])}
+                value = parts[f.name](**{k: v for k, v in value.items() if k in known})
+            kwargs[f.name] = value
+        return cls(**kwargs)

@@ -1,0 +1,135 @@
+"""Rendering for the CLI: tables and progress for people, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+class BuildProgress:
+    """Progress bars on stderr; plain per-stage and per-epoch lines when stderr is not a terminal."""
+
+    def __init__(self, epochs: int, quiet: bool = False):
+        self.epochs, self.quiet = epochs, quiet
+        self.live = err.is_terminal and not quiet
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=err, transient=False,
+        )
+        self._task = None
+
+    def __enter__(self):
+        if self.live:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live:
+            self._progress.stop()
+
+    def _finish_task(self):
+        if self._task is not None:
+            task = self._progress.tasks[self._task]
+            self._progress.update(self._task, completed=task.total or 1, total=task.total or 1)
+
+    def stage(self, name: str) -> None:
+        if self.live:
+            self._finish_task()
+            total = self.epochs if name == "training" else None
+            self._task = self._progress.add_task(name, total=total)
+        elif not self.quiet:
+            err.print(f"{name}…")
+
+    def epoch(self, epoch: int, logs: dict) -> None:
+        loss = " ".join(f"{key} {value:.4f}" for key, value in logs.items() if "loss" in key)
+        if self.live:
+            self._progress.update(self._task, completed=epoch, description=f"training  {loss}")
+        elif not self.quiet:
+            err.print(f"  epoch {epoch}/{self.epochs}  {loss}")
+
+    def done(self) -> None:
+        if self.live:
+            self._finish_task()
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def hits_table(title: str, hits) -> Table:
+    rows = []
+    for rank, hit in enumerate(hits, start=1):
+        text = hit.snippet if hit.title == hit.doc_id else f"{hit.title} — {hit.snippet}"
+        rows.append([str(rank), hit.doc_id, f"{hit.score:.3f}", hit.label or "", text])
+    columns = ["rank", "id", "score", "label", "title / snippet"]
+    if not any(row[3] for row in rows):
+        columns.pop(3)
+        rows = [row[:3] + row[4:] for row in rows]
+    rows = [[_clip(cell, 40) for cell in row[:-1]] + row[-1:] for row in rows]
+    widths = [max([len(columns[i])] + [len(row[i]) for row in rows]) for i in range(len(columns) - 1)]
+    room = max(20, out.width - sum(widths) - 3 * len(columns) - 1)  # 3 = a border and two pads
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name, justify="right" if name in ("rank", "score") else "left", no_wrap=True)
+    for row in rows:
+        table.add_row(*row[:-1], _clip(row[-1], room))
+    return table
+
+
+def hit_dicts(hits) -> list[dict]:
+    return [
+        {"id": h.doc_id, "score": round(h.score, 6), "title": h.title, **({"label": h.label} if h.label else {})}
+        for h in hits
+    ]
+
+
+def evaluation_table(report: dict) -> Table:
+    k = report["k"]
+    table = Table(
+        title=f"{report['queries']} queries against {report['database']} documents (relevant = same label)",
+        title_justify="left",
+    )
+    for name, justify in [("method", "left"), ("dims", "right"), (f"P@{k}", "right"), ("MAP", "right"), ("seconds", "right")]:
+        table.add_column(name, justify=justify)
+    for m in report["methods"]:
+        table.add_row(m["method"], str(m["dims"]), f"{m['precision_at_k']:.4f}",
+                      f"{m['mean_average_precision']:.4f}", f"{m['seconds']:.1f}")
+    return table
+
+
+def info_table(path, manifest: dict) -> Table:
+    table = Table(title=str(path), title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    cfg = manifest["config"]
+    ae, tr = cfg["autoencoder"], cfg["train"]
+    history = manifest.get("history", {}).get("loss", [])
+    rows = [
+        ("kind", manifest["kind"]),
+        ("documents", f"{manifest['documents']:,}"),
+        ("labelled", "yes" if manifest.get("labelled") else "no"),
+        ("vocabulary", f"{manifest['vocabulary_size']:,} terms"),
+        ("code size", f"{manifest['code_size']} ({manifest['metric']})"),
+        ("layers", "-".join(str(w) for w in ["in", *ae["hidden"], ae["code_size"], *reversed(ae["hidden"]), "in"])),
+        ("output / loss", f"{ae['output']} / {ae['loss']}"),
+        ("training", f"{len(history)} epochs, {tr['optimizer']} lr {tr['learning_rate']:g}, batch {tr['batch_size']}, seed {tr['seed']}"),
+        ("final loss", f"{history[-1]:.4f}" if history else "-"),
+        ("build time", f"{manifest.get('build_seconds', 0):.1f} s"),
+        ("format", str(manifest["format_version"])),
+        ("versions", ", ".join(f"{k} {v}" for k, v in sorted(manifest["library_versions"].items()))),
+        ("size on disk", f"{sum(f['bytes'] for f in manifest['files'].values()) / 1e6:.1f} MB in {len(manifest['files']) + 1} files"),
+    ]
+    for field, value in rows:
+        table.add_row(field, value)
+    return table
