@@ -33,6 +33,7 @@ slow: install
 	$(BIN)/python -m pytest -m slow
 
 bench: install
+	$(BIN)/python bench/build_index.py
 	$(BIN)/python bench/query_latency.py $(INDEX)
 
 clean:
