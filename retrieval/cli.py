@@ -84,6 +84,10 @@ def build(
     title_field: TitleField = "title",
     code_size: Annotated[Optional[int], typer.Option(help="Code dimensions [32].")] = None,
     hidden: Annotated[Optional[str], typer.Option(help="Encoder widths, comma-separated [500,250,125].")] = None,
+    activation: Annotated[Optional[str], typer.Option(help="Hidden-layer activation: relu, elu, selu, gelu, tanh, sigmoid, linear [relu].")] = None,
+    code_activation: Annotated[Optional[str], typer.Option(help="Code-layer activation [linear].")] = None,
+    output: Annotated[Optional[str], typer.Option(help="Output activation: softmax, sigmoid or linear [softmax].")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="categorical_crossentropy, binary_crossentropy, mse or cosine (must suit --output).")] = None,
     input_dropout: Annotated[Optional[float], typer.Option(help="Fraction of input masked in training [0.5].")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Training epochs [20].")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Mini-batch size [128].")] = None,
@@ -99,6 +103,7 @@ def build(
     min_df: Annotated[Optional[int], typer.Option(help="Drop terms in fewer documents [2].")] = None,
     max_df: Annotated[Optional[float], typer.Option(help="Drop terms in more than this fraction of documents [0.5].")] = None,
     stop_words: Annotated[Optional[str], typer.Option(help="english or none [english].")] = None,
+    sublinear_tf: Annotated[Optional[bool], typer.Option("--sublinear-tf/--raw-tf", help="Use 1 + log(tf) [sublinear].")] = None,
     metric: Annotated[Optional[str], typer.Option(help="cosine or l2 [cosine].")] = None,
     json_out: JsonOpt = False,
 ):
@@ -112,8 +117,11 @@ def build(
 
     base = BuildConfig()
     config = BuildConfig(
-        tfidf=override(base.tfidf, max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words),
-        autoencoder=override(base.autoencoder, code_size=code_size, input_dropout=input_dropout,
+        tfidf=override(base.tfidf, max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words,
+                       sublinear_tf=sublinear_tf),
+        autoencoder=override(base.autoencoder, code_size=code_size, input_dropout=input_dropout, activation=activation,
+                             code_activation=code_activation, output=output,
+                             loss=loss or _default_loss(output, base.autoencoder),
                              hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
         train=override(base.train, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                        optimizer=optimizer, lr_schedule=lr_schedule, validation_fraction=validation_fraction,
@@ -149,6 +157,13 @@ def build(
             f"{summary['code_size']}-d codes, {summary['epochs']} epochs (final loss {summary['final_loss']:.4f}), "
             f"{summary['build_seconds']:.1f} s, {summary['bytes'] / 1e6:.1f} MB"
         )
+
+
+def _default_loss(output, base):
+    """The loss that suits a chosen output, unless --loss names one."""
+    from retrieval.config import OUTPUTS
+
+    return None if output is None or output == base.output else OUTPUTS.get(output, (None,))[0]
 
 
 class _null:

@@ -48,6 +48,17 @@ def test_build_prints_progress_and_a_summary(tmp_path, corpus_file):
     assert "built " in result.stdout and "100 documents" in result.stdout
 
 
+def test_model_options_reach_the_manifest(tmp_path, corpus_file):
+    out = tmp_path / "i"
+    result = run("build", corpus_file, "--out", out, *TINY[:-4], "--epochs", "1", "--output", "sigmoid",
+                 "--activation", "tanh", "--raw-tf", "--lr-schedule", "cosine")
+    assert result.exit_code == 0, result.stderr
+    config = read_manifest(out)["config"]
+    assert config["autoencoder"]["output"] == "sigmoid" and config["autoencoder"]["loss"] == "binary_crossentropy"
+    assert config["autoencoder"]["activation"] == "tanh" and config["tfidf"]["sublinear_tf"] is False
+    assert config["train"]["lr_schedule"] == "cosine"
+
+
 def test_query_text_table_and_json(cli_bundle, corpus):
     result = run("query", cli_bundle, corpus.texts[3], "-k", "3")
     assert result.exit_code == 0 and corpus.doc_ids[3] in result.stdout and "rank" in result.stdout
@@ -98,6 +109,8 @@ def test_info_and_evaluate(cli_bundle, queries_file):
         (["build", "{queries}", "--out", "{tmp}/o", "--hidden", "5,x"], "--hidden must be comma-separated whole numbers"),
         (["build", "{queries}", "--out", "{tmp}/o", "--optimizer", "lbfgs"], "optimizer must be one of adam"),
         (["build", "{queries}", "--out", "{tmp}/o", "--text-field", "body"], "has no text field 'body'"),
+        (["build", "{queries}", "--out", "{tmp}/o", "--output", "softmax", "--loss", "mse"], "loss for a softmax output must be one of categorical_crossentropy; got 'mse'"),
+        (["build", "{queries}", "--out", "{tmp}/o", "--output", "relu"], "output must be one of softmax, sigmoid, linear; got 'relu'"),
         (["build", "{tmp}/20newsgroups/train.jsonl", "--out", "{tmp}/o"], "does not exist; fetch it with `retrieval data fetch 20newsgroups`"),
         (["data", "fetch", "mnist-text"], "unknown dataset 'mnist-text'; available: 20newsgroups"),
     ],
