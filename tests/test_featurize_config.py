@@ -72,6 +72,16 @@ def test_bad_config_names_the_value_and_the_choices(make, message):
         make()
 
 
+def test_override_replaces_given_fields_and_matches_the_loss_to_a_new_output():
+    base = BuildConfig()
+    changed = base.override(tfidf={"min_df": 3, "max_df": None}, autoencoder={"output": "sigmoid"}, train={"epochs": 2})
+    assert changed.tfidf.min_df == 3 and changed.tfidf.max_df == base.tfidf.max_df
+    assert changed.autoencoder.loss == "binary_crossentropy" and changed.train.epochs == 2
+    assert base.override(autoencoder={"output": "sigmoid", "loss": "mse"}).autoencoder.loss == "mse"
+    with pytest.raises(RetrievalError, match="output must be one of softmax, sigmoid, linear; got 'relu'"):
+        base.override(autoencoder={"output": "relu"})
+
+
 def test_config_round_trips_through_a_dict():
     config = BuildConfig(autoencoder=AutoencoderConfig(hidden=[64, 32], code_size=16), train=TrainConfig(epochs=3))
     data = json.loads(json.dumps(config.to_dict()))
