@@ -6,7 +6,7 @@ the bad value and the valid choices.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 
 from retrieval.errors import RetrievalError
 
@@ -73,9 +73,24 @@ class AutoencoderConfig:
     output: str = "softmax"
     loss: str = "categorical_crossentropy"
     input_dropout: float = 0.5
+    conv_filters: tuple[int, ...] = ()
+    image_shape: tuple[int, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "conv_filters", tuple(int(f) for f in self.conv_filters))
+        object.__setattr__(self, "image_shape", tuple(int(d) for d in self.image_shape))
+        for filters in self.conv_filters:
+            _positive("every conv_filters entry", filters)
+        if self.conv_filters:
+            if len(self.image_shape) != 3:
+                raise RetrievalError(f"a convolutional model needs image_shape (height, width, channels); got {self.image_shape!r}")
+            step = 2 ** len(self.conv_filters)
+            if self.image_shape[0] % step or self.image_shape[1] % step:
+                raise RetrievalError(
+                    f"{len(self.conv_filters)} stride-2 conv blocks need height and width divisible by {step}; "
+                    f"got {self.image_shape[0]}x{self.image_shape[1]}"
+                )
         for width in self.hidden:
             _positive("every hidden layer size", width)
         _positive("code_size", self.code_size)
@@ -125,8 +140,69 @@ class TrainConfig:
             raise RetrievalError(f"checkpoint must be a path ending in .keras; got {self.checkpoint!r}")
 
 
+NOISE_KINDS = ("none", "gaussian", "salt_and_pepper", "speckle", "periodic", "mixed")
+
+
 @dataclass(frozen=True)
-class BuildConfig:
+class NoiseConfig:
+    """Corruption applied to each training batch (a denoising autoencoder).
+
+    ``amount`` is the Gaussian or speckle noise factor, the fraction of
+    pixels salted or peppered, or the stripe amplitude; ``mixed`` draws one
+    of the four kinds per batch.
+    """
+
+    kind: str = "none"
+    amount: float = 0.5
+
+    def __post_init__(self):
+        _choice("noise kind", self.kind, NOISE_KINDS)
+        if not 0.0 <= self.amount <= 1.0 or isinstance(self.amount, bool):
+            raise RetrievalError(f"noise amount must be in [0, 1]; got {self.amount!r}")
+
+
+class _Sections:
+    """Shared by the top-level configs: dict round trip and flag overrides."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Rebuild from ``to_dict`` output, ignoring keys a newer version may add."""
+        kwargs = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            section = f.default_factory if f.default_factory is not MISSING else None
+            if section is not None:
+                known = {g.name for g in fields(section)}
+                value = section(**{k: v for k, v in value.items() if k in known})
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+    def override(self, metric=None, **sections):
+        """A copy with the given fields replaced; ``None`` values leave a field as it is.
+
+        ``sections`` maps a section name (``autoencoder``, ``train``, ...) to a
+        dict of its fields. Choosing another ``output`` without a ``loss``
+        brings the loss that suits it.
+        """
+        changes = {}
+        for name, values in sections.items():
+            values = {k: v for k, v in (values or {}).items() if v is not None}
+            current = getattr(self, name)
+            if name == "autoencoder":
+                output = values.get("output")
+                if output in OUTPUTS and output != current.output and "loss" not in values:
+                    values["loss"] = OUTPUTS[output][0]
+            changes[name] = replace(current, **values)
+        return replace(self, **changes, metric=metric or self.metric)
+
+
+@dataclass(frozen=True)
+class BuildConfig(_Sections):
     """Everything a text index build needs; recorded in the manifest."""
 
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
@@ -136,41 +212,3 @@ class BuildConfig:
 
     def __post_init__(self):
         _choice("metric", self.metric, METRICS)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def override(self, tfidf=None, autoencoder=None, train=None, metric=None) -> "BuildConfig":
-        """A copy with the given fields replaced; ``None`` values leave a field as it is.
-
-        Choosing another ``output`` without a ``loss`` brings the loss that suits it.
-        """
-        def pick(values: dict | None) -> dict:
-            return {k: v for k, v in (values or {}).items() if v is not None}
-
-        autoencoder = pick(autoencoder)
-        output = autoencoder.get("output")
-        if output in OUTPUTS and output != self.autoencoder.output and "loss" not in autoencoder:
-            autoencoder["loss"] = OUTPUTS[output][0]
-        return replace(
-            self,
-            tfidf=replace(self.tfidf, **pick(tfidf)),
-            autoencoder=replace(self.autoencoder, **autoencoder),
-            train=replace(self.train, **pick(train)),
-            metric=metric or self.metric,
-        )
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "BuildConfig":
-        """Rebuild from ``to_dict`` output, ignoring keys a newer version may add."""
-        parts = {"tfidf": TfidfConfig, "autoencoder": AutoencoderConfig, "train": TrainConfig}
-        kwargs = {}
-        for f in fields(cls):
-            if f.name not in data:
-                continue
-            value = data[f.name]
-            if f.name in parts:
-                known = {g.name for g in fields(parts[f.name])}
-                value = parts[f.name](**{k: v for k, v in value.items() if k in known})
-            kwargs[f.name] = value
-        return cls(**kwargs)

@@ -7,6 +7,7 @@ to code) and ``decoder`` (code to reconstruction), which share weights with it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from retrieval._tf import keras
@@ -34,35 +35,59 @@ class AutoencoderModels:
 
 
 def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) -> AutoencoderModels:
-    """Build a deep dense autoencoder whose decoder mirrors its encoder.
+    """Build an autoencoder whose decoder mirrors its encoder.
+
+    Every model maps flat rows (n, input_dim) to flat rows: a convolutional
+    one (``config.conv_filters``) reshapes to ``config.image_shape`` inside,
+    so training, encoding and indexing never depend on the architecture.
 
     Parameters
     ----------
     input_dim : int
         Width of the input rows (vocabulary size, or pixels).
     config : AutoencoderConfig
-        Hidden widths, code size, activations, output.
+        Conv blocks, hidden widths, code size, activations, output.
     seed : int
         Seeds the weight initialisation; the same seed gives the same weights.
     """
     if int(input_dim) <= 0:
         raise RetrievalError(f"input_dim must be positive; got {input_dim}")
+    if config.conv_filters and math.prod(config.image_shape) != input_dim:
+        raise RetrievalError(f"image_shape {config.image_shape} does not hold {input_dim} values")
     keras.utils.set_random_seed(seed)
+    layers, act = keras.layers, config.activation
 
     inputs = keras.Input(shape=(input_dim,), name="features")
     x = inputs
     if config.input_dropout > 0:  # masking noise, active in training only
-        x = keras.layers.Dropout(config.input_dropout, seed=seed, name="input_dropout")(x)
+        x = layers.Dropout(config.input_dropout, seed=seed, name="input_dropout")(x)
+    if config.conv_filters:
+        x = layers.Reshape(config.image_shape, name="to_image")(x)
+        for depth, filters in enumerate(config.conv_filters, start=1):
+            x = layers.Conv2D(filters, 3, strides=2, padding="same", activation=act, name=f"encoder_conv_{depth}")(x)
+        x = layers.Flatten(name="flatten")(x)
     for depth, width in enumerate(config.hidden, start=1):
-        x = keras.layers.Dense(width, activation=config.activation, name=f"encoder_{depth}")(x)
-    code = keras.layers.Dense(config.code_size, activation=config.code_activation, name="code")(x)
+        x = layers.Dense(width, activation=act, name=f"encoder_{depth}")(x)
+    code = layers.Dense(config.code_size, activation=config.code_activation, name="code")(x)
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input(shape=(config.code_size,), name="code_in")
     y = code_in
     for depth, width in enumerate(reversed(config.hidden), start=1):
-        y = keras.layers.Dense(width, activation=config.activation, name=f"decoder_{depth}")(y)
-    outputs = keras.layers.Dense(input_dim, activation=config.output, name="reconstruction")(y)
+        y = layers.Dense(width, activation=act, name=f"decoder_{depth}")(y)
+    if config.conv_filters:
+        height, width, channels = config.image_shape
+        step = 2 ** len(config.conv_filters)
+        small = (height // step, width // step, config.conv_filters[-1])
+        y = layers.Dense(math.prod(small), activation=act, name="decoder_dense")(y)
+        y = layers.Reshape(small, name="to_feature_map")(y)
+        for depth, filters in enumerate(reversed(config.conv_filters), start=1):
+            y = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation=act, name=f"decoder_conv_{depth}")(y)
+        y = layers.Conv2D(channels, 3, padding="same", name="to_channels")(y)
+        y = layers.Flatten(name="to_rows")(y)
+        outputs = layers.Activation(config.output, name="reconstruction")(y)
+    else:
+        outputs = layers.Dense(input_dim, activation=config.output, name="reconstruction")(y)
     decoder = keras.Model(code_in, outputs, name="decoder")
 
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")

@@ -1,4 +1,9 @@
-"""The text pipeline: TF-IDF -> autoencoder codes -> FAISS, saved as one bundle."""
+"""Pipelines from inputs to codes to FAISS, saved as one bundle.
+
+``CodeIndex`` holds what every pipeline shares: the encoder, the FAISS index,
+the ids and display metadata, search, and the bundle. ``TextIndex`` adds
+TF-IDF features; ``retrieval.image_pipeline.ImageIndex`` adds pixels.
+"""
 
 from __future__ import annotations
 
@@ -22,16 +27,8 @@ from retrieval.errors import NotFittedError, RetrievalError
 from retrieval.featurize import TfidfFeaturizer, load_csr, save_csr
 from retrieval.training import encode, train
 
-KIND = "text"
 SNIPPET_CHARS = 160
-FILES = {
-    "vectorizer": "vectorizer.json",
-    "encoder": "encoder.keras",
-    "index": "index.faiss",
-    "doc_ids": "doc_ids.json",
-    "metadata": "metadata.jsonl",
-    "tfidf": "tfidf.npz",
-}
+COMMON_FILES = {"encoder": "encoder.keras", "index": "index.faiss", "doc_ids": "doc_ids.json", "metadata": "metadata.jsonl"}
 
 
 @dataclass(frozen=True)
@@ -50,18 +47,25 @@ def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
     return flat if len(flat) <= chars else flat[: chars - 1].rstrip() + "…"
 
 
-class TextIndex:
-    """Semantic document search with a deep autoencoder.
+def load_keras(path: Path) -> keras.Model:
+    """Load a ``.keras`` model in safe mode: no code from the file runs."""
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # Keras raises many types for a bad archive
+        raise IndexingError(f"cannot load the model in {path}: {err}") from None
 
-    Parameters
-    ----------
-    config : BuildConfig
+
+class CodeIndex:
+    """Shared by every pipeline: codes in a FAISS index, with ids, metadata and a bundle.
+
+    Subclasses set ``KIND``, ``CONFIG`` (the config class), ``FILES`` (their
+    own bundle files), and implement ``features``, ``_save_files`` and
+    ``_load_files``.
 
     Attributes
     ----------
-    featurizer_ : TfidfFeaturizer
     encoder_ : keras.Model
-        TF-IDF rows (n, n_features) -> codes (n, code_size).
+        Features (n, d) -> codes (n, code_size).
     index_ : indexing.VectorIndex
     metadata_ : list of dict
         Per document, in index order: ``title``, ``snippet``, ``label``.
@@ -69,63 +73,43 @@ class TextIndex:
         Per-epoch training metrics.
     """
 
-    def __init__(self, config: BuildConfig = BuildConfig()):
-        self.config = config
+    KIND = ""
+    CONFIG = BuildConfig
+    FILES: dict = {}
 
-    def fit(
-        self,
-        corpus: Corpus,
-        on_stage: Callable[[str], None] | None = None,
-        on_epoch: Callable[[int, dict], None] | None = None,
-    ) -> "TextIndex":
-        """Learn features and codes from ``corpus`` and index every document.
+    def __init__(self, config=None):
+        self.config = config if config is not None else self.CONFIG()
 
-        ``on_stage(name)`` is called as each stage starts and ``on_epoch(epoch,
-        logs)`` after each training epoch, for progress display.
-        """
+    def features(self, inputs):
+        """Inputs (texts, images) -> feature rows (n, d)."""
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "index_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(...) or {type(self).__name__}.load(path)")
+
+    def _train(self, X, doc_ids, on_stage, on_epoch, **train_options):
+        """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``."""
         stage = on_stage or (lambda name: None)
-        started = time.perf_counter()
-        stage("vectorising")
-        self.featurizer_ = TfidfFeaturizer(self.config.tfidf)
-        X = self.featurizer_.fit_transform(corpus.texts)
         stage("training")
         models = build_autoencoder(X.shape[1], self.config.autoencoder, seed=self.config.train.seed)
-        self.history_ = train(models, X, self.config.autoencoder, self.config.train, on_epoch=on_epoch)
+        self.history_ = train(models, X, self.config.autoencoder, self.config.train, on_epoch=on_epoch, **train_options)
         self.encoder_ = models.encoder
         stage("encoding")
         codes = encode(self.encoder_, X)
         stage("indexing")
-        self.index_ = VectorIndex(codes.shape[1], self.config.metric).add(codes, corpus.doc_ids)
-        labels = corpus.labels or [None] * len(corpus)
-        self.metadata_ = [
-            {"title": title, "snippet": snippet(text), "label": label}
-            for title, text, label in zip(corpus.titles, corpus.texts, labels)
-        ]
-        self._tfidf = X
-        self.build_seconds_ = time.perf_counter() - started
-        return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "index_"):
-            raise NotFittedError("this TextIndex is not fitted; call fit(corpus) or TextIndex.load(path)")
-
-    @property
-    def tfidf_(self):
-        """The database's TF-IDF rows, CSR (n_documents, n_features) float32."""
-        self._check_fitted()
-        if self._tfidf is None:
-            self._tfidf = load_csr(self._path / FILES["tfidf"])
-        return self._tfidf
+        self.index_ = VectorIndex(codes.shape[1], self.config.metric).add(codes, doc_ids)
+        return models
 
     @property
     def labels_(self) -> list:
         self._check_fitted()
         return [meta["label"] for meta in self.metadata_]
 
-    def encode(self, texts) -> np.ndarray:
-        """Codes of shape (n_texts, code_size), float32."""
+    def encode(self, inputs) -> np.ndarray:
+        """Codes of shape (n, code_size), float32."""
         self._check_fitted()
-        return encode(self.encoder_, self.featurizer_.transform(texts))
+        return encode(self.encoder_, self.features(inputs))
 
     def _hits(self, hits, skip: str | None = None, k: int | None = None) -> list[list[Hit]]:
         results = []
@@ -138,13 +122,10 @@ class TextIndex:
             results.append(row[:k] if k is not None else row)
         return results
 
-    def search(self, texts, k: int = 10) -> list[list[Hit]]:
-        """The ``k`` most similar documents to each text, best first."""
+    def search_codes(self, codes: np.ndarray, k: int = 10) -> list[list[Hit]]:
+        """The ``k`` nearest documents to each code (n, code_size), best first."""
         self._check_fitted()
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if not texts:
-            return []
-        return self._hits(self.index_.search(self.encode(texts), k))
+        return self._hits(self.index_.search(codes, k))
 
     def similar_to(self, doc_id: str, k: int = 10) -> list[Hit]:
         """The ``k`` documents most similar to an indexed one, excluding itself."""
@@ -155,10 +136,9 @@ class TextIndex:
 
     def manifest_body(self) -> dict:
         return {
-            "kind": KIND,
+            "kind": self.KIND,
             "config": self.config.to_dict(),
             "documents": len(self.index_),
-            "vocabulary_size": self.featurizer_.n_features_,
             "code_size": self.index_.dim,
             "metric": self.index_.metric,
             "labelled": any(label is not None for label in self.labels_),
@@ -176,43 +156,118 @@ class TextIndex:
         """Write the bundle to directory ``path`` atomically; return the manifest."""
         self._check_fitted()
         with staged_bundle(Path(path)) as staged:
-            self.featurizer_.save(staged / FILES["vectorizer"])
-            self.encoder_.save(staged / FILES["encoder"])
-            self.index_.write(staged / FILES["index"])
-            (staged / FILES["doc_ids"]).write_text(json.dumps(list(self.index_.id_map.doc_ids)))
-            with open(staged / FILES["metadata"], "w") as handle:
+            self.encoder_.save(staged / COMMON_FILES["encoder"])
+            self.index_.write(staged / COMMON_FILES["index"])
+            (staged / COMMON_FILES["doc_ids"]).write_text(json.dumps(list(self.index_.id_map.doc_ids)))
+            with open(staged / COMMON_FILES["metadata"], "w") as handle:
                 for meta in self.metadata_:
                     handle.write(json.dumps(meta, ensure_ascii=False) + "\n")
-            save_csr(staged / FILES["tfidf"], self.tfidf_)
+            self._save_files(staged)
             manifest = write_manifest(staged, {**self.manifest_body(), **(extra or {})})
         return manifest
 
+    def _save_files(self, staged: Path) -> None:
+        raise NotImplementedError
+
+    def _load_files(self, path: Path, manifest: dict) -> None:
+        raise NotImplementedError
+
     @classmethod
-    def load(cls, path) -> "TextIndex":
+    def load(cls, path):
         """Load and verify a bundle; never runs code from the directory."""
         path = Path(path)
         manifest = read_manifest(path)
-        if manifest.get("kind") != KIND:
-            raise IndexingError(f"{path} holds a {manifest.get('kind')!r} index, not a text index")
-        missing = [name for name in FILES.values() if name not in manifest["files"]]
+        if manifest.get("kind") != cls.KIND:
+            raise IndexingError(f"{path} holds a {manifest.get('kind')!r} index, not a {cls.KIND} index")
+        missing = [name for name in [*COMMON_FILES.values(), *cls.FILES.values()] if name not in manifest["files"]]
         if missing:
             raise IndexingError(f"{path} is damaged: the manifest does not list {', '.join(missing)}")
-        index = cls(BuildConfig.from_dict(manifest["config"]))
-        index.manifest_ = manifest
-        index._path, index._tfidf = path, None
-        index.featurizer_ = TfidfFeaturizer.load(path / FILES["vectorizer"])
-        try:
-            index.encoder_ = keras.saving.load_model(path / FILES["encoder"], compile=False, safe_mode=True)
-        except Exception as err:  # Keras raises many types for a bad archive
-            raise IndexingError(f"cannot load the encoder in {path}: {err}") from None
-        doc_ids = json.loads((path / FILES["doc_ids"]).read_text())
-        index.index_ = VectorIndex.read(path / FILES["index"], doc_ids, manifest["metric"])
-        with open(path / FILES["metadata"]) as handle:
+        index = cls(cls.CONFIG.from_dict(manifest["config"]))
+        index.manifest_, index._path = manifest, path
+        index.encoder_ = load_keras(path / COMMON_FILES["encoder"])
+        doc_ids = json.loads((path / COMMON_FILES["doc_ids"]).read_text())
+        index.index_ = VectorIndex.read(path / COMMON_FILES["index"], doc_ids, manifest["metric"])
+        with open(path / COMMON_FILES["metadata"]) as handle:
             index.metadata_ = [json.loads(line) for line in handle]
         index.history_ = manifest.get("history", {})
         index.build_seconds_ = manifest.get("build_seconds", 0.0)
         if len(index.metadata_) != len(doc_ids):
             raise IndexingError(f"{path} is damaged: metadata and ids disagree in length")
-        if index.featurizer_.n_features_ != index.encoder_.input_shape[-1]:
-            raise RetrievalError(f"{path} is inconsistent: vectorizer and encoder widths differ")
+        index._load_files(path, manifest)
         return index
+
+
+class TextIndex(CodeIndex):
+    """Semantic document search: TF-IDF -> autoencoder codes -> FAISS.
+
+    Parameters
+    ----------
+    config : BuildConfig
+
+    Attributes
+    ----------
+    featurizer_ : TfidfFeaturizer
+    (and those of CodeIndex)
+    """
+
+    KIND = "text"
+    CONFIG = BuildConfig
+    FILES = {"vectorizer": "vectorizer.json", "tfidf": "tfidf.npz"}
+
+    def fit(
+        self,
+        corpus: Corpus,
+        on_stage: Callable[[str], None] | None = None,
+        on_epoch: Callable[[int, dict], None] | None = None,
+    ) -> "TextIndex":
+        """Learn features and codes from ``corpus`` and index every document.
+
+        ``on_stage(name)`` is called as each stage starts and ``on_epoch(epoch,
+        logs)`` after each training epoch, for progress display.
+        """
+        started = time.perf_counter()
+        if on_stage:
+            on_stage("vectorising")
+        self.featurizer_ = TfidfFeaturizer(self.config.tfidf)
+        X = self.featurizer_.fit_transform(corpus.texts)
+        self._train(X, corpus.doc_ids, on_stage, on_epoch)
+        labels = corpus.labels or [None] * len(corpus)
+        self.metadata_ = [
+            {"title": title, "snippet": snippet(text), "label": label}
+            for title, text, label in zip(corpus.titles, corpus.texts, labels)
+        ]
+        self._tfidf = X
+        self.build_seconds_ = time.perf_counter() - started
+        return self
+
+    def features(self, texts):
+        return self.featurizer_.transform(texts)
+
+    @property
+    def tfidf_(self):
+        """The database's TF-IDF rows, CSR (n_documents, n_features) float32."""
+        self._check_fitted()
+        if self._tfidf is None:
+            self._tfidf = load_csr(self._path / self.FILES["tfidf"])
+        return self._tfidf
+
+    def search(self, texts, k: int = 10) -> list[list[Hit]]:
+        """The ``k`` most similar documents to each text, best first."""
+        self._check_fitted()
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not texts:
+            return []
+        return self.search_codes(self.encode(texts), k)
+
+    def manifest_body(self) -> dict:
+        return {**super().manifest_body(), "vocabulary_size": self.featurizer_.n_features_}
+
+    def _save_files(self, staged: Path) -> None:
+        self.featurizer_.save(staged / self.FILES["vectorizer"])
+        save_csr(staged / self.FILES["tfidf"], self.tfidf_)
+
+    def _load_files(self, path: Path, manifest: dict) -> None:
+        self._tfidf = None
+        self.featurizer_ = TfidfFeaturizer.load(path / self.FILES["vectorizer"])
+        if self.featurizer_.n_features_ != self.encoder_.input_shape[-1]:
+            raise RetrievalError(f"{path} is inconsistent: vectorizer and encoder widths differ")

@@ -10,9 +10,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from retrieval._tf import keras, tf
-from retrieval.config import AutoencoderConfig, TrainConfig
+from retrieval.config import AutoencoderConfig, NoiseConfig, TrainConfig
 from retrieval.core import AutoencoderModels
 from retrieval.errors import TrainingError
+from retrieval.noise import corrupt
 
 LOSSES = {
     "categorical_crossentropy": "categorical_crossentropy",
@@ -38,14 +39,17 @@ class Batches(keras.utils.PyDataset):
 
     Only one batch is ever dense, so a large sparse corpus never becomes an
     (n, d) dense array. With ``seed`` set, rows are reshuffled every epoch
-    from that seed, so a run is repeatable.
+    from that seed, so a run is repeatable. With ``noise``, inputs are
+    corrupted copies and targets stay clean (a denoising autoencoder).
     """
 
-    def __init__(self, X, batch_size: int, output: str, seed: int | None = None):
+    def __init__(self, X, batch_size: int, output: str, seed: int | None = None,
+                 noise: NoiseConfig = NoiseConfig(), noise_seed: int = 0):
         super().__init__()
-        self.X, self.batch_size, self.output = X, batch_size, output
+        self.X, self.batch_size, self.output, self.noise = X, batch_size, output, noise
         self.order = np.arange(X.shape[0])
         self._rng = None if seed is None else np.random.default_rng(seed)
+        self._noise_rng = np.random.default_rng(noise_seed)
         self.on_epoch_end()
 
     def __len__(self) -> int:
@@ -54,7 +58,8 @@ class Batches(keras.utils.PyDataset):
     def __getitem__(self, i: int):
         rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         batch = _dense(self.X[rows])
-        return batch, reconstruction_target(batch, self.output)
+        inputs = corrupt(batch, self.noise.kind, self.noise.amount, self._noise_rng) if self.noise.kind != "none" else batch
+        return inputs, reconstruction_target(batch, self.output)
 
     def on_epoch_end(self) -> None:
         if self._rng is not None:
@@ -102,6 +107,7 @@ def train(
     model_config: AutoencoderConfig,
     config: TrainConfig,
     on_epoch: Callable[[int, dict], None] | None = None,
+    noise: NoiseConfig = NoiseConfig(),
 ) -> dict:
     """Fit ``models.autoencoder`` to reconstruct ``X``.
 
@@ -110,6 +116,8 @@ def train(
     X : CSR matrix or ndarray of shape (n, d), float32
     on_epoch : callable(epoch, logs), optional
         Called after every epoch (for progress bars).
+    noise : NoiseConfig
+        Corrupt each input batch (targets stay clean).
 
     Returns
     -------
@@ -130,10 +138,12 @@ def train(
     models.autoencoder.compile(optimizer=optimizer, loss=LOSSES[model_config.loss])
     callbacks = make_callbacks(config, on_epoch)
     validation = (
-        Batches(X[val_rows], config.batch_size, model_config.output) if n_val else None
+        Batches(X[val_rows], config.batch_size, model_config.output, noise=noise, noise_seed=config.seed + 2)
+        if n_val else None
     )
     history = models.autoencoder.fit(
-        Batches(X[train_rows], config.batch_size, model_config.output, seed=config.seed),
+        Batches(X[train_rows], config.batch_size, model_config.output, seed=config.seed,
+                noise=noise, noise_seed=config.seed + 1),
         validation_data=validation,
         epochs=config.epochs,
         callbacks=callbacks,
