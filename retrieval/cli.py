@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from indexing import IndexingError
-from retrieval.errors import NotFittedError, RetrievalError
+from retrieval.cli_common import (
+    BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
+    MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, ValidationOpt, train_options, user_errors,
+)
+from retrieval.errors import RetrievalError
+from retrieval.image_cli import images_app
 
 app = typer.Typer(
     help="Semantic document search with deep autoencoders: TF-IDF -> autoencoder codes -> FAISS.",
@@ -20,31 +23,7 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Fetch and locate real datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per result on stdout, for machines.")]
-
-
-def user_errors(command):
-    """Print a user's mistake as one line on stderr with exit 1, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from retrieval import display
-
-        try:
-            return command(*args, **kwargs)
-        except (RetrievalError, IndexingError, NotFittedError) as error:
-            display.err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-            raise typer.Exit(1)
-        except KeyboardInterrupt:
-            display.err.print("interrupted: nothing was written; any previous index is unchanged")
-            raise typer.Exit(130)
-        except OSError as error:
-            where = f" {error.filename}" if error.filename else ""
-            display.err.print(f"[bold red]error:[/] {error.strerror or error}:{where}", markup=True)
-            raise typer.Exit(1)
-
-    return wrapper
+app.add_typer(images_app, name="images")
 
 
 def _split_ints(value: str, name: str) -> tuple[int, ...]:
@@ -81,29 +60,29 @@ def build(
     text_field: TextField = "text",
     label_field: LabelField = "label",
     title_field: TitleField = "title",
-    code_size: Annotated[Optional[int], typer.Option(help="Code dimensions [32].")] = None,
+    code_size: CodeSizeOpt = None,
     hidden: Annotated[Optional[str], typer.Option(help="Encoder widths, comma-separated [500,250,125].")] = None,
     activation: Annotated[Optional[str], typer.Option(help="Hidden-layer activation: relu, elu, selu, gelu, tanh, sigmoid, linear [relu].")] = None,
     code_activation: Annotated[Optional[str], typer.Option(help="Code-layer activation [linear].")] = None,
     output: Annotated[Optional[str], typer.Option(help="Output activation: softmax, sigmoid or linear [softmax].")] = None,
     loss: Annotated[Optional[str], typer.Option(help="categorical_crossentropy, binary_crossentropy, mse or cosine (must suit --output).")] = None,
     input_dropout: Annotated[Optional[float], typer.Option(help="Fraction of input masked in training [0.5].")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Training epochs [20].")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Mini-batch size [128].")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Initial learning rate [0.001].")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw, sgd, rmsprop or adadelta [adam].")] = None,
-    lr_schedule: Annotated[Optional[str], typer.Option(help="LearningRateScheduler: constant, cosine or exponential.")] = None,
-    validation_fraction: Annotated[Optional[float], typer.Option(help="Fraction held out to monitor val_loss [0].")] = None,
-    early_stopping: Annotated[Optional[int], typer.Option(help="EarlyStopping patience in epochs (0 = off).")] = None,
-    reduce_lr: Annotated[Optional[int], typer.Option(help="ReduceLROnPlateau patience in epochs (0 = off).")] = None,
-    checkpoint: Annotated[Optional[str], typer.Option(help="ModelCheckpoint: save the best model to this .keras path.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed builds the same index [0].")] = None,
+    epochs: EpochsOpt = None,
+    batch_size: BatchSizeOpt = None,
+    learning_rate: LearningRateOpt = None,
+    optimizer: OptimizerOpt = None,
+    lr_schedule: LrScheduleOpt = None,
+    validation_fraction: ValidationOpt = None,
+    early_stopping: EarlyStoppingOpt = None,
+    reduce_lr: ReduceLrOpt = None,
+    checkpoint: CheckpointOpt = None,
+    seed: SeedOpt = None,
     max_features: Annotated[Optional[int], typer.Option(help="Vocabulary size [10000].")] = None,
     min_df: Annotated[Optional[int], typer.Option(help="Drop terms in fewer documents [2].")] = None,
     max_df: Annotated[Optional[float], typer.Option(help="Drop terms in more than this fraction of documents [0.5].")] = None,
     stop_words: Annotated[Optional[str], typer.Option(help="english or none [english].")] = None,
     sublinear_tf: Annotated[Optional[bool], typer.Option("--sublinear-tf/--raw-tf", help="Use 1 + log(tf) [sublinear].")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="cosine or l2 [cosine].")] = None,
+    metric: MetricOpt = None,
     json_out: JsonOpt = False,
 ):
     """Build an index from CORPUS into --out."""
@@ -117,9 +96,8 @@ def build(
         autoencoder=dict(code_size=code_size, input_dropout=input_dropout, activation=activation,
                          code_activation=code_activation, output=output, loss=loss,
                          hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
-        train=dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-                   lr_schedule=lr_schedule, validation_fraction=validation_fraction,
-                   early_stopping=early_stopping, reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed),
+        train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
+                            early_stopping, reduce_lr, checkpoint, seed),
         metric=metric,
     )
     with display.status("reading corpus…"):

@@ -6,7 +6,8 @@ the bad value and the valid choices.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import get_type_hints
 
 from retrieval.errors import RetrievalError
 
@@ -175,8 +176,8 @@ class _Sections:
             if f.name not in data:
                 continue
             value = data[f.name]
-            section = f.default_factory if f.default_factory is not MISSING else None
-            if section is not None:
+            section = get_type_hints(cls)[f.name]
+            if is_dataclass(section):
                 known = {g.name for g in fields(section)}
                 value = section(**{k: v for k, v in value.items() if k in known})
             kwargs[f.name] = value
@@ -208,6 +209,28 @@ class BuildConfig(_Sections):
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    metric: str = "cosine"
+
+    def __post_init__(self):
+        _choice("metric", self.metric, METRICS)
+
+
+@dataclass(frozen=True)
+class ImageConfig(_Sections):
+    """Everything an image index build needs; recorded in the manifest.
+
+    ``model`` names the preset ``autoencoder`` was made from (see
+    ``retrieval.images.image_model``); ``noise`` makes it a denoising one.
+    """
+
+    model: str = "lecture"
+    autoencoder: AutoencoderConfig = field(
+        default_factory=lambda: AutoencoderConfig(
+            hidden=(), code_activation="relu", output="sigmoid", loss="binary_crossentropy", input_dropout=0.0
+        )
+    )
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=256))
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
     metric: str = "cosine"
 
     def __post_init__(self):

@@ -79,17 +79,20 @@ def hits_table(title: str, hits) -> Table:
         text = hit.snippet if hit.title == hit.doc_id else f"{hit.title} — {hit.snippet}"
         rows.append([str(rank), hit.doc_id, f"{hit.score:.3f}", hit.label or "", text])
     columns = ["rank", "id", "score", "label", "title / snippet"]
-    if not any(row[3] for row in rows):
-        columns.pop(3)
-        rows = [row[:3] + row[4:] for row in rows]
-    rows = [[_clip(cell, 40) for cell in row[:-1]] + row[-1:] for row in rows]
-    widths = [max([len(columns[i])] + [len(row[i]) for row in rows]) for i in range(len(columns) - 1)]
-    room = max(20, out.width - sum(widths) - 3 * len(columns) - 1)  # 3 = a border and two pads
+    for i in (4, 3):  # drop a column nobody has (no labels; images have no text)
+        if not any(row[i] for row in rows):
+            columns.pop(i)
+            rows = [row[:i] + row[i + 1 :] for row in rows]
+    rows = [[_clip(cell, 40) for cell in row] for row in rows]
+    if columns[-1] == "title / snippet":
+        widths = [max([len(columns[i])] + [len(row[i]) for row in rows]) for i in range(len(columns) - 1)]
+        room = max(20, out.width - sum(widths) - 3 * len(columns) - 1)  # 3 = a border and two pads
+        rows = [row[:-1] + [_clip(row[-1], room)] for row in rows]
     table = Table(title=title, title_justify="left")
     for name in columns:
         table.add_column(name, justify="right" if name in ("rank", "score") else "left", no_wrap=True)
     for row in rows:
-        table.add_row(*row[:-1], _clip(row[-1], room))
+        table.add_row(*row)
     return table
 
 
@@ -121,14 +124,17 @@ def info_table(path, manifest: dict) -> Table:
     cfg = manifest["config"]
     ae, tr = cfg["autoencoder"], cfg["train"]
     history = manifest.get("history", {}).get("loss", [])
+    conv = [f"conv{f}" for f in ae.get("conv_filters", [])]
     rows = [
-        ("kind", manifest["kind"]),
+        ("kind", manifest["kind"] + (f" ({cfg['model']} model)" if "model" in cfg else "")),
         ("documents", f"{manifest['documents']:,}"),
         ("labelled", "yes" if manifest.get("labelled") else "no"),
-        ("vocabulary", f"{manifest['vocabulary_size']:,} terms"),
+        *([("vocabulary", f"{manifest['vocabulary_size']:,} terms")] if "vocabulary_size" in manifest else []),
+        *([("image shape", "x".join(map(str, manifest["image_shape"])))] if "image_shape" in manifest else []),
         ("code size", f"{manifest['code_size']} ({manifest['metric']})"),
-        ("layers", "-".join(str(w) for w in ["in", *ae["hidden"], ae["code_size"], *reversed(ae["hidden"]), "in"])),
+        ("layers", "-".join(str(w) for w in ["in", *conv, *ae["hidden"], ae["code_size"], *reversed(ae["hidden"]), *reversed(conv), "in"])),
         ("output / loss", f"{ae['output']} / {ae['loss']}"),
+        *([("noise", f"{cfg['noise']['kind']} {cfg['noise']['amount']:g}")] if cfg.get("noise", {}).get("kind", "none") != "none" else []),
         ("training", f"{len(history)} epochs, {tr['optimizer']} lr {tr['learning_rate']:g}, batch {tr['batch_size']}, seed {tr['seed']}"),
         ("final loss", f"{history[-1]:.4f}" if history else "-"),
         ("build time", f"{manifest.get('build_seconds', 0):.1f} s"),
@@ -139,3 +145,29 @@ def info_table(path, manifest: dict) -> Table:
     for field, value in rows:
         table.add_row(field, value)
     return table
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def image_report_tables(report: dict) -> list[Table]:
+    """Three tables for ``retrieval images evaluate``: reconstruction, denoising, retrieval."""
+    rec = report["reconstruction"]
+    k, knn = report["k"], report["knn"]
+    return [
+        _table(f"reconstruction of {report['queries']:,} test images", ["BCE", "MSE", "PSNR (dB)"],
+               [[f"{rec['bce']:.4f}", f"{rec['mse']:.4f}", f"{rec['psnr']:.2f}"]]),
+        _table("denoising (PSNR against the clean images, dB)", ["noise", "amount", "noisy", "denoised", "gain"],
+               [[d["noise"], f"{d['amount']:g}", f"{d['psnr_noisy']:.2f}", f"{d['psnr_denoised']:.2f}",
+                 f"{d['psnr_denoised'] - d['psnr_noisy']:+.2f}"] for d in report["denoising"]]),
+        _table(f"retrieval against {report['database']:,} training images ({report['metric']}; relevant = same class)",
+               ["method", "dims", f"kNN-{knn} accuracy", f"P@{k}", "seconds"],
+               [[m["method"], str(m["dims"]), f"{m['knn_accuracy']:.4f}", f"{m['precision_at_k']:.4f}", f"{m['seconds']:.1f}"]
+                for m in report["retrieval"]]),
+    ]

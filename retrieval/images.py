@@ -152,3 +152,36 @@ def image_model(name: str, code_size: int = 32, shape: tuple = (28, 28)) -> Auto
     if name == "conv":
         return AutoencoderConfig(hidden=(), conv_filters=(32, 64), image_shape=(*shape, 1), **common)
     raise RetrievalError(f"unknown image model {name!r}; choose one of {', '.join(IMAGE_MODELS)}")
+
+
+def load_image_file(path: Path, shape: tuple = (28, 28)) -> np.ndarray:
+    """One grey image from a PNG (or other Pillow format) or NPY file -> (h*w,) float32 in [0, 1].
+
+    8-bit values (max above 1) are scaled by 1/255; colour images are converted to grey.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RetrievalError(f"image not found: {path}")
+    if path.suffix.lower() == ".npy":
+        try:
+            pixels = np.load(path, allow_pickle=False).astype(np.float32)
+        except ValueError as err:
+            raise RetrievalError(f"{path} is not a plain numeric .npy array ({err})") from None
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("L"), dtype=np.float32)
+        except (UnidentifiedImageError, OSError) as err:
+            raise RetrievalError(f"cannot read {path} as an image ({err})") from None
+    pixels = np.squeeze(pixels)
+    if pixels.shape not in (tuple(shape), (int(np.prod(shape)),)):
+        raise RetrievalError(f"{path} must be a {shape[0]}x{shape[1]} grey image; got shape {pixels.shape}")
+    if not np.isfinite(pixels).all() or pixels.min() < 0:
+        raise RetrievalError(f"{path} has negative or non-finite pixel values")
+    if pixels.max() > 1:
+        pixels = pixels / 255.0
+    if pixels.max() > 1:
+        raise RetrievalError(f"{path} has pixel values above 255")
+    return pixels.reshape(-1).astype(np.float32)

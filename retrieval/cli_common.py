@@ -1,0 +1,59 @@
+"""What every command shares: the error handling and the --json option."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Optional
+
+import typer
+
+from indexing import IndexingError
+from retrieval.errors import NotFittedError, RetrievalError
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per result on stdout, for machines.")]
+
+
+def user_errors(command):
+    """Print a user's mistake as one line on stderr with exit 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from retrieval import display
+
+        try:
+            return command(*args, **kwargs)
+        except (RetrievalError, IndexingError, NotFittedError) as error:
+            display.err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            display.err.print("interrupted: nothing was written; any previous index is unchanged")
+            raise typer.Exit(130)
+        except OSError as error:
+            where = f" {error.filename}" if error.filename else ""
+            display.err.print(f"[bold red]error:[/] {error.strerror or error}:{where}", markup=True)
+            raise typer.Exit(1)
+
+    return wrapper
+
+
+
+CodeSizeOpt = Annotated[Optional[int], typer.Option(help="Code dimensions [32].")]
+EpochsOpt = Annotated[Optional[int], typer.Option(help="Training epochs [20].")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option(help="Mini-batch size [128 text, 256 images].")]
+LearningRateOpt = Annotated[Optional[float], typer.Option(help="Initial learning rate [0.001].")]
+OptimizerOpt = Annotated[Optional[str], typer.Option(help="adam, adamw, sgd, rmsprop or adadelta [adam].")]
+LrScheduleOpt = Annotated[Optional[str], typer.Option(help="LearningRateScheduler: constant, cosine or exponential.")]
+ValidationOpt = Annotated[Optional[float], typer.Option(help="Fraction held out to monitor val_loss [0].")]
+EarlyStoppingOpt = Annotated[Optional[int], typer.Option(help="EarlyStopping patience in epochs (0 = off).")]
+ReduceLrOpt = Annotated[Optional[int], typer.Option(help="ReduceLROnPlateau patience in epochs (0 = off).")]
+CheckpointOpt = Annotated[Optional[str], typer.Option(help="ModelCheckpoint: save the best model to this .keras path.")]
+SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed; the same seed builds the same index [0].")]
+MetricOpt = Annotated[Optional[str], typer.Option(help="cosine or l2 [cosine].")]
+
+
+def train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
+                  early_stopping, reduce_lr, checkpoint, seed) -> dict:
+    """The TrainConfig fields that the training flags set (None = keep the default)."""
+    return dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
+                lr_schedule=lr_schedule, validation_fraction=validation_fraction, early_stopping=early_stopping,
+                reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed)
