@@ -90,20 +90,22 @@ def _has_set(directory: Path) -> bool:
 
 def candidates(path: Path | None = None) -> list[Path]:
     """Where a set is looked for, in order: the given path, the data directory, Debian's package, the Keras cache."""
-    places = [Path(path)] if path else []
-    return places + [data_dir() / "fashion-mnist", DEBIAN_DIR, KERAS_DIR]
+    return [Path(path)] if path else [data_dir() / "fashion-mnist", DEBIAN_DIR, KERAS_DIR]
 
 
 def find_images(path: Path | None = None) -> Path:
-    if path is not None and not Path(path).is_dir():
-        raise RetrievalError(f"image directory not found: {path}")
-    for place in candidates(path):
+    """The directory to load from: ``path`` if given (it must hold a set), else the first candidate that does."""
+    if path is not None:
+        if not Path(path).is_dir():
+            raise RetrievalError(f"image directory not found: {path}")
+        if not _has_set(Path(path)):
+            raise RetrievalError(
+                f"{path} does not hold an IDX image set (train- and t10k-images-idx3-ubyte, -labels-idx1-ubyte, .gz or raw)"
+            )
+        return Path(path)
+    for place in candidates():
         if _has_set(place):
             return place
-    if path is not None:
-        raise RetrievalError(
-            f"{path} does not hold an IDX image set (train- and t10k-images-idx3-ubyte, -labels-idx1-ubyte, .gz or raw)"
-        )
     searched = ", ".join(str(p) for p in candidates())
     raise RetrievalError(
         f"Fashion-MNIST not found (looked in {searched}); install it with `apt-get install dataset-fashion-mnist`, "

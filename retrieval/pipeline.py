@@ -178,7 +178,7 @@ class CodeIndex:
         path = Path(path)
         manifest = read_manifest(path)
         if manifest.get("kind") != cls.KIND:
-            raise IndexingError(f"{path} holds a {manifest.get('kind')!r} index, not a {cls.KIND} index")
+            raise IndexingError(f"{path} holds a {manifest.get('kind')!r} index; this command reads {cls.KIND!r} indexes")
         missing = [name for name in [*COMMON_FILES.values(), *cls.FILES.values()] if name not in manifest["files"]]
         if missing:
             raise IndexingError(f"{path} is damaged: the manifest does not list {', '.join(missing)}")

@@ -87,3 +87,51 @@ def bundle_dir(tmp_path_factory, fitted):
     path = tmp_path_factory.mktemp("bundles") / "tiny"
     fitted.save(path)
     return path
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    """Write a gzip-compressed unsigned-byte IDX file."""
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_images(n_per_class: int, seed: int, classes: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """28x28 images of class c: a bright 8x8 square in quadrant c, speckled, on a dim background."""
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for c in range(classes):
+        for _ in range(n_per_class):
+            image = rng.integers(0, 40, size=(28, 28))
+            row, col = 4 + 12 * (c // 2) + rng.integers(-2, 3), 4 + 12 * (c % 2) + rng.integers(-2, 3)
+            image[row : row + 8, col : col + 8] = rng.integers(180, 256, size=(8, 8))
+            images.append(image)
+            labels.append(c)
+    order = rng.permutation(len(labels))
+    return np.array(images)[order], np.array(labels)[order]
+
+
+@pytest.fixture(scope="session")
+def image_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("idx")
+    for prefix, n, seed in (("train", 40, 3), ("t10k", 10, 4)):
+        images, labels = make_images(n, seed)
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def image_index(image_dir):
+    from retrieval.config import ImageConfig, TrainConfig
+    from retrieval.image_pipeline import ImageIndex
+    from retrieval.images import image_model, load_images
+
+    data = load_images(image_dir)
+    config = ImageConfig(model="deep", autoencoder=image_model("deep", code_size=8),
+                         train=TrainConfig(epochs=6, batch_size=32, learning_rate=3e-3, seed=3))
+    labels = [data.class_names[y] for y in data.y_train]
+    return ImageIndex(config).fit(data.X_train, labels, [f"train:{i}" for i in range(len(labels))],
+                                  data.shape, data.class_names)

@@ -51,7 +51,7 @@ def test_loading_an_index_of_another_kind_or_with_a_missing_file(tmp_path, bundl
     shutil.copytree(bundle_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     (copy / "manifest.json").write_text(json.dumps({**manifest, "kind": "images"}))
-    with pytest.raises(IndexingError, match="holds a 'images' index, not a text index"):
+    with pytest.raises(IndexingError, match="holds a 'images' index; this command reads 'text' indexes"):
         TextIndex.load(copy)
     del manifest["files"]["tfidf.npz"]
     (copy / "manifest.json").write_text(json.dumps(manifest))
