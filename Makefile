@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INDEX := indexes/20newsgroups
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo test slow bench install clean
+.PHONY: demo images test slow bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,17 @@ demo: install
 	$(BIN)/retrieval query $(INDEX) "nasa launched the space shuttle into orbit" -k 5
 	$(BIN)/retrieval query $(INDEX) "my hard drive will not boot after installing a new scsi controller" -k 5
 	$(BIN)/retrieval query $(INDEX) --like train-00000 -k 5
+
+# Fashion-MNIST: needs Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)
+images: install
+	@test -d /usr/share/datasets/fashion-mnist || test -d data/fashion-mnist || \
+		{ echo "Fashion-MNIST is missing: apt-get install dataset-fashion-mnist"; exit 1; }
+	$(BIN)/retrieval images train --out indexes/fashion-deep --model deep --epochs 30
+	$(BIN)/retrieval images evaluate indexes/fashion-deep
+	$(BIN)/retrieval images query indexes/fashion-deep --test-index 0 -k 5 --plot docs/images/neighbours.png
+	$(BIN)/retrieval images train --out indexes/fashion-denoise --model conv --epochs 10 --noise gaussian --noise-amount 0.5
+	$(BIN)/retrieval images evaluate indexes/fashion-denoise
+	$(BIN)/retrieval images plot indexes/fashion-denoise --out-dir docs/images
 
 test: install
 	$(BIN)/python -m pytest

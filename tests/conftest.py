@@ -14,6 +14,18 @@ from retrieval.config import AutoencoderConfig, BuildConfig, TfidfConfig, TrainC
 from retrieval.corpus import Corpus
 
 TOPICS = 4
+
+
+def run_cli(*args):
+    """Invoke the CLI in-process; a traceback in the output fails the test (user errors never show one)."""
+    from typer.testing import CliRunner
+
+    from retrieval.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
+    return result
+
 TOPIC_WORDS = 25
 
 

@@ -9,21 +9,16 @@ import sys
 import textwrap
 
 import pytest
-from typer.testing import CliRunner
 
 from indexing import read_manifest
-from retrieval.cli import app
+from conftest import run_cli
 from retrieval.pipeline import TextIndex
 
-runner = CliRunner()
 TINY = ["--input-dropout", "0.2", "--max-features", "500", "--min-df", "1", "--max-df", "1.0", "--hidden", "32,16",
         "--code-size", "8", "--epochs", "8", "--batch-size", "16", "--learning-rate", "0.003", "--seed", "7"]
 
 
-def run(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
-    return result
+run = run_cli
 
 
 @pytest.fixture(scope="module")

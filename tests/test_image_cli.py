@@ -4,17 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from retrieval.cli import app
-
-runner = CliRunner()
+from conftest import run_cli
 
 
-def run(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
-    return result
+
+run = run_cli
 
 
 @pytest.fixture(scope="module")
