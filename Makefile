@@ -30,9 +30,12 @@ demo: install
 images: install
 	@test -d /usr/share/datasets/fashion-mnist || test -d data/fashion-mnist || \
 		{ echo "Fashion-MNIST is missing: apt-get install dataset-fashion-mnist"; exit 1; }
-	$(BIN)/retrieval images train --out indexes/fashion-deep --model deep --epochs 30
-	$(BIN)/retrieval images evaluate indexes/fashion-deep
-	$(BIN)/retrieval images query indexes/fashion-deep --test-index 0 -k 5 --plot docs/images/neighbours.png
+	for model in lecture deep conv; do \
+		epochs=$$([ $$model = conv ] && echo 15 || echo 30); \
+		$(BIN)/retrieval images train --out indexes/fashion-$$model --model $$model --epochs $$epochs && \
+		$(BIN)/retrieval images evaluate indexes/fashion-$$model || exit 1; \
+	done
+	$(BIN)/retrieval images query indexes/fashion-conv --test-index 0 -k 5 --plot docs/images/neighbours.png
 	$(BIN)/retrieval images train --out indexes/fashion-denoise --model conv --epochs 10 --noise gaussian --noise-amount 0.5
 	$(BIN)/retrieval images evaluate indexes/fashion-denoise
 	$(BIN)/retrieval images plot indexes/fashion-denoise --out-dir docs/images
