@@ -145,7 +145,7 @@ def denoise(
     seed: Annotated[int, typer.Option(help="Seed of the noise.")] = 0,
     json_out: JsonOpt = False,
 ):
-    """Corrupt images, run them through the autoencoder, and report PSNR before and after."""
+    """Corrupt images (the first 10 test images by default), denoise them, and report PSNR before and after."""
     import numpy as np
 
     from retrieval import display, plots
@@ -157,7 +157,9 @@ def denoise(
     if noise in ("none", "mixed"):
         raise RetrievalError(f"--noise must name one kind (gaussian, salt_and_pepper, speckle, periodic); got {noise!r}")
     index = ImageIndex.load(index_dir)
-    names, clean = _queries(index, data_dir, test_index or ([] if image else list(range(10))), image)
+    if test_index is None and image is None:
+        test_index = list(range(10))
+    names, clean = _queries(index, data_dir, test_index, image)
     noisy = corrupt(clean, noise, amount, np.random.default_rng(seed))
     denoised = index.reconstruct(noisy)
     plots.image_rows(out, [("clean", clean), ("noisy", noisy), ("denoised", denoised)], index.image_shape_)

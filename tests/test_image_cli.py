@@ -45,6 +45,9 @@ def test_denoise_writes_a_picture_and_reports_psnr(trained, image_dir, tmp_path)
     report = json.loads(result.stdout)
     assert report["images"] == [f"test:{i}" for i in range(10)] and report["psnr_noisy"] > 0
     assert (tmp_path / "d.png").stat().st_size > 1000
+    np.save(tmp_path / "one.npy", np.full((28, 28), 0.5))
+    result = run("images", "denoise", trained, "--image", tmp_path / "one.npy", "--out", tmp_path / "e.png", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["images"] == [str(tmp_path / "one.npy")]
 
 
 def test_evaluate_table_and_json(trained, image_dir):
