@@ -35,7 +35,7 @@ images: install
 		$(BIN)/retrieval images train --out indexes/fashion-$$model --model $$model --epochs $$epochs && \
 		$(BIN)/retrieval images evaluate indexes/fashion-$$model || exit 1; \
 	done
-	$(BIN)/retrieval images query indexes/fashion-conv --test-index 0 -k 5 --plot docs/images/neighbours.png
+	$(BIN)/retrieval images query indexes/fashion-conv --test-index 0 -k 5
 	$(BIN)/retrieval images train --out indexes/fashion-denoise --model conv --epochs 10 --noise gaussian --noise-amount 0.5
 	$(BIN)/retrieval images evaluate indexes/fashion-denoise
 	$(BIN)/retrieval images plot indexes/fashion-denoise --out-dir docs/images

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -12,10 +13,17 @@ import numpy as np  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
+    """Write a compact PNG: an adaptive 256-colour palette keeps committed pictures small."""
+    from PIL import Image
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=80, bbox_inches="tight")
     plt.close(fig)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(256).save(path, optimize=True)
     return path
 
 
