@@ -23,6 +23,7 @@ def _quiet_import():
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # triggers the CUDA probe while muted
+            tf.get_logger().setLevel("ERROR")  # e.g. retracing notes when many models are built
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

@@ -10,7 +10,8 @@ import typer
 
 from retrieval.cli_common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
-    MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, ValidationOpt, train_options, user_errors,
+    BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
+    SparseL1Opt, SparseTargetOpt, ValidationOpt, kind_options, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
 from retrieval.image_cli import images_app
@@ -63,7 +64,13 @@ def build(
     code_size: CodeSizeOpt = None,
     hidden: Annotated[Optional[str], typer.Option(help="Encoder widths, comma-separated [500,250,125].")] = None,
     activation: Annotated[Optional[str], typer.Option(help="Hidden-layer activation: relu, elu, selu, gelu, tanh, sigmoid, linear [relu].")] = None,
-    code_activation: Annotated[Optional[str], typer.Option(help="Code-layer activation [linear].")] = None,
+    kind: KindOpt = None,
+    sparse_l1: SparseL1Opt = None,
+    sparse_kl: SparseKlOpt = None,
+    sparse_target: SparseTargetOpt = None,
+    contractive_weight: ContractiveOpt = None,
+    beta: BetaOpt = None,
+    code_activation: CodeActivationOpt = None,
     output: Annotated[Optional[str], typer.Option(help="Output activation: softmax, sigmoid or linear [softmax].")] = None,
     loss: Annotated[Optional[str], typer.Option(help="categorical_crossentropy, binary_crossentropy, mse or cosine (must suit --output).")] = None,
     input_dropout: Annotated[Optional[float], typer.Option(help="Fraction of input masked in training [0.5].")] = None,
@@ -93,8 +100,8 @@ def build(
     config = BuildConfig().override(
         tfidf=dict(max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words,
                    sublinear_tf=sublinear_tf),
-        autoencoder=dict(code_size=code_size, input_dropout=input_dropout, activation=activation,
-                         code_activation=code_activation, output=output, loss=loss,
+        autoencoder=dict(code_size=code_size, input_dropout=input_dropout, activation=activation, output=output, loss=loss,
+                         **kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
                          hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
         train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
                             early_stopping, reduce_lr, checkpoint, seed),

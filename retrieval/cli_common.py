@@ -57,3 +57,17 @@ def train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, val
     return dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
                 lr_schedule=lr_schedule, validation_fraction=validation_fraction, early_stopping=early_stopping,
                 reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed)
+
+KindOpt = Annotated[Optional[str], typer.Option(help="plain, denoising, sparse, contractive or variational.")]
+SparseL1Opt = Annotated[Optional[float], typer.Option(help="sparse: L1 penalty on the code [1e-4].")]
+SparseKlOpt = Annotated[Optional[float], typer.Option(help="sparse: KL penalty towards --sparse-target (needs --code-activation sigmoid) [0].")]
+SparseTargetOpt = Annotated[Optional[float], typer.Option(help="sparse: target mean activation rho [0.05].")]
+ContractiveOpt = Annotated[Optional[float], typer.Option(help="contractive: weight of the Jacobian penalty [1e-4].")]
+BetaOpt = Annotated[Optional[float], typer.Option(help="variational: weight of the KL term [1].")]
+CodeActivationOpt = Annotated[Optional[str], typer.Option(help="Code-layer activation [linear text, relu images].")]
+
+
+def kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation) -> dict:
+    """The AutoencoderConfig fields that the kind flags set (None = keep the default)."""
+    return dict(kind=kind, sparse_l1=sparse_l1, sparse_kl=sparse_kl, sparse_target=sparse_target,
+                contractive_weight=contractive_weight, beta=beta, code_activation=code_activation)

@@ -18,6 +18,7 @@ OUTPUTS = {  # output activation -> losses that suit it
     "sigmoid": ("binary_crossentropy", "mse"),
     "linear": ("mse", "cosine"),
 }
+KINDS = ("plain", "denoising", "sparse", "contractive", "variational")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adadelta")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 METRICS = ("cosine", "l2")
@@ -76,6 +77,12 @@ class AutoencoderConfig:
     input_dropout: float = 0.5
     conv_filters: tuple[int, ...] = ()
     image_shape: tuple[int, ...] = ()
+    kind: str = "denoising"
+    sparse_l1: float = 1e-4
+    sparse_kl: float = 0.0
+    sparse_target: float = 0.05
+    contractive_weight: float = 1e-4
+    beta: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -99,6 +106,19 @@ class AutoencoderConfig:
         _choice("code_activation", self.code_activation, ACTIVATIONS)
         _choice("output", self.output, tuple(OUTPUTS))
         _choice(f"loss for a {self.output} output", self.loss, OUTPUTS[self.output])
+        _choice("kind", self.kind, KINDS)
+        for name in ("sparse_l1", "sparse_kl", "contractive_weight", "beta"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        if not 0.0 < self.sparse_target < 1.0:
+            raise RetrievalError(f"sparse_target must be in (0, 1); got {self.sparse_target!r}")
+        if self.kind == "sparse" and self.sparse_kl > 0 and self.code_activation != "sigmoid":
+            raise RetrievalError(
+                f"the KL sparsity penalty needs code_activation sigmoid (codes in (0, 1)); got {self.code_activation!r}"
+            )
+        if self.kind == "contractive" and self.code_activation not in ("sigmoid", "tanh", "relu", "linear"):
+            raise RetrievalError(
+                f"a contractive code needs code_activation sigmoid, tanh, relu or linear; got {self.code_activation!r}"
+            )
         if not 0.0 <= self.input_dropout < 1.0:
             raise RetrievalError(f"input_dropout must be in [0, 1); got {self.input_dropout!r}")
 
@@ -190,16 +210,21 @@ class _Sections:
         dict of its fields. Choosing another ``output`` without a ``loss``
         brings the loss that suits it.
         """
-        changes = {}
-        for name, values in sections.items():
-            values = {k: v for k, v in (values or {}).items() if v is not None}
-            current = getattr(self, name)
-            if name == "autoencoder":
-                output = values.get("output")
-                if output in OUTPUTS and output != current.output and "loss" not in values:
-                    values["loss"] = OUTPUTS[output][0]
-            changes[name] = replace(current, **values)
-        return replace(self, **changes, metric=metric or self.metric)
+        changes = {name: {k: v for k, v in (values or {}).items() if v is not None} for name, values in sections.items()}
+        model = changes.get("autoencoder", {})
+        output = model.get("output")
+        if output in OUTPUTS and output != self.autoencoder.output and "loss" not in model:
+            model["loss"] = OUTPUTS[output][0]
+        kind = model.get("kind")
+        if hasattr(self, "noise"):  # images: denoising means a noise kind, Gaussian 0.5 unless named
+            if kind == "denoising" and changes.get("noise", {}).get("kind", self.noise.kind) == "none":
+                changes.setdefault("noise", {}).update(kind="gaussian")
+        elif kind in ("plain", "denoising") and "input_dropout" not in model:  # text: masking noise
+            model["input_dropout"] = 0.0 if kind == "plain" else AutoencoderConfig.input_dropout
+        return replace(
+            self, **{name: replace(getattr(self, name), **values) for name, values in changes.items()},
+            metric=metric or self.metric,
+        )
 
 
 @dataclass(frozen=True)
@@ -226,7 +251,8 @@ class ImageConfig(_Sections):
     model: str = "lecture"
     autoencoder: AutoencoderConfig = field(
         default_factory=lambda: AutoencoderConfig(
-            hidden=(), code_activation="relu", output="sigmoid", loss="binary_crossentropy", input_dropout=0.0
+            hidden=(), code_activation="relu", output="sigmoid", loss="binary_crossentropy", input_dropout=0.0,
+            kind="plain",
         )
     )
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=256))

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from retrieval._tf import keras
+from retrieval.blocks import ActivitySparsity, ContractiveDense, VariationalCode
 from retrieval.config import AutoencoderConfig
 from retrieval.errors import RetrievalError
 
@@ -32,6 +33,17 @@ class AutoencoderModels:
     autoencoder: keras.Model
     encoder: keras.Model
     decoder: keras.Model
+
+
+def _code_block(config: AutoencoderConfig, input_dim: int, seed: int):
+    """The layer that makes the code, by kind."""
+    if config.kind == "contractive":
+        return ContractiveDense(config.code_size, weight=config.contractive_weight,
+                                activation=config.code_activation, name="code")
+    if config.kind == "variational":
+        # the reconstruction loss is a mean over input values, so the KL term is too
+        return VariationalCode(config.code_size, kl_weight=config.beta / input_dim, seed=seed, name="code")
+    return keras.layers.Dense(config.code_size, activation=config.code_activation, name="code")
 
 
 def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) -> AutoencoderModels:
@@ -68,7 +80,9 @@ def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) 
         x = layers.Flatten(name="flatten")(x)
     for depth, width in enumerate(config.hidden, start=1):
         x = layers.Dense(width, activation=act, name=f"encoder_{depth}")(x)
-    code = layers.Dense(config.code_size, activation=config.code_activation, name="code")(x)
+    code = _code_block(config, input_dim, seed)(x)
+    if config.kind == "sparse":
+        code = ActivitySparsity(config.sparse_l1, config.sparse_kl, config.sparse_target, name="sparsity")(code)
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input(shape=(config.code_size,), name="code_in")

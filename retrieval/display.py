@@ -127,6 +127,7 @@ def info_table(path, manifest: dict) -> Table:
     conv = [f"conv{f}" for f in ae.get("conv_filters", [])]
     rows = [
         ("kind", manifest["kind"] + (f" ({cfg['model']} model)" if "model" in cfg else "")),
+        ("autoencoder", ae.get("kind", "plain")),
         ("documents", f"{manifest['documents']:,}"),
         ("labelled", "yes" if manifest.get("labelled") else "no"),
         *([("vocabulary", f"{manifest['vocabulary_size']:,} terms")] if "vocabulary_size" in manifest else []),

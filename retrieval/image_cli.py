@@ -9,7 +9,8 @@ import typer
 
 from retrieval.cli_common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
-    MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, ValidationOpt, train_options, user_errors,
+    BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
+    SparseL1Opt, SparseTargetOpt, ValidationOpt, kind_options, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
 
@@ -46,6 +47,13 @@ def train(
     data_dir: DataOpt = None,
     model: Annotated[str, typer.Option(help="lecture (784-32-784), deep (784-128-64-32) or conv.")] = "lecture",
     code_size: CodeSizeOpt = None,
+    kind: KindOpt = None,
+    sparse_l1: SparseL1Opt = None,
+    sparse_kl: SparseKlOpt = None,
+    sparse_target: SparseTargetOpt = None,
+    contractive_weight: ContractiveOpt = None,
+    beta: BetaOpt = None,
+    code_activation: CodeActivationOpt = None,
     noise: Annotated[Optional[str], typer.Option(help="Train as a denoising autoencoder: gaussian, salt_and_pepper, speckle, periodic or mixed.")] = None,
     noise_amount: Annotated[Optional[float], typer.Option(help="Noise factor, fraction or amplitude [0.5].")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train and index only the first N training images.")] = None,
@@ -76,6 +84,7 @@ def train(
         data = load_images(data_dir)
     base = image_model(model, code_size or 32, data.shape)
     config = dataclasses.replace(ImageConfig(), model=model, autoencoder=base).override(
+        autoencoder=kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
         noise=dict(kind=noise, amount=noise_amount),
         train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
                             early_stopping, reduce_lr, checkpoint, seed),

@@ -146,7 +146,7 @@ def image_model(name: str, code_size: int = 32, shape: tuple = (28, 28)) -> Auto
     ``lecture``: pixels -> Dense(code, relu) -> Dense(pixels, sigmoid), binary cross-entropy.
     ``deep``: pixels-128-64-code, mirrored. ``conv``: two stride-2 conv blocks (32, 64 filters).
     """
-    common = dict(code_size=code_size, output="sigmoid", loss="binary_crossentropy", input_dropout=0.0)
+    common = dict(code_size=code_size, output="sigmoid", loss="binary_crossentropy", input_dropout=0.0, kind="plain")
     if name == "lecture":
         return AutoencoderConfig(hidden=(), code_activation="relu", **common)
     if name == "deep":

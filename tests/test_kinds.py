@@ -1,0 +1,159 @@
+"""The autoencoder family: every kind builds, trains, saves and loads in a fresh process (safe mode)."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.sparse as sp
+from sklearn.decomposition import PCA
+
+from conftest import TINY_CONFIG, run_cli
+from retrieval._tf import keras, tf
+from retrieval.blocks import ContractiveDense, VariationalCode
+from retrieval.config import AutoencoderConfig, ImageConfig, KINDS, TrainConfig
+from retrieval.core import build_autoencoder
+from retrieval.errors import RetrievalError
+from retrieval.image_pipeline import ImageIndex
+from retrieval.images import image_model, load_images
+from retrieval.pipeline import TextIndex
+from retrieval.training import encode, train
+
+KIND_OPTIONS = {"sparse": dict(code_activation="sigmoid", sparse_kl=0.1), "contractive": dict(code_activation="sigmoid")}
+
+
+@pytest.fixture(scope="module")
+def saved_kinds(tmp_path_factory, corpus, image_dir):
+    """Every kind, for text and for images, saved as a bundle; with the codes computed before saving."""
+    root = tmp_path_factory.mktemp("kinds")
+    data = load_images(image_dir)
+    expected = {}
+    for kind in KINDS:
+        options = {"kind": kind, **KIND_OPTIONS.get(kind, {})}
+        text = TextIndex(dataclasses.replace(TINY_CONFIG, train=dataclasses.replace(TINY_CONFIG.train, epochs=2)))
+        text.config = text.config.override(autoencoder=options)
+        text.fit(corpus).save(root / f"text-{kind}")
+        expected[f"text-{kind}"] = text.encode(corpus.texts[:5]).tolist()
+        config = ImageConfig(autoencoder=image_model("lecture", 8), train=TrainConfig(epochs=2, batch_size=32)).override(autoencoder=options)
+        labels = [data.class_names[y] for y in data.y_train]
+        images = ImageIndex(config).fit(data.X_train, labels, [f"train:{i}" for i in range(len(labels))], data.shape, data.class_names)
+        images.save(root / f"images-{kind}")
+        expected[f"images-{kind}"] = images.encode(data.X_test[:5]).tolist()
+    return root, expected, corpus.texts[:5], data.X_test[:5]
+
+
+def test_every_kind_loads_in_a_fresh_process_with_safe_mode(saved_kinds, tmp_path):
+    root, expected, texts, images = saved_kinds
+    np.save(tmp_path / "images.npy", images)
+    script = f"""
+import json, sys, numpy as np
+from retrieval.pipeline import TextIndex
+from retrieval.image_pipeline import ImageIndex
+texts, images, out = {texts!r}, np.load({str(tmp_path / "images.npy")!r}), {{}}
+for name in {sorted(expected)!r}:
+    cls = TextIndex if name.startswith("text") else ImageIndex
+    index = cls.load({str(root)!r} + "/" + name)
+    out[name] = index.encode(texts if name.startswith("text") else images).tolist()
+print(json.dumps(out))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, codes in expected.items():
+        np.testing.assert_allclose(loaded[name], codes, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_the_manifest_records_the_kind(saved_kinds):
+    root, expected, _, _ = saved_kinds
+    for name in expected:
+        manifest = json.loads((root / name / "manifest.json").read_text())
+        assert manifest["config"]["autoencoder"]["kind"] == name.split("-", 1)[1]
+
+
+def test_contractive_penalty_equals_the_jacobian_norm_from_a_gradient_tape():
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(6, 5)).astype(np.float32))
+    for activation in ("sigmoid", "tanh", "relu", "linear"):
+        layer = ContractiveDense(3, weight=1.0, activation=activation)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            h = layer(x)
+        jacobian = tape.batch_jacobian(h, x)  # (6, 3, 5)
+        exact = float(tf.reduce_mean(tf.reduce_sum(tf.square(jacobian), axis=[1, 2])))
+        assert float(layer.losses[-1]) == pytest.approx(exact, rel=1e-4), activation
+
+
+def test_variational_code_samples_in_training_and_returns_the_mean_otherwise():
+    layer = VariationalCode(4, kl_weight=1.0, seed=0)
+    x = np.random.default_rng(0).normal(size=(8, 6)).astype(np.float32)
+    mean = layer(x, training=False).numpy()
+    np.testing.assert_array_equal(mean, layer(x, training=False).numpy())
+    np.testing.assert_allclose(mean, layer.mean(x).numpy(), rtol=1e-6)
+    assert not np.allclose(layer(x, training=True).numpy(), mean)
+    assert float(layer.losses[-1]) >= 0
+
+
+def test_sparse_codes_are_less_active_than_plain_codes_of_the_same_size():
+    X = sp.random(300, 60, density=0.2, format="csr", dtype=np.float32, random_state=0)
+    activation = {}
+    for kind, extra in (("plain", {}), ("sparse", dict(sparse_kl=0.5, sparse_target=0.05))):
+        config = AutoencoderConfig(hidden=(32,), code_size=64, code_activation="sigmoid", kind=kind, input_dropout=0, **extra)
+        models = build_autoencoder(60, config, seed=0)
+        train(models, X, config, TrainConfig(epochs=15, batch_size=32, learning_rate=3e-3))
+        activation[kind] = float(encode(models.encoder, X).mean())
+    assert activation["sparse"] < 0.5 * activation["plain"], activation
+
+
+@pytest.fixture(scope="module")
+def low_rank():
+    rng = np.random.default_rng(0)
+    basis, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    scales = np.array([5.0, 4.0, 3.0] + [0.1] * 17)
+    return ((rng.normal(size=(600, 20)) * scales) @ basis.T + 2.0).astype(np.float32)
+
+
+def _angle(models, X, k=3) -> float:
+    decoder_columns = models.decoder.get_layer("reconstruction").kernel.numpy().T  # (d, code)
+    components = PCA(k).fit(X).components_.T
+    return float(np.max(scipy.linalg.subspace_angles(decoder_columns, components)))
+
+
+def test_a_linear_autoencoder_spans_the_pca_subspace(low_rank):
+    config = AutoencoderConfig(hidden=(), code_size=3, code_activation="linear", output="linear", loss="mse",
+                               input_dropout=0, kind="plain")
+    untrained = build_autoencoder(20, config, seed=0)
+    assert _angle(untrained, low_rank) > 0.3  # the check can fail: a random decoder is far from PCA
+    models = build_autoencoder(20, config, seed=0)
+    train(models, low_rank, config, TrainConfig(epochs=100, batch_size=32, learning_rate=3e-2, lr_schedule="cosine"))
+    assert _angle(models, low_rank) < 0.05  # radians, about 3 degrees (measured: 0.001)
+
+
+def test_kind_options_are_validated():
+    with pytest.raises(RetrievalError, match="kind must be one of plain, denoising, sparse, contractive, variational; got 'ladder'"):
+        AutoencoderConfig(kind="ladder")
+    with pytest.raises(RetrievalError, match="the KL sparsity penalty needs code_activation sigmoid"):
+        AutoencoderConfig(kind="sparse", sparse_kl=0.1, code_activation="relu")
+    with pytest.raises(RetrievalError, match="a contractive code needs code_activation sigmoid, tanh, relu or linear; got 'elu'"):
+        AutoencoderConfig(kind="contractive", code_activation="elu")
+    with pytest.raises(RetrievalError, match="beta must be non-negative"):
+        AutoencoderConfig(beta=-1.0)
+
+
+def test_kind_shorthands():
+    from retrieval.config import BuildConfig
+
+    assert BuildConfig().override(autoencoder={"kind": "plain"}).autoencoder.input_dropout == 0.0
+    assert BuildConfig().override(autoencoder={"kind": "plain", "input_dropout": 0.2}).autoencoder.input_dropout == 0.2
+    images = ImageConfig().override(autoencoder={"kind": "denoising"})
+    assert images.noise.kind == "gaussian" and images.noise.amount == 0.5
+    assert ImageConfig().override(autoencoder={"kind": "denoising"}, noise={"kind": "speckle"}).noise.kind == "speckle"
+
+
+def test_a_diverging_build_writes_no_index(tmp_path, corpus_file):
+    result = run_cli("build", corpus_file, "--out", tmp_path / "o", "--min-df", "1", "--hidden", "8", "--code-size", "2",
+                     "--output", "linear", "--optimizer", "sgd", "--learning-rate", "1e12", "--epochs", "5")
+    assert result.exit_code == 1 and "training diverged" in result.stderr
+    assert not (tmp_path / "o").exists()
