@@ -11,7 +11,7 @@ import typer
 from retrieval.cli_common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
-    SparseL1Opt, SparseTargetOpt, ValidationOpt, kind_options, train_options, user_errors,
+    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
 from retrieval.image_cli import images_app
@@ -84,6 +84,7 @@ def build(
     reduce_lr: ReduceLrOpt = None,
     checkpoint: CheckpointOpt = None,
     seed: SeedOpt = None,
+    stacked: StackedOpt = None,
     max_features: Annotated[Optional[int], typer.Option(help="Vocabulary size [10000].")] = None,
     min_df: Annotated[Optional[int], typer.Option(help="Drop terms in fewer documents [2].")] = None,
     max_df: Annotated[Optional[float], typer.Option(help="Drop terms in more than this fraction of documents [0.5].")] = None,
@@ -104,7 +105,7 @@ def build(
                          **kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
                          hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
         train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
-                            early_stopping, reduce_lr, checkpoint, seed),
+                            early_stopping, reduce_lr, checkpoint, seed, stacked),
         metric=metric,
     )
     with display.status("reading corpus…"):

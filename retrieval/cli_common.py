@@ -51,12 +51,15 @@ SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed; the same seed
 MetricOpt = Annotated[Optional[str], typer.Option(help="cosine or l2 [cosine].")]
 
 
+StackedOpt = Annotated[Optional[int], typer.Option("--stacked", help="Greedy layer-wise pre-training, N epochs per layer, before fine-tuning (0 = off).")]
+
+
 def train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
-                  early_stopping, reduce_lr, checkpoint, seed) -> dict:
+                  early_stopping, reduce_lr, checkpoint, seed, stacked=None) -> dict:
     """The TrainConfig fields that the training flags set (None = keep the default)."""
     return dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
                 lr_schedule=lr_schedule, validation_fraction=validation_fraction, early_stopping=early_stopping,
-                reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed)
+                reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed, pretrain_epochs=stacked)
 
 KindOpt = Annotated[Optional[str], typer.Option(help="plain, denoising, sparse, contractive or variational.")]
 SparseL1Opt = Annotated[Optional[float], typer.Option(help="sparse: L1 penalty on the code [1e-4].")]

@@ -130,7 +130,9 @@ class TrainConfig:
     ``early_stopping`` is the patience in epochs (0 = off), ``reduce_lr`` the
     ReduceLROnPlateau patience (0 = off); both watch ``val_loss`` when
     ``validation_fraction`` > 0, else ``loss``. ``checkpoint`` is a path for
-    ModelCheckpoint (best model as ``.keras``), or empty.
+    ModelCheckpoint (best model as ``.keras``), or empty. ``pretrain_epochs``
+    > 0 makes a stacked autoencoder: greedy layer-wise pre-training of the
+    dense encoder layers for that many epochs each, then fine-tuning.
     """
 
     epochs: int = 20
@@ -143,6 +145,7 @@ class TrainConfig:
     reduce_lr: int = 0
     checkpoint: str = ""
     seed: int = 0
+    pretrain_epochs: int = 0
 
     def __post_init__(self):
         _positive("epochs", self.epochs)
@@ -157,6 +160,7 @@ class TrainConfig:
         _positive("early_stopping", self.early_stopping, allow_zero=True)
         _positive("reduce_lr", self.reduce_lr, allow_zero=True)
         _positive("seed", self.seed, allow_zero=True)
+        _positive("pretrain_epochs", self.pretrain_epochs, allow_zero=True)
         if self.checkpoint and not self.checkpoint.endswith(".keras"):
             raise RetrievalError(f"checkpoint must be a path ending in .keras; got {self.checkpoint!r}")
 

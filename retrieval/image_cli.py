@@ -10,7 +10,7 @@ import typer
 from retrieval.cli_common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
-    SparseL1Opt, SparseTargetOpt, ValidationOpt, kind_options, train_options, user_errors,
+    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
 
@@ -67,6 +67,7 @@ def train(
     reduce_lr: ReduceLrOpt = None,
     checkpoint: CheckpointOpt = None,
     seed: SeedOpt = None,
+    stacked: StackedOpt = None,
     metric: MetricOpt = None,
     json_out: JsonOpt = False,
 ):
@@ -87,7 +88,7 @@ def train(
         autoencoder=kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
         noise=dict(kind=noise, amount=noise_amount),
         train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
-                            early_stopping, reduce_lr, checkpoint, seed),
+                            early_stopping, reduce_lr, checkpoint, seed, stacked),
         metric=metric,
     )
     X, y = data.X_train[:limit], data.y_train[:limit]

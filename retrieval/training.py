@@ -101,6 +101,57 @@ def make_callbacks(config: TrainConfig, on_epoch=None) -> list:
     return callbacks
 
 
+def _mirrors(models: AutoencoderModels) -> list[tuple]:
+    """(encoder layer, the decoder layer that undoes it) for each dense encoder layer, bottom up.
+
+    The builder mirrors the encoder, so the i-th dense layer from the input is
+    undone by the i-th dense layer from the output.
+    """
+    encoder = [l for l in models.encoder.layers if isinstance(l, keras.layers.Dense)]
+    decoder = [l for l in models.decoder.layers if isinstance(l, keras.layers.Dense)]
+    return list(zip(encoder, reversed(decoder)))
+
+
+def pretrain_layerwise(models: AutoencoderModels, X, model_config: AutoencoderConfig, config: TrainConfig) -> dict:
+    """Greedy layer-wise pre-training of a stacked autoencoder (Hinton & Salakhutdinov, 2006).
+
+    Each dense encoder layer is trained as a shallow autoencoder on the outputs
+    of the layers below it, for ``config.pretrain_epochs`` epochs; its weights
+    go to that encoder layer, and its decoder's to the mirrored decoder layer.
+    The first layer reconstructs the input with the model's own output and
+    loss; deeper ones reconstruct hidden activations with mean squared error.
+
+    Returns
+    -------
+    dict
+        ``pretrain_<layer>_loss`` -> per-epoch losses.
+    """
+    if model_config.conv_filters:
+        raise TrainingError("stacked pre-training applies to dense layers; train convolutional models end to end")
+    history, inputs = {}, X
+    for depth, (layer, mirror) in enumerate(_mirrors(models)):
+        keras.utils.set_random_seed(config.seed + depth)
+        first = depth == 0
+        x_in = keras.Input(shape=(inputs.shape[1],))
+        hidden = keras.layers.Dense(layer.units, activation=layer.activation)
+        output = keras.layers.Dense(inputs.shape[1], activation=mirror.activation)
+        shallow = keras.Model(x_in, output(hidden(x_in)))
+        shallow.compile(
+            optimizer=keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}),
+            loss=LOSSES[model_config.loss] if first else "mean_squared_error",
+        )
+        batches = Batches(inputs, config.batch_size, model_config.output if first else "linear", seed=config.seed)
+        fitted = shallow.fit(batches, epochs=config.pretrain_epochs, verbose=0,
+                             callbacks=[keras.callbacks.TerminateOnNaN()]).history["loss"]
+        if not np.isfinite(fitted[-1]):
+            raise TrainingError(f"pre-training of {layer.name} diverged; try a lower learning rate")
+        history[f"pretrain_{layer.name}_loss"] = [float(v) for v in fitted]
+        layer.set_weights(hidden.get_weights())
+        mirror.set_weights(output.get_weights())
+        inputs = encode(keras.Model(x_in, hidden(x_in)), inputs)
+    return history
+
+
 def train(
     models: AutoencoderModels,
     X,
@@ -132,6 +183,7 @@ def train(
     if len(train_rows) == 0:
         raise TrainingError("no rows left to train on")
 
+    pretrained = pretrain_layerwise(models, X[train_rows], model_config, config) if config.pretrain_epochs else {}
     optimizer = keras.optimizers.get(
         {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
     )
@@ -155,7 +207,7 @@ def train(
             f"training diverged: the loss became NaN or infinite in epoch {len(losses)}; "
             f"try a lower learning rate (it was {config.learning_rate:g})"
         )
-    return {name: [float(v) for v in values] for name, values in history.items()}
+    return {**pretrained, **{name: [float(v) for v in values] for name, values in history.items()}}
 
 
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

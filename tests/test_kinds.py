@@ -20,7 +20,7 @@ from retrieval.errors import RetrievalError
 from retrieval.image_pipeline import ImageIndex
 from retrieval.images import image_model, load_images
 from retrieval.pipeline import TextIndex
-from retrieval.training import encode, train
+from retrieval.training import encode, pretrain_layerwise, train
 
 KIND_OPTIONS = {"sparse": dict(code_activation="sigmoid", sparse_kl=0.1), "contractive": dict(code_activation="sigmoid")}
 
@@ -157,3 +157,36 @@ def test_a_diverging_build_writes_no_index(tmp_path, corpus_file):
                      "--output", "linear", "--optimizer", "sgd", "--learning-rate", "1e12", "--epochs", "5")
     assert result.exit_code == 1 and "training diverged" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_stacked_pretraining_fills_every_dense_layer_and_its_mirror():
+    X = sp.random(200, 40, density=0.2, format="csr", dtype=np.float32, random_state=0)
+    config = AutoencoderConfig(hidden=(16, 8), code_size=4, input_dropout=0, kind="plain")
+    models = build_autoencoder(40, config, seed=0)
+    dense = [l for l in models.encoder.layers + models.decoder.layers if isinstance(l, keras.layers.Dense)]
+    assert len(dense) == 6
+    before = [l.get_weights()[0].copy() for l in dense]
+    history = pretrain_layerwise(models, X, config, TrainConfig(batch_size=32, pretrain_epochs=3))
+    assert list(history) == ["pretrain_encoder_1_loss", "pretrain_encoder_2_loss", "pretrain_code_loss"]
+    assert all(len(v) == 3 and v[-1] < v[0] for v in history.values())
+    assert all(not np.allclose(b, l.get_weights()[0]) for b, l in zip(before, dense))  # pre-training alone set them
+    full = train(models, X, config, TrainConfig(epochs=1, batch_size=32, pretrain_epochs=1))
+    assert "pretrain_code_loss" in full and len(full["loss"]) == 1
+
+
+def test_stacked_pretraining_with_repeated_widths_and_refused_for_conv():
+    X = np.random.default_rng(0).random((64, 784)).astype(np.float32)
+    config = AutoencoderConfig(hidden=(8, 8), code_size=4, input_dropout=0, kind="plain", output="sigmoid", loss="binary_crossentropy")
+    history = train(build_autoencoder(784, config), X, config, TrainConfig(epochs=1, batch_size=32, pretrain_epochs=1))
+    assert "pretrain_encoder_2_loss" in history
+    conv = image_model("conv", 4)
+    with pytest.raises(RetrievalError, match="stacked pre-training applies to dense layers"):
+        train(build_autoencoder(784, conv), X, conv, TrainConfig(epochs=1, pretrain_epochs=1))
+
+
+def test_stacked_from_the_cli(tmp_path, corpus_file):
+    result = run_cli("build", corpus_file, "--out", tmp_path / "s", "--min-df", "1", "--hidden", "16", "--code-size", "4",
+                     "--epochs", "1", "--stacked", "2", "--kind", "sparse", "--json")
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["config"]["train"]["pretrain_epochs"] == 2 and "pretrain_code_loss" in manifest["history"]
