@@ -212,6 +212,8 @@ def evaluate(
     id_field: IdField = "id",
     text_field: TextField = "text",
     label_field: LabelField = "label",
+    kinds: Annotated[Optional[str], typer.Option(help="Retrain the index once per kind (comma-separated) with the same budget and compare.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(help="With --kinds: write compare.json and compare.png here.")] = None,
     json_out: JsonOpt = False,
 ):
     """Precision@k and MAP of the index (relevant = same label), beside TF-IDF cosine and LSA."""
@@ -224,10 +226,48 @@ def evaluate(
     index = TextIndex.load(index_dir)
     documents, _ = _read(queries, fmt, id_field, text_field, label_field)
     report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed)
-    if json_out:
+    if kinds is not None:
+        from retrieval.compare import code_activity, compare_kinds, parse_kinds, reconstruction_loss
+
+        texts = [t for t, label in zip(documents.texts, documents.labels or []) if label is not None]
+
+        def measure(other):
+            own = run_evaluation(other, documents, k=k, baselines=False)["methods"][0]
+            return {"precision_at_k": own["precision_at_k"], "mean_average_precision": own["mean_average_precision"],
+                    "reconstruction_loss": reconstruction_loss(other, other.features(texts)),
+                    **code_activity(other.encode(texts))}
+
+        with display.status("training each kind…"):
+            rows = compare_kinds(index, parse_kinds(kinds), measure,
+                                 on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
+        _report_kinds(rows, report["methods"][1:], report["k"], out_dir, json_out,
+                      [("P@%d" % report["k"], "precision_at_k", ".4f"), ("MAP", "mean_average_precision", ".4f"),
+                       ("recon loss", "reconstruction_loss", ".4f"), ("mean |code|", "mean_activation", ".3f"),
+                       ("active", "active_fraction", ".3f")], "text")
+    elif json_out:
         display.print_json(report)
     else:
         display.out.print(display.evaluation_table(report))
+
+
+def _report_kinds(rows, baselines, k, out_dir, json_out, columns, what):
+    """Print the kinds comparison (and write compare.json and compare.png to out_dir)."""
+    import json
+
+    from retrieval import display, plots
+
+    result = {"k": k, "kinds": rows, "baselines": baselines}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
+        plots.kinds_chart(out_dir / "compare.png", rows, baselines, "precision_at_k", f"precision@{k}",
+                          f"{what}: autoencoder kinds (same budget) and baselines")
+    if json_out:
+        display.print_json(result)
+    else:
+        display.out.print(display.kinds_table(f"{what}: every kind trained with the same budget", rows, baselines, columns))
+        if out_dir is not None:
+            display.out.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.png'}")
 
 
 @data_app.command("fetch")

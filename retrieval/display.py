@@ -172,3 +172,12 @@ def image_report_tables(report: dict) -> list[Table]:
                [[m["method"], str(m["dims"]), f"{m['knn_accuracy']:.4f}", f"{m['precision_at_k']:.4f}", f"{m['seconds']:.1f}"]
                 for m in report["retrieval"]]),
     ]
+
+
+def kinds_table(title: str, rows: list[dict], baselines: list[dict], columns: list[tuple[str, str, str]]) -> Table:
+    """One row per kind, then the baselines; ``columns`` are (heading, key, format)."""
+    body = [[row["kind"], *[format(row[key], fmt) if key in row else "–" for _, key, fmt in columns], f"{row['train_seconds']:.0f}"]
+            for row in rows]
+    body += [[row["method"], *[format(row[key], fmt) if key in row else "–" for _, key, fmt in columns], "–"]
+             for row in baselines]
+    return _table(title, ["kind / baseline", *[heading for heading, _, _ in columns], "train s"], body)

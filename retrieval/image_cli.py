@@ -122,6 +122,8 @@ def evaluate(
     knn: Annotated[int, typer.Option(help="Neighbours voting in kNN classification.")] = 5,
     noise_amount: Annotated[Optional[float], typer.Option(help="One amount for every noise kind [gaussian 0.5, salt_and_pepper 0.2, speckle 0.5, periodic 0.3].")] = None,
     baselines: Annotated[bool, typer.Option(help="Also measure raw pixels and PCA at the code size.")] = True,
+    kinds: Annotated[Optional[str], typer.Option(help="Retrain once per kind (comma-separated) with the same budget and compare.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option(help="With --kinds: write compare.json and compare.png here.")] = None,
     json_out: JsonOpt = False,
 ):
     """Reconstruction, denoising per noise kind, and kNN / precision@k beside raw pixels and PCA."""
@@ -133,8 +135,29 @@ def evaluate(
 
     index = ImageIndex.load(index_dir)
     amounts = {kind: noise_amount for kind in KINDS} if noise_amount is not None else None
-    report = evaluate_images(index, load_images(data_dir), k=k, knn=knn, amounts=amounts, baselines=baselines,
+    data = load_images(data_dir)
+    report = evaluate_images(index, data, k=k, knn=knn, amounts=amounts, baselines=baselines,
                              seed=index.config.train.seed)
+    if kinds is not None:
+        from retrieval.cli import _report_kinds
+        from retrieval.compare import code_activity, compare_kinds, parse_kinds
+
+        def measure(other):
+            own = evaluate_images(other, data, k=k, knn=knn, amounts=amounts, baselines=False)
+            retrieval, gaussian = own["retrieval"][0], own["denoising"][0]
+            return {"knn_accuracy": retrieval["knn_accuracy"], "precision_at_k": retrieval["precision_at_k"],
+                    "bce": own["reconstruction"]["bce"], "mse": own["reconstruction"]["mse"],
+                    "gaussian_gain_db": gaussian["psnr_denoised"] - gaussian["psnr_noisy"],
+                    **code_activity(other.encode(data.X_test))}
+
+        rows_used = [int(doc_id.split(":", 1)[1]) for doc_id in index.index_.id_map.doc_ids]
+        rows = compare_kinds(index, parse_kinds(kinds), measure, X=data.X_train[rows_used],
+                             on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
+        _report_kinds(rows, report["retrieval"][1:], k, out_dir, json_out,
+                      [(f"kNN-{knn}", "knn_accuracy", ".4f"), (f"P@{k}", "precision_at_k", ".4f"), ("BCE", "bce", ".4f"),
+                       ("MSE", "mse", ".4f"), ("gauss gain dB", "gaussian_gain_db", "+.2f"),
+                       ("mean |code|", "mean_activation", ".3f"), ("active", "active_fraction", ".3f")], "images")
+        return
     if json_out:
         display.print_json(report)
     else:

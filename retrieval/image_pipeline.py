@@ -62,11 +62,16 @@ class ImageIndex(CodeIndex):
         started = time.perf_counter()
         self.image_shape_, self.class_names_ = tuple(image_shape), tuple(class_names)
         X = as_rows(X, int(np.prod(image_shape)))
-        models = self._train(X, list(doc_ids), on_stage, on_epoch, noise=self.config.noise)
-        self.decoder_ = models.decoder
+        self._keep(self._train(X, list(doc_ids), on_stage, on_epoch, **self._train_options()))
         self.metadata_ = [{"title": doc_id, "snippet": "", "label": label} for doc_id, label in zip(doc_ids, labels)]
         self.build_seconds_ = time.perf_counter() - started
         return self
+
+    def _train_options(self) -> dict:
+        return {"noise": self.config.noise}
+
+    def _share_features(self, other) -> None:
+        other.image_shape_, other.class_names_ = self.image_shape_, self.class_names_
 
     @property
     def pixels(self) -> int:

@@ -101,6 +101,35 @@ class CodeIndex:
         self.index_ = VectorIndex(codes.shape[1], self.config.metric).add(codes, doc_ids)
         return models
 
+    def retrain(self, config, X=None) -> "CodeIndex":
+        """A new index of the same documents and features, trained with ``config`` (e.g. another kind).
+
+        ``X`` is the feature rows in index order; text indexes default to their stored TF-IDF.
+        """
+        self._check_fitted()
+        X = self._stored_features() if X is None else X
+        started = time.perf_counter()
+        other = type(self)(config)
+        self._share_features(other)
+        models = other._train(X, list(self.index_.id_map.doc_ids), None, None, **other._train_options())
+        other._keep(models)
+        other.metadata_ = self.metadata_
+        other.build_seconds_ = time.perf_counter() - started
+        return other
+
+    def _stored_features(self):
+        raise RetrievalError(f"a {self.KIND} index keeps no features; pass the rows to retrain")
+
+    def _share_features(self, other) -> None:
+        """Give ``other`` this index's featurizer (whatever turns inputs into rows)."""
+
+    def _train_options(self) -> dict:
+        return {}
+
+    def _keep(self, models) -> None:
+        """Keep the decoder (in memory; image bundles also save it)."""
+        self.decoder_ = models.decoder
+
     @property
     def labels_(self) -> list:
         self._check_fitted()
@@ -230,7 +259,7 @@ class TextIndex(CodeIndex):
             on_stage("vectorising")
         self.featurizer_ = TfidfFeaturizer(self.config.tfidf)
         X = self.featurizer_.fit_transform(corpus.texts)
-        self._train(X, corpus.doc_ids, on_stage, on_epoch)
+        self._keep(self._train(X, corpus.doc_ids, on_stage, on_epoch))
         labels = corpus.labels or [None] * len(corpus)
         self.metadata_ = [
             {"title": title, "snippet": snippet(text), "label": label}
@@ -242,6 +271,12 @@ class TextIndex(CodeIndex):
 
     def features(self, texts):
         return self.featurizer_.transform(texts)
+
+    def _stored_features(self):
+        return self.tfidf_
+
+    def _share_features(self, other) -> None:
+        other.featurizer_, other._tfidf = self.featurizer_, self.tfidf_
 
     @property
     def tfidf_(self):

@@ -86,3 +86,18 @@ def loss_curves(path: Path, history: dict, title: str) -> Path:
     ax.legend()
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def kinds_chart(path: Path, rows: list[dict], baselines: list[dict], metric: str, label: str, title: str) -> Path:
+    """Bars of one figure per autoencoder kind, with the baselines in grey."""
+    names = [row["kind"] for row in rows] + [row["method"] for row in baselines]
+    values = [row[metric] for row in rows] + [row[metric] for row in baselines]
+    colours = [plt.cm.tab10(0)] * len(rows) + ["0.6"] * len(baselines)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(names), 3.6))
+    bars = ax.bar(names, values, color=colours)
+    ax.bar_label(bars, fmt="%.3f", fontsize=8)
+    ax.set_ylabel(label)
+    ax.set_ylim(0, max(values) * 1.15)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="x", rotation=30, labelsize=8)
+    return _save(fig, path)

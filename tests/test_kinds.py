@@ -190,3 +190,39 @@ def test_stacked_from_the_cli(tmp_path, corpus_file):
     assert result.exit_code == 0, result.stderr
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert manifest["config"]["train"]["pretrain_epochs"] == 2 and "pretrain_code_loss" in manifest["history"]
+
+
+def test_code_activity_and_kind_parsing():
+    from retrieval.compare import code_activity, parse_kinds
+
+    assert code_activity(np.array([[0.0, 0.2], [-0.5, 0.05]])) == {"mean_activation": 0.1875, "active_fraction": 0.5}
+    assert parse_kinds(" plain, sparse ") == ["plain", "sparse"]
+    with pytest.raises(RetrievalError, match="--kinds takes a comma-separated list of plain, denoising, .*; got 'plain,rbm'"):
+        parse_kinds("plain,rbm")
+
+
+def test_retrain_keeps_documents_and_changes_only_the_config(fitted, corpus):
+    other = fitted.retrain(fitted.config.override(autoencoder={"kind": "variational"}))
+    assert other.config.autoencoder.kind == "variational" and fitted.config.autoencoder.kind != "variational"
+    assert other.index_.id_map.doc_ids == fitted.index_.id_map.doc_ids and other.metadata_ is fitted.metadata_
+    assert other.search(corpus.texts[:1], 1)[0][0].doc_id in corpus.doc_ids
+
+
+def test_compare_kinds_from_the_cli_for_text_and_images(bundle_dir, queries_file, image_dir, tmp_path):
+    result = run_cli("evaluate", bundle_dir, "--queries", queries_file, "-k", "5", "--kinds", "plain,sparse",
+                     "--out-dir", tmp_path / "text")
+    assert result.exit_code == 0, result.stderr
+    assert "plain" in result.stdout and "lsa-8" in result.stdout and "recon loss" in result.stdout
+    report = json.loads((tmp_path / "text" / "compare.json").read_text())
+    assert [row["kind"] for row in report["kinds"]] == ["plain", "sparse"]
+    assert [row["method"] for row in report["baselines"]] == ["tfidf-cosine", "lsa-8"]
+    assert (tmp_path / "text" / "compare.png").stat().st_size > 1000
+
+    trained = tmp_path / "img"
+    assert run_cli("images", "train", "--out", trained, "--data", image_dir, "--code-size", "4", "--epochs", "1").exit_code == 0
+    result = run_cli("images", "evaluate", trained, "--data", image_dir, "-k", "5", "--kinds", "contractive,variational", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [row["kind"] for row in report["kinds"]] == ["contractive", "variational"]
+    assert {"knn_accuracy", "bce", "gaussian_gain_db", "mean_activation", "train_seconds"} <= set(report["kinds"][0])
+    assert run_cli("evaluate", bundle_dir, "--queries", queries_file, "--kinds", "rbm").exit_code == 1
