@@ -25,6 +25,8 @@ app = typer.Typer(
 data_app = typer.Typer(help="Fetch and locate real datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(images_app, name="images")
+demo_app = typer.Typer(help="Small demonstrations from the lecture.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 
 
 def _split_ints(value: str, name: str) -> tuple[int, ...]:
@@ -299,6 +301,32 @@ def data_list(
     for name, dataset in DATASETS.items():
         present = (root / name / "train.jsonl").is_file()
         display.out.print(f"{name}\t{'present' if present else 'not fetched'}\t{root / name}\t{dataset.licence}")
+
+
+@demo_app.command("surface")
+@user_errors
+def demo_surface(
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("surface.png"),
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 150,
+    seed: Annotated[int, typer.Option(help="Seed of the data and the model.")] = 0,
+    json_out: JsonOpt = False,
+):
+    """Reduce a noisy S-shaped surface from 3-D to 2-D: a 2-unit autoencoder beside PCA, scored and drawn."""
+    from retrieval import display, plots
+    from retrieval.surface import surface_demo
+
+    if epochs <= 0:
+        raise RetrievalError(f"--epochs must be a positive whole number; got {epochs}")
+    with display.status("training the 3-2-3 autoencoder…"):
+        result = surface_demo(epochs=epochs, seed=seed)
+    plots.surface(out, result["X"], result["position"], {"pca": result["pca"], "autoencoder": result["autoencoder"]},
+                  result["scores"])
+    if json_out:
+        display.print_json({"scores": result["scores"], "picture": str(out)})
+    else:
+        for name, score in result["scores"].items():
+            display.out.print(f"{name:12s} trustworthiness {score['trustworthiness']:.3f}  unrolled R² {score['unrolled_r2']:.3f}")
+        display.out.print(f"wrote {out}")
 
 
 def main():

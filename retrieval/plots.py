@@ -101,3 +101,19 @@ def kinds_chart(path: Path, rows: list[dict], baselines: list[dict], metric: str
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", rotation=30, labelsize=8)
     return _save(fig, path)
+
+
+def surface(path: Path, X: np.ndarray, position: np.ndarray, embeddings: dict, scores: dict) -> Path:
+    """The 3-D surface, then each 2-D embedding, coloured by position along the surface."""
+    fig = plt.figure(figsize=(4 * (1 + len(embeddings)), 3.8))
+    ax = fig.add_subplot(1, 1 + len(embeddings), 1, projection="3d")
+    ax.scatter(X[:, 0], X[:, 1], X[:, 2], c=position, cmap="viridis", s=3)
+    ax.set_title("noisy surface in 3-D", fontsize=10)
+    for i, (name, embedding) in enumerate(embeddings.items(), start=2):
+        ax = fig.add_subplot(1, 1 + len(embeddings), i)
+        ax.scatter(embedding[:, 0], embedding[:, 1], c=position, cmap="viridis", s=3)
+        s = scores[name]
+        ax.set_title(f"{name} (2-D)\ntrustworthiness {s['trustworthiness']:.3f}, unrolled R² {s['unrolled_r2']:.3f}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save(fig, path)

@@ -226,3 +226,19 @@ def test_compare_kinds_from_the_cli_for_text_and_images(bundle_dir, queries_file
     assert [row["kind"] for row in report["kinds"]] == ["contractive", "variational"]
     assert {"knn_accuracy", "bce", "gaussian_gain_db", "mean_activation", "train_seconds"} <= set(report["kinds"][0])
     assert run_cli("evaluate", bundle_dir, "--queries", queries_file, "--kinds", "rbm").exit_code == 1
+
+
+def test_surface_demo_scores_both_embeddings_and_draws_them(tmp_path, monkeypatch):
+    from retrieval import surface
+
+    result = surface.surface_demo(n=300, epochs=3)
+    assert result["X"].shape == (300, 3) and result["pca"].shape == result["autoencoder"].shape == (300, 2)
+    for name in ("pca", "autoencoder"):
+        assert 0.0 <= result["scores"][name]["trustworthiness"] <= 1.0
+    assert surface.unrolled_r2(result["position"][:, None], result["position"]) > 0.99  # the truth recovers itself
+    real = surface.surface_demo
+    monkeypatch.setattr(surface, "surface_demo", lambda epochs, seed: real(n=300, epochs=epochs, seed=seed))
+    out = run_cli("demo", "surface", "--out", tmp_path / "s.png", "--epochs", "2", "--json")
+    assert out.exit_code == 0, out.stderr
+    assert set(json.loads(out.stdout)["scores"]) == {"pca", "autoencoder"} and (tmp_path / "s.png").stat().st_size > 1000
+    assert run_cli("demo", "surface", "--epochs", "0").exit_code == 1
