@@ -158,10 +158,13 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
 
 
 def image_report_tables(report: dict) -> list[Table]:
-    """Three tables for ``retrieval images evaluate``: reconstruction, denoising, retrieval."""
+    """Tables for ``retrieval images evaluate``: reconstruction, denoising, retrieval (and, for a linear model, PCA)."""
     rec = report["reconstruction"]
     k, knn = report["k"], report["knn"]
-    return [
+    pca = report.get("pca_subspace")
+    extra = [_table(f"linear autoencoder vs the top {pca['components']} PCA components (principal angles)",
+                    ["largest", "median"], [[f"{pca['max_angle_degrees']:.1f}°", f"{pca['median_angle_degrees']:.1f}°"]])] if pca else []
+    return extra + [
         _table(f"reconstruction of {report['queries']:,} test images", ["BCE", "MSE", "PSNR (dB)"],
                [[f"{rec['bce']:.4f}", f"{rec['mse']:.4f}", f"{rec['psnr']:.2f}"]]),
         _table("denoising (PSNR against the clean images, dB)", ["noise", "amount", "noisy", "denoised", "gain"],

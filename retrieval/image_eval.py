@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import scipy.linalg
 from sklearn.decomposition import PCA
 
 from indexing import VectorIndex
@@ -34,6 +35,21 @@ def retrieval_scores(index: VectorIndex, queries: np.ndarray, query_labels: np.n
         votes = np.array([np.bincount(row[:knn], minlength=int(db_labels.max()) + 1).argmax() for row in found])
         correct.append(votes == query_labels[rows])
     return float(np.concatenate(correct).mean()), float(np.concatenate(precision).mean())
+
+
+def is_linear(config) -> bool:
+    """A single linear encoder and decoder layer: the autoencoder whose optimum is the PCA subspace."""
+    return (not config.hidden and not config.conv_filters and config.code_activation == "linear"
+            and config.output == "linear" and config.kind in ("plain", "denoising"))
+
+
+def pca_subspace_angles(decoder_kernel: np.ndarray, database: np.ndarray) -> np.ndarray:
+    """Principal angles (radians, ascending) between the decoder's column space and the top PCA components.
+
+    ``decoder_kernel`` is (code_size, d); the PCA is fitted on ``database`` (n, d).
+    """
+    components = PCA(n_components=decoder_kernel.shape[0]).fit(database).components_
+    return np.sort(scipy.linalg.subspace_angles(decoder_kernel.T, components.T))
 
 
 def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts: dict | None = None,
@@ -78,6 +94,11 @@ def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts:
                                     "precision_at_k": precision, "seconds": round(time.perf_counter() - started, 2)})
 
     code_size, metric = model.index_.dim, model.index_.metric
+    if is_linear(model.config.autoencoder):
+        train_rows = [int(doc_id.split(":", 1)[1]) for doc_id in model.index_.id_map.doc_ids]
+        angles = pca_subspace_angles(model.decoder_.get_layer("reconstruction").kernel.numpy(), data.X_train[train_rows])
+        report["pca_subspace"] = {"components": code_size, "max_angle_degrees": float(np.degrees(angles[-1])),
+                                  "median_angle_degrees": float(np.degrees(np.median(angles)))}
     add(f"autoencoder-{code_size}", code_size, model.index_, model.encode(X))
     if baselines:
         train_rows = [int(doc_id.split(":", 1)[1]) for doc_id in model.index_.id_map.doc_ids]

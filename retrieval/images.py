@@ -137,7 +137,7 @@ def load_images(path: Path | None = None) -> ImageData:
     return ImageData(X_train, y_train, X_test, y_test, tuple(shape), names, directory)
 
 
-IMAGE_MODELS = ("lecture", "deep", "conv")
+IMAGE_MODELS = ("lecture", "deep", "conv", "linear")
 
 
 def image_model(name: str, code_size: int = 32, shape: tuple = (28, 28)) -> AutoencoderConfig:
@@ -145,12 +145,16 @@ def image_model(name: str, code_size: int = 32, shape: tuple = (28, 28)) -> Auto
 
     ``lecture``: pixels -> Dense(code, relu) -> Dense(pixels, sigmoid), binary cross-entropy.
     ``deep``: pixels-128-64-code, mirrored. ``conv``: two stride-2 conv blocks (32, 64 filters).
+    ``linear``: one linear layer each way, mean squared error (the autoencoder that PCA is).
     """
     common = dict(code_size=code_size, output="sigmoid", loss="binary_crossentropy", input_dropout=0.0, kind="plain")
     if name == "lecture":
         return AutoencoderConfig(hidden=(), code_activation="relu", **common)
     if name == "deep":
         return AutoencoderConfig(hidden=(128, 64), code_activation="relu", **common)
+    if name == "linear":  # spans the PCA subspace when trained with MSE
+        return AutoencoderConfig(hidden=(), code_size=code_size, code_activation="linear", output="linear", loss="mse",
+                                 input_dropout=0.0, kind="plain")
     if name == "conv":
         return AutoencoderConfig(hidden=(), conv_filters=(32, 64), image_shape=(*shape, 1), **common)
     raise RetrievalError(f"unknown image model {name!r}; choose one of {', '.join(IMAGE_MODELS)}")

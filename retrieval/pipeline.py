@@ -118,7 +118,7 @@ class CodeIndex:
         return other
 
     def _stored_features(self):
-        raise RetrievalError(f"a {self.KIND} index keeps no features; pass the rows to retrain")
+        raise RetrievalError(f"an index of {self.KIND} keeps no features; pass the rows to retrain")
 
     def _share_features(self, other) -> None:
         """Give ``other`` this index's featurizer (whatever turns inputs into rows)."""

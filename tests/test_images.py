@@ -171,3 +171,20 @@ def test_image_evaluation_reports_every_part(image_index, image_dir):
     assert raw["knn_accuracy"] > 0.9  # the quadrant squares are trivially separable in pixel space
     with pytest.raises(RetrievalError, match="knn must be a positive whole number; got 0"):
         evaluate_images(image_index, load_images(image_dir), knn=0)
+
+
+def test_linear_image_model_reports_its_pca_subspace_angles(image_dir):
+    from retrieval.config import ImageConfig, TrainConfig
+
+    data = load_images(image_dir)
+    config = ImageConfig(model="linear", autoencoder=image_model("linear", 3),
+                         train=TrainConfig(epochs=40, batch_size=32, learning_rate=1e-2, lr_schedule="cosine"))
+    index = ImageIndex(config).fit(data.X_train, [str(y) for y in data.y_train],
+                                   [f"train:{i}" for i in range(len(data.y_train))], data.shape, data.class_names)
+    report = evaluate_images(index, data, k=10, baselines=False)
+    angles = report["pca_subspace"]
+    assert angles["components"] == 3 and 0 <= angles["median_angle_degrees"] <= angles["max_angle_degrees"] <= 90
+    nonlinear = index.retrain(config.override(autoencoder={"code_activation": "relu"}), data.X_train)
+    assert "pca_subspace" not in evaluate_images(nonlinear, data, k=10, baselines=False)
+    with pytest.raises(RetrievalError, match="an index of images keeps no features; pass the rows to retrain"):
+        index.retrain(config)
