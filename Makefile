@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INDEX := indexes/20newsgroups
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo images test slow bench install clean
+.PHONY: demo images family test slow bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ images: install
 	$(BIN)/retrieval images train --out indexes/fashion-denoise --model conv --epochs 10 --noise gaussian --noise-amount 0.5
 	$(BIN)/retrieval images evaluate indexes/fashion-denoise
 	$(BIN)/retrieval images plot indexes/fashion-denoise --out-dir docs/images
+
+# The autoencoder family, compared with the same budget; needs the indexes of `make demo` and `make images`
+KINDS := plain,denoising,sparse,contractive,variational
+family: install
+	$(BIN)/retrieval demo surface --out docs/images/surface.png
+	$(BIN)/retrieval images evaluate indexes/fashion-lecture --kinds $(KINDS) --out-dir docs/compare/fashion
+	$(BIN)/retrieval evaluate $(INDEX) --queries data/20newsgroups/test.jsonl --kinds $(KINDS) --out-dir docs/compare/20newsgroups
+	$(BIN)/retrieval images train --out indexes/fashion-linear --model linear --epochs 30 --lr-schedule cosine
+	$(BIN)/retrieval images evaluate indexes/fashion-linear
 
 test: install
 	$(BIN)/python -m pytest
