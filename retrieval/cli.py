@@ -244,7 +244,7 @@ def evaluate(
                                  on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
         _report_kinds(rows, report["methods"][1:], report["k"], out_dir, json_out,
                       [("P@%d" % report["k"], "precision_at_k", ".4f"), ("MAP", "mean_average_precision", ".4f"),
-                       ("recon loss", "reconstruction_loss", ".4f"), ("mean |code|", "mean_activation", ".3f"),
+                       ("recon loss", "reconstruction_loss", ".4f"), ("|code|", "mean_activation", ".3f"),
                        ("active", "active_fraction", ".3f")], "text")
     elif json_out:
         display.print_json(report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import nullcontext
 
@@ -11,6 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal and "COLUMNS" not in os.environ:
+    out.width = 120  # pipes and logs: wide tables stay readable
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -151,7 +154,7 @@ def info_table(path, manifest: dict) -> Table:
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
     table = Table(title=title, title_justify="left")
     for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i == 0 else "right")
+        table.add_column(name, justify="left" if i == 0 else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
     return table
@@ -183,4 +186,4 @@ def kinds_table(title: str, rows: list[dict], baselines: list[dict], columns: li
             for row in rows]
     body += [[row["method"], *[format(row[key], fmt) if key in row else "–" for _, key, fmt in columns], "–"]
              for row in baselines]
-    return _table(title, ["kind / baseline", *[heading for heading, _, _ in columns], "train s"], body)
+    return _table(title, ["kind", *[heading for heading, _, _ in columns], "train s"], body)

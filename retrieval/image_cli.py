@@ -155,8 +155,8 @@ def evaluate(
                              on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
         _report_kinds(rows, report["retrieval"][1:], k, out_dir, json_out,
                       [(f"kNN-{knn}", "knn_accuracy", ".4f"), (f"P@{k}", "precision_at_k", ".4f"), ("BCE", "bce", ".4f"),
-                       ("MSE", "mse", ".4f"), ("gauss gain dB", "gaussian_gain_db", "+.2f"),
-                       ("mean |code|", "mean_activation", ".3f"), ("active", "active_fraction", ".3f")], "images")
+                       ("denoise dB", "gaussian_gain_db", "+.2f"), ("|code|", "mean_activation", ".3f"),
+                       ("active", "active_fraction", ".3f")], "images")
         return
     if json_out:
         display.print_json(report)
