@@ -165,8 +165,10 @@ def image_report_tables(report: dict) -> list[Table]:
     rec = report["reconstruction"]
     k, knn = report["k"], report["knn"]
     pca = report.get("pca_subspace")
-    extra = [_table(f"linear autoencoder vs the top {pca['components']} PCA components (principal angles)",
-                    ["largest", "median"], [[f"{pca['max_angle_degrees']:.1f}°", f"{pca['median_angle_degrees']:.1f}°"]])] if pca else []
+    extra = [_table(f"linear autoencoder vs the top {pca['components']} PCA components",
+                    ["median angle", "largest angle", "angles under 5°", "variance captured / PCA's"],
+                    [[f"{pca['median_angle_degrees']:.1f}°", f"{pca['max_angle_degrees']:.1f}°",
+                      f"{pca['angles_under_5_degrees']} of {pca['components']}", f"{pca['variance_ratio']:.4f}"]])] if pca else []
     return extra + [
         _table(f"reconstruction of {report['queries']:,} test images", ["BCE", "MSE", "PSNR (dB)"],
                [[f"{rec['bce']:.4f}", f"{rec['mse']:.4f}", f"{rec['psnr']:.2f}"]]),

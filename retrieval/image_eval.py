@@ -52,6 +52,14 @@ def pca_subspace_angles(decoder_kernel: np.ndarray, database: np.ndarray) -> np.
     return np.sort(scipy.linalg.subspace_angles(decoder_kernel.T, components.T))
 
 
+def variance_ratio(decoder_kernel: np.ndarray, database: np.ndarray) -> float:
+    """Variance of ``database`` inside the decoder's column space, over that inside the top PCA subspace (<= 1)."""
+    centred = database - database.mean(axis=0)
+    basis, _ = np.linalg.qr(decoder_kernel.T)  # (d, code) orthonormal
+    components = PCA(n_components=decoder_kernel.shape[0]).fit(database).components_
+    return float(np.square(centred @ basis).sum() / np.square(centred @ components.T).sum())
+
+
 def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts: dict | None = None,
                     baselines: bool = True, seed: int = 0) -> dict:
     """Measure a fitted ImageIndex on the test split of ``data``; database = its indexed training images.
@@ -96,9 +104,12 @@ def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts:
     code_size, metric = model.index_.dim, model.index_.metric
     if is_linear(model.config.autoencoder):
         train_rows = [int(doc_id.split(":", 1)[1]) for doc_id in model.index_.id_map.doc_ids]
-        angles = pca_subspace_angles(model.decoder_.get_layer("reconstruction").kernel.numpy(), data.X_train[train_rows])
-        report["pca_subspace"] = {"components": code_size, "max_angle_degrees": float(np.degrees(angles[-1])),
-                                  "median_angle_degrees": float(np.degrees(np.median(angles)))}
+        kernel, database = model.decoder_.get_layer("reconstruction").kernel.numpy(), data.X_train[train_rows]
+        angles = np.degrees(pca_subspace_angles(kernel, database))
+        report["pca_subspace"] = {"components": code_size, "max_angle_degrees": float(angles[-1]),
+                                  "median_angle_degrees": float(np.median(angles)),
+                                  "angles_under_5_degrees": int((angles < 5).sum()),
+                                  "variance_ratio": variance_ratio(kernel, database)}
     add(f"autoencoder-{code_size}", code_size, model.index_, model.encode(X))
     if baselines:
         train_rows = [int(doc_id.split(":", 1)[1]) for doc_id in model.index_.id_map.doc_ids]

@@ -184,6 +184,7 @@ def test_linear_image_model_reports_its_pca_subspace_angles(image_dir):
     report = evaluate_images(index, data, k=10, baselines=False)
     angles = report["pca_subspace"]
     assert angles["components"] == 3 and 0 <= angles["median_angle_degrees"] <= angles["max_angle_degrees"] <= 90
+    assert 0 < angles["variance_ratio"] <= 1.0 + 1e-6
     nonlinear = index.retrain(config.override(autoencoder={"code_activation": "relu"}), data.X_train)
     assert "pca_subspace" not in evaluate_images(nonlinear, data, k=10, baselines=False)
     with pytest.raises(RetrievalError, match="an index of images keeps no features; pass the rows to retrain"):
