@@ -11,7 +11,7 @@ import typer
 from retrieval.cli_common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
-    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, train_options, user_errors,
+    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, report_kinds, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
 from retrieval.image_cli import images_app
@@ -242,7 +242,7 @@ def evaluate(
         with display.status("training each kind…"):
             rows = compare_kinds(index, parse_kinds(kinds), measure,
                                  on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
-        _report_kinds(rows, report["methods"][1:], report["k"], out_dir, json_out,
+        report_kinds(rows, report["methods"][1:], report["k"], out_dir, json_out,
                       [("P@%d" % report["k"], "precision_at_k", ".4f"), ("MAP", "mean_average_precision", ".4f"),
                        ("recon loss", "reconstruction_loss", ".4f"), ("|code|", "mean_activation", ".3f"),
                        ("active", "active_fraction", ".3f")], "text")
@@ -250,26 +250,6 @@ def evaluate(
         display.print_json(report)
     else:
         display.out.print(display.evaluation_table(report))
-
-
-def _report_kinds(rows, baselines, k, out_dir, json_out, columns, what):
-    """Print the kinds comparison (and write compare.json and compare.png to out_dir)."""
-    import json
-
-    from retrieval import display, plots
-
-    result = {"k": k, "kinds": rows, "baselines": baselines}
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
-        plots.kinds_chart(out_dir / "compare.png", rows, baselines, "precision_at_k", f"precision@{k}",
-                          f"{what}: autoencoder kinds (same budget) and baselines")
-    if json_out:
-        display.print_json(result)
-    else:
-        display.out.print(display.kinds_table(f"{what}: every kind trained with the same budget", rows, baselines, columns))
-        if out_dir is not None:
-            display.out.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.png'}")
 
 
 @data_app.command("fetch")

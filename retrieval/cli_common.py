@@ -74,3 +74,23 @@ def kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, 
     """The AutoencoderConfig fields that the kind flags set (None = keep the default)."""
     return dict(kind=kind, sparse_l1=sparse_l1, sparse_kl=sparse_kl, sparse_target=sparse_target,
                 contractive_weight=contractive_weight, beta=beta, code_activation=code_activation)
+
+
+def report_kinds(rows, baselines, k, out_dir, json_out, columns, what):
+    """Print the kinds comparison (and write compare.json and compare.png to out_dir)."""
+    import json
+
+    from retrieval import display, plots
+
+    result = {"k": k, "kinds": rows, "baselines": baselines}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
+        plots.kinds_chart(out_dir / "compare.png", rows, baselines, "precision_at_k", f"precision@{k}",
+                          f"{what}: autoencoder kinds (same budget) and baselines")
+    if json_out:
+        display.print_json(result)
+    else:
+        display.out.print(display.kinds_table(f"{what}: every kind trained with the same budget", rows, baselines, columns))
+        if out_dir is not None:
+            display.out.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.png'}")

@@ -10,7 +10,7 @@ import typer
 from retrieval.cli_common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
-    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, train_options, user_errors,
+    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, report_kinds, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
 
@@ -139,7 +139,6 @@ def evaluate(
     report = evaluate_images(index, data, k=k, knn=knn, amounts=amounts, baselines=baselines,
                              seed=index.config.train.seed)
     if kinds is not None:
-        from retrieval.cli import _report_kinds
         from retrieval.compare import code_activity, compare_kinds, parse_kinds
 
         def measure(other):
@@ -153,7 +152,7 @@ def evaluate(
         rows_used = [int(doc_id.split(":", 1)[1]) for doc_id in index.index_.id_map.doc_ids]
         rows = compare_kinds(index, parse_kinds(kinds), measure, X=data.X_train[rows_used],
                              on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
-        _report_kinds(rows, report["retrieval"][1:], k, out_dir, json_out,
+        report_kinds(rows, report["retrieval"][1:], k, out_dir, json_out,
                       [(f"kNN-{knn}", "knn_accuracy", ".4f"), (f"P@{k}", "precision_at_k", ".4f"), ("BCE", "bce", ".4f"),
                        ("denoise dB", "gaussian_gain_db", "+.2f"), ("|code|", "mean_activation", ".3f"),
                        ("active", "active_fraction", ".3f")], "images")
