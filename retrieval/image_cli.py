@@ -140,6 +140,7 @@ def evaluate(
                              seed=index.config.train.seed)
     if kinds is not None:
         from retrieval.compare import code_activity, compare_kinds, parse_kinds
+        from retrieval.image_pipeline import train_rows
 
         def measure(other):
             own = evaluate_images(other, data, k=k, knn=knn, amounts=amounts, baselines=False)
@@ -149,8 +150,7 @@ def evaluate(
                     "gaussian_gain_db": gaussian["psnr_denoised"] - gaussian["psnr_noisy"],
                     **code_activity(other.encode(data.X_test))}
 
-        rows_used = [int(doc_id.split(":", 1)[1]) for doc_id in index.index_.id_map.doc_ids]
-        rows = compare_kinds(index, parse_kinds(kinds), measure, X=data.X_train[rows_used],
+        rows = compare_kinds(index, parse_kinds(kinds), measure, X=data.X_train[train_rows(index.index_.id_map.doc_ids)],
                              on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
         report_kinds(rows, report["retrieval"][1:], k, out_dir, json_out,
                       [(f"kNN-{knn}", "knn_accuracy", ".4f"), (f"P@{k}", "precision_at_k", ".4f"), ("BCE", "bce", ".4f"),
@@ -217,7 +217,7 @@ def query(
 ):
     """Find the indexed training images most similar to a test image or an image file."""
     from retrieval import display, plots
-    from retrieval.image_pipeline import ImageIndex
+    from retrieval.image_pipeline import ImageIndex, train_rows
     from retrieval.images import load_images
 
     if k <= 0:
@@ -233,7 +233,7 @@ def query(
     if plot is not None:
         X_train, _ = load_images(data_dir).split("train")
         hits = results[0]
-        found = X_train[[int(hit.doc_id.split(":", 1)[1]) for hit in hits]]
+        found = X_train[train_rows(hit.doc_id for hit in hits)]
         plots.neighbours(plot, rows[0], found, [f"{hit.label}\n{hit.score:.2f}" for hit in hits],
                          index.image_shape_, f"query\n{names[0]}")
         if not json_out:
@@ -254,7 +254,7 @@ def plot(
 
     from retrieval import display, plots
     from retrieval.image_eval import DEFAULT_AMOUNTS
-    from retrieval.image_pipeline import ImageIndex
+    from retrieval.image_pipeline import ImageIndex, train_rows
     from retrieval.images import load_images
     from retrieval.noise import KINDS, corrupt
 
@@ -269,7 +269,7 @@ def plot(
         noisy = corrupt(clean, kind, DEFAULT_AMOUNTS[kind], rng)
         rows += [(f"{kind}\n{DEFAULT_AMOUNTS[kind]}", noisy), ("denoised", index.reconstruct(noisy))]
     hits = index.search(data.X_test[:1], n)[0]
-    found = data.X_train[[int(hit.doc_id.split(":", 1)[1]) for hit in hits]]
+    found = data.X_train[train_rows(hit.doc_id for hit in hits)]
     subset = slice(0, min(5000, len(data.X_test)))
     written = [
         plots.image_rows(out_dir / "reconstructions.png", [("original", clean), ("reconstructed", index.reconstruct(clean))], shape),

@@ -11,6 +11,7 @@ from sklearn.decomposition import PCA
 
 from indexing import VectorIndex
 from retrieval.errors import RetrievalError
+from retrieval.image_pipeline import train_rows
 from retrieval.images import ImageData
 from retrieval.noise import KINDS, corrupt, psnr
 
@@ -43,20 +44,18 @@ def is_linear(config) -> bool:
             and config.output == "linear" and config.kind in ("plain", "denoising"))
 
 
-def pca_subspace_angles(decoder_kernel: np.ndarray, database: np.ndarray) -> np.ndarray:
-    """Principal angles (radians, ascending) between the decoder's column space and the top PCA components.
+def pca_subspace_angles(decoder_kernel: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """Principal angles (radians, ascending) between the decoder's column space and PCA's subspace.
 
-    ``decoder_kernel`` is (code_size, d); the PCA is fitted on ``database`` (n, d).
+    ``decoder_kernel`` is (code_size, d); ``components`` the top PCA components (code_size, d).
     """
-    components = PCA(n_components=decoder_kernel.shape[0]).fit(database).components_
     return np.sort(scipy.linalg.subspace_angles(decoder_kernel.T, components.T))
 
 
-def variance_ratio(decoder_kernel: np.ndarray, database: np.ndarray) -> float:
-    """Variance of ``database`` inside the decoder's column space, over that inside the top PCA subspace (<= 1)."""
+def variance_ratio(decoder_kernel: np.ndarray, database: np.ndarray, components: np.ndarray) -> float:
+    """Variance of ``database`` inside the decoder's column space, over that inside PCA's subspace (<= 1)."""
     centred = database - database.mean(axis=0)
     basis, _ = np.linalg.qr(decoder_kernel.T)  # (d, code) orthonormal
-    components = PCA(n_components=decoder_kernel.shape[0]).fit(database).components_
     return float(np.square(centred @ basis).sum() / np.square(centred @ components.T).sum())
 
 
@@ -102,19 +101,18 @@ def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts:
                                     "precision_at_k": precision, "seconds": round(time.perf_counter() - started, 2)})
 
     code_size, metric = model.index_.dim, model.index_.metric
-    if is_linear(model.config.autoencoder):
-        train_rows = [int(doc_id.split(":", 1)[1]) for doc_id in model.index_.id_map.doc_ids]
-        kernel, database = model.decoder_.get_layer("reconstruction").kernel.numpy(), data.X_train[train_rows]
-        angles = np.degrees(pca_subspace_angles(kernel, database))
+    ids, linear = list(model.index_.id_map.doc_ids), is_linear(model.config.autoencoder)
+    database = data.X_train[train_rows(ids)] if baselines or linear else None  # 188 MB for Fashion-MNIST
+    if linear:
+        kernel = model.decoder_.get_layer("reconstruction").kernel.numpy()
+        components = PCA(n_components=code_size, random_state=seed).fit(database).components_
+        angles = np.degrees(pca_subspace_angles(kernel, components))
         report["pca_subspace"] = {"components": code_size, "max_angle_degrees": float(angles[-1]),
                                   "median_angle_degrees": float(np.median(angles)),
                                   "angles_under_5_degrees": int((angles < 5).sum()),
-                                  "variance_ratio": variance_ratio(kernel, database)}
+                                  "variance_ratio": variance_ratio(kernel, database, components)}
     add(f"autoencoder-{code_size}", code_size, model.index_, model.encode(X))
     if baselines:
-        train_rows = [int(doc_id.split(":", 1)[1]) for doc_id in model.index_.id_map.doc_ids]
-        database = data.X_train[train_rows]
-        ids = list(model.index_.id_map.doc_ids)
         add("raw-pixels", database.shape[1], VectorIndex(database.shape[1], metric).add(database, ids), X)
         pca = PCA(n_components=code_size, random_state=seed).fit(database)
         add(f"pca-{code_size}", code_size,

@@ -14,6 +14,11 @@ from retrieval.pipeline import CodeIndex, Hit, load_keras
 from retrieval.training import encode
 
 
+def train_rows(doc_ids) -> np.ndarray:
+    """Rows of the training split behind image ids of the form ``train:ROW``, int64 of shape (n,)."""
+    return np.array([int(doc_id.split(":", 1)[1]) for doc_id in doc_ids], dtype=np.int64)
+
+
 def as_rows(images, pixels: int) -> np.ndarray:
     """Images (n, h, w), (n, h*w), (h, w) or (h*w,) with values in [0, 1] -> (n, pixels) float32."""
     X = np.asarray(images, dtype=np.float32)

@@ -1,7 +1,6 @@
 """The CLI through typer's CliRunner: build -> query -> info -> evaluate, and every bad input."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
