@@ -109,3 +109,40 @@ class VariationalCode(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "kl_weight": self.kl_weight, "seed": self.seed}
+
+
+BINARIZERS = ("straight_through", "noise")
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BinaryCode(keras.layers.Dense):
+    """A sigmoid code layer trained to be near-binary, for semantic hashing.
+
+    ``straight_through``: in training the forward pass rounds the sigmoid to
+    0 or 1 and the gradient flows as if it had not (Bengio et al. 2013), so
+    the decoder learns from the very bits that will be indexed.
+    ``noise``: Gaussian noise of standard deviation ``noise`` is added before
+    the sigmoid in training (Salakhutdinov & Hinton 2009), which pushes the
+    pre-activations away from 0. At inference both return the sigmoid;
+    the index thresholds it at 0.5.
+    """
+
+    def __init__(self, units, binarizer: str = "straight_through", noise: float = 0.0, seed: int | None = None, **kwargs):
+        kwargs.pop("activation", None)
+        super().__init__(units, activation="sigmoid", **kwargs)
+        self.binarizer, self.noise, self.seed = binarizer, float(noise), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        logits = ops.matmul(inputs, self.kernel) + self.bias
+        if training and self.noise:
+            logits = logits + self.noise * keras.random.normal(ops.shape(logits), seed=self.seed_generator)
+        codes = ops.sigmoid(logits)
+        if training and self.binarizer == "straight_through":
+            codes = codes + ops.stop_gradient(ops.round(codes) - codes)
+        return codes
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("activation", None)
+        return {**config, "binarizer": self.binarizer, "noise": self.noise, "seed": self.seed}

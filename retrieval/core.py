@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from retrieval._tf import keras
-from retrieval.blocks import ActivitySparsity, ContractiveDense, VariationalCode
+from retrieval.blocks import ActivitySparsity, BinaryCode, ContractiveDense, VariationalCode
 from retrieval.config import AutoencoderConfig
 from retrieval.errors import RetrievalError
 
@@ -36,7 +36,9 @@ class AutoencoderModels:
 
 
 def _code_block(config: AutoencoderConfig, input_dim: int, seed: int):
-    """The layer that makes the code, by kind."""
+    """The layer that makes the code, by kind (and a near-binary one for semantic hashing)."""
+    if config.codes == "binary":
+        return BinaryCode(config.code_size, binarizer=config.binarizer, noise=config.binary_noise, seed=seed, name="code")
     if config.kind == "contractive":
         return ContractiveDense(config.code_size, weight=config.contractive_weight,
                                 activation=config.code_activation, name="code")

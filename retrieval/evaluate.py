@@ -1,8 +1,8 @@
 """Retrieval quality: precision@k and mean average precision against same-label relevance.
 
-The autoencoder index is measured beside two baselines computed in the same
-run on the same TF-IDF features: TF-IDF cosine, and LSA (TruncatedSVD) with
-as many dimensions as the code.
+The autoencoder index is measured beside baselines computed in the same run
+on the same TF-IDF features: TF-IDF cosine, LSA (TruncatedSVD) with as many
+dimensions as the code, and for binary codes ITQ with as many bits.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import numpy as np
 from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
+from indexing import hamming_distances
 from retrieval.corpus import Corpus
 from retrieval.errors import RetrievalError
+from retrieval.hashing import ITQ
 
 CHUNK = 256
 
@@ -97,17 +99,50 @@ def _label_codes(db_labels: list, query_labels: list) -> tuple[np.ndarray, np.nd
     return db, queries
 
 
-def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed: int = 0) -> dict:
+def rerank(ranks: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    """Re-order the first ``n`` of each ranking by ``scores`` (best first); the rest keep their order.
+
+    Parameters
+    ----------
+    ranks : ndarray of shape (n_queries, n_ranked), int
+    scores : ndarray of shape (n_queries, n_database), float
+        The re-ranking score of every database item (e.g. TF-IDF cosine).
+    """
+    head = ranks[:, :n]
+    order = np.argsort(-np.take_along_axis(scores, head, axis=1), axis=1, kind="stable")
+    return np.concatenate([np.take_along_axis(head, order, axis=1), ranks[:, n:]], axis=1)
+
+
+def _code_name(index) -> str:
+    size = index.index_.dim
+    return f"autoencoder-{size}bit" if index.binary else f"autoencoder-{size}"
+
+
+def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed: int = 0,
+             rerank_n: int = 0, lsa_dims: tuple[int, ...] = ()) -> dict:
     """Measure ``index`` (a fitted TextIndex) on labelled ``queries``.
+
+    Parameters
+    ----------
+    rerank_n : int
+        Also measure the codes' first ``rerank_n`` candidates re-ranked by TF-IDF cosine.
+    lsa_dims : tuple of int
+        LSA sizes to measure besides the code size (say, float LSA-32 beside 64-bit codes).
 
     Returns
     -------
     dict
         ``k``, ``queries`` (used), ``skipped`` (without a label), ``database``,
-        and ``methods``: a list of MethodScore dicts, the index first.
+        and ``methods``: a list of MethodScore dicts, the index first. Baselines
+        are TF-IDF cosine, LSA at the code size (and ``lsa_dims``), and for
+        binary codes ITQ at the same number of bits.
     """
     if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
         raise RetrievalError(f"k must be a positive whole number; got {k!r}")
+    if isinstance(rerank_n, bool) or not isinstance(rerank_n, int) or rerank_n < 0:
+        raise RetrievalError(f"rerank must be a whole number of candidates (0 = off); got {rerank_n!r}")
+    if any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in lsa_dims):
+        raise RetrievalError(f"LSA sizes must be positive whole numbers; got {', '.join(map(str, lsa_dims))}")
     db_labels = index.labels_
     if all(label is None for label in db_labels):
         raise RetrievalError("the index was built from an unlabelled corpus, so relevance is undefined")
@@ -116,34 +151,60 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     keep = [i for i, label in enumerate(queries.labels) if label is not None]
     texts = [queries.texts[i] for i in keep]
     db, q = _label_codes(db_labels, [queries.labels[i] for i in keep])
-    n_db = len(db)
-    k = min(k, n_db)
+    k = min(k, len(db))
 
     Xq = index.featurizer_.transform(texts)
-    codes = index.encode(texts)
+    codes = index.searchable(index.encode(texts))
     code_size = index.index_.dim
+    Xd = index.tfidf_ if baselines or rerank_n else None
+    XdT = Xd.T.tocsr() if Xd is not None else None
 
     def rank_index(rows):
         return _ranking_from_scores(index.index_.scores(codes[rows]))
 
-    methods = [measure(f"autoencoder-{code_size}", code_size, rank_index, q, db, k)]
+    def rank_reranked(rows):
+        return rerank(rank_index(rows), (Xq[rows] @ XdT).toarray(), rerank_n)
+
+    name = _code_name(index)
+    methods = [measure(name, code_size, rank_index, q, db, k)]
+    if rerank_n:
+        methods.append(measure(f"{name}+rerank-{rerank_n}", code_size, rank_reranked, q, db, k))
     if baselines:
-        Xd = index.tfidf_
-        XdT = Xd.T.tocsr()
         methods.append(
             measure("tfidf-cosine", Xd.shape[1], lambda rows: _ranking_from_scores((Xq[rows] @ XdT).toarray()), q, db, k)
         )
-        started = time.perf_counter()
-        svd = TruncatedSVD(n_components=min(code_size, Xd.shape[1] - 1), random_state=seed).fit(Xd)
-        Zd = normalize(svd.transform(Xd)).astype(np.float32)
-        Zq = normalize(svd.transform(Xq)).astype(np.float32)
-        fit_seconds = time.perf_counter() - started
-        lsa = measure(f"lsa-{svd.n_components}", svd.n_components, lambda rows: _ranking_from_scores(Zq[rows] @ Zd.T), q, db, k)
-        methods.append(MethodScore(**{**asdict(lsa), "seconds": round(lsa.seconds + fit_seconds, 2)}))
+        for dims in dict.fromkeys((code_size, *lsa_dims)):
+            methods.append(_lsa(Xd, Xq, dims, q, db, k, seed))
+        if index.binary:
+            methods.append(_itq(Xd, Xq, code_size, q, db, k, seed))
     return {
         "k": k,
         "queries": len(keep),
         "skipped": len(queries) - len(keep),
-        "database": n_db,
+        "database": len(db),
         "methods": [asdict(m) for m in methods],
     }
+
+
+def _with_fit_time(score: MethodScore, started: float, fitted: float) -> MethodScore:
+    return MethodScore(**{**asdict(score), "seconds": round(score.seconds + fitted - started, 2)})
+
+
+def _lsa(Xd, Xq, dims: int, q, db, k: int, seed: int) -> MethodScore:
+    started = time.perf_counter()
+    svd = TruncatedSVD(n_components=min(dims, Xd.shape[1] - 1), random_state=seed).fit(Xd)
+    Zd = normalize(svd.transform(Xd)).astype(np.float32)
+    Zq = normalize(svd.transform(Xq)).astype(np.float32)
+    fitted = time.perf_counter()
+    score = measure(f"lsa-{svd.n_components}", svd.n_components, lambda rows: _ranking_from_scores(Zq[rows] @ Zd.T), q, db, k)
+    return _with_fit_time(score, started, fitted)
+
+
+def _itq(Xd, Xq, n_bits: int, q, db, k: int, seed: int) -> MethodScore:
+    started = time.perf_counter()
+    itq = ITQ(n_bits, seed=seed).fit(Xd)
+    Bd, Bq = itq.transform(Xd), itq.transform(Xq)
+    fitted = time.perf_counter()
+    score = measure(f"itq-{n_bits}bit", n_bits, lambda rows: np.argsort(hamming_distances(Bq[rows], Bd), axis=1, kind="stable"),
+                    q, db, k)
+    return _with_fit_time(score, started, fitted)

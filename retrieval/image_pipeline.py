@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from retrieval.code_index import CodeIndex, Hit, load_keras
 from retrieval.config import ImageConfig
 from retrieval.errors import RetrievalError
-from retrieval.pipeline import CodeIndex, Hit, load_keras
 from retrieval.training import encode
 
 

@@ -64,7 +64,7 @@ def test_csr_round_trip_without_pickle(tmp_path):
         (lambda: TrainConfig(optimizer="lbfgs"), "optimizer must be one of adam, adamw, sgd, rmsprop, adadelta; got 'lbfgs'"),
         (lambda: TrainConfig(validation_fraction=0.7), r"validation_fraction must be in \[0, 0.5\)"),
         (lambda: TrainConfig(checkpoint="best.h5"), "checkpoint must be a path ending in .keras"),
-        (lambda: BuildConfig(metric="dot"), "metric must be one of cosine, l2; got 'dot'"),
+        (lambda: BuildConfig(metric="dot"), "metric must be one of cosine, l2, hamming; got 'dot'"),
     ],
 )
 def test_bad_config_names_the_value_and_the_choices(make, message):

@@ -1,0 +1,112 @@
+"""The sweep behind the default text model: each variant built and measured with the same protocol.
+
+    python bench/sweep.py                                  # every variant, 20 Newsgroups
+    python bench/sweep.py --variants default,dropout-0.7   # some of them
+    python bench/sweep.py --dataset reuters8 --variants default,binary-64
+
+Database = train split, queries = test split, relevant = same label;
+precision@100 and MAP over the full ranking. The baselines (TF-IDF cosine,
+LSA, ITQ) are measured once per code size in the same run, on the same
+features. Each result is one JSON line appended to ``--out``, so a long sweep
+can be resumed and its table rebuilt with ``--table``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from retrieval.config import BuildConfig  # noqa: E402
+from retrieval.corpus import read_corpus  # noqa: E402
+from retrieval.datasets import dataset_path  # noqa: E402
+from retrieval.evaluate import evaluate  # noqa: E402
+from retrieval.pipeline import TextIndex  # noqa: E402
+
+AE, TR = "autoencoder", "train"
+VARIANTS = {
+    "default": {},
+    "plain": {AE: {"kind": "plain"}},
+    "dropout-0.2": {AE: {"input_dropout": 0.2}},
+    "dropout-0.7": {AE: {"input_dropout": 0.7}},
+    "dropout-0.8": {AE: {"input_dropout": 0.8}},
+    "sparse-l1": {AE: {"kind": "sparse"}},
+    "tanh-code": {AE: {"code_activation": "tanh"}},
+    "wide-1000-500": {AE: {"hidden": (1000, 500)}},
+    "shallow-500": {AE: {"hidden": (500,)}},
+    "deep-2000-1000-500-250": {AE: {"hidden": (2000, 1000, 500, 250)}},
+    "cosine-loss": {AE: {"output": "linear", "loss": "cosine"}},
+    "vocab-20000": {"tfidf": {"max_features": 20000}},
+    "raw-tf": {"tfidf": {"sublinear_tf": False}},
+    "lr-cosine-40": {TR: {"epochs": 40, "lr_schedule": "cosine"}},
+    "batch-256-lr-2e-3": {TR: {"batch_size": 256, "learning_rate": 2e-3}},
+    "pretrained": {TR: {"pretrain_epochs": 3}},
+    "l2-metric": {"metric": "l2"},
+}
+
+
+def run(name: str, dataset: str, epochs: int | None, with_baselines: bool) -> dict:
+    spec = json.loads(json.dumps(VARIANTS[name]))  # a copy
+    if epochs:
+        spec.setdefault(TR, {})["epochs"] = epochs
+    metric = spec.pop("metric", None)
+    config = BuildConfig().override(metric=metric, **spec)
+    train = read_corpus(dataset_path(dataset, "train"))[0]
+    queries = read_corpus(dataset_path(dataset, "test"))[0]
+    started = time.perf_counter()
+    index = TextIndex(config).fit(train)
+    build_seconds = time.perf_counter() - started
+    report = evaluate(index, queries, k=100, baselines=with_baselines)
+    return {"variant": name, "dataset": dataset, "spec": VARIANTS[name], "epochs": config.train.epochs,
+            "build_seconds": round(build_seconds, 1), "methods": report["methods"]}
+
+
+def table(rows: list[dict]) -> str:
+    baseline = {}
+    for row in rows:
+        for m in row["methods"]:
+            if not m["method"].startswith("autoencoder"):
+                baseline[(row["dataset"], m["method"])] = m["precision_at_k"]
+    lines = ["| dataset | variant | codes | P@100 | MAP | LSA at that size | build s |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        own = row["methods"][0]
+        lsa = baseline.get((row["dataset"], f"lsa-{own['dims']}"), float("nan"))
+        lines.append(f"| {row['dataset']} | {row['variant']} | {own['method']} | {own['precision_at_k']:.3f} | "
+                     f"{own['mean_average_precision']:.3f} | {lsa:.3f} | {row['build_seconds']:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="20newsgroups")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated; choose from " + ", ".join(VARIANTS))
+    parser.add_argument("--epochs", type=int, default=None, help="override every variant's epochs")
+    parser.add_argument("--out", default="bench/results/sweep.jsonl")
+    parser.add_argument("--table", action="store_true", help="only print the table of --out")
+    args = parser.parse_args()
+    out = Path(args.out)
+    if not args.table:
+        names = [n for n in args.variants.split(",") if n]
+        unknown = [n for n in names if n not in VARIANTS]
+        if unknown:
+            parser.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        measured = set()
+        for name in names:
+            result = run(name, args.dataset, args.epochs, with_baselines=(args.dataset, "?") not in measured)
+            measured.add((args.dataset, "?"))
+            with open(out, "a") as handle:
+                handle.write(json.dumps(result) + "\n")
+            own = result["methods"][0]
+            print(f"{name}: P@100 {own['precision_at_k']:.4f} MAP {own['mean_average_precision']:.4f} "
+                  f"({result['build_seconds']:.0f} s)", flush=True)
+    rows = [json.loads(line) for line in open(out)] if out.is_file() else []
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
