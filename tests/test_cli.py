@@ -106,7 +106,7 @@ def test_info_and_evaluate(cli_bundle, queries_file):
         (["build", "{queries}", "--out", "{tmp}/o", "--output", "softmax", "--loss", "mse"], "loss for a softmax output must be one of categorical_crossentropy; got 'mse'"),
         (["build", "{queries}", "--out", "{tmp}/o", "--output", "relu"], "output must be one of softmax, sigmoid, linear; got 'relu'"),
         (["build", "{tmp}/20newsgroups/train.jsonl", "--out", "{tmp}/o"], "does not exist; fetch it with `retrieval data fetch 20newsgroups`"),
-        (["data", "fetch", "mnist-text"], "unknown dataset 'mnist-text'; available: 20newsgroups"),
+        (["data", "fetch", "mnist-text"], "unknown dataset 'mnist-text'; available: 20newsgroups, reuters8"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(tmp_path, cli_bundle, queries_file, args, message):
