@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval.config import BuildConfig  # noqa: E402
-from retrieval.corpus import Corpus, read_corpus  # noqa: E402
-from retrieval.datasets import dataset_path  # noqa: E402
-from retrieval.pipeline import TextIndex  # noqa: E402
+from retrieval.config import BuildConfig
+from retrieval.corpus import Corpus, read_corpus
+from retrieval.datasets import dataset_path
+from retrieval.pipeline import TextIndex
 
 
 def synthetic(n: int, seed: int = 0, words_per_doc: int = 150) -> Corpus:

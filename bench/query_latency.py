@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval.corpus import read_corpus  # noqa: E402
-from retrieval.datasets import dataset_path  # noqa: E402
-from retrieval.pipeline import TextIndex  # noqa: E402
-from retrieval.training import encode  # noqa: E402
+from retrieval.corpus import read_corpus
+from retrieval.datasets import dataset_path
+from retrieval.pipeline import TextIndex
+from retrieval.training import encode
 
 
 def percentile(values, q):
@@ -58,7 +58,7 @@ def main() -> None:
         t1 = time.perf_counter()
         codes = encode(index.encoder_, X)
         t2 = time.perf_counter()
-        index.index_.search(codes, args.k)
+        index.index_.search(index.searchable(codes), args.k)
         t3 = time.perf_counter()
         for name, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
             parts[name].append(seconds)

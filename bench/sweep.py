@@ -21,17 +21,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval.config import BuildConfig  # noqa: E402
-from retrieval.corpus import read_corpus  # noqa: E402
-from retrieval.datasets import dataset_path  # noqa: E402
-from retrieval.evaluate import evaluate  # noqa: E402
-from retrieval.pipeline import TextIndex  # noqa: E402
+from retrieval.config import BuildConfig
+from retrieval.corpus import read_corpus
+from retrieval.datasets import dataset_path
+from retrieval.evaluate import evaluate
+from retrieval.pipeline import TextIndex
 
 AE, TR = "autoencoder", "train"
 VARIANTS = {
     "default": {},
+    "uncentred": {AE: {"center_codes": False}},
     "plain": {AE: {"kind": "plain"}},
     "dropout-0.2": {AE: {"input_dropout": 0.2}},
+    "dropout-0.5": {AE: {"input_dropout": 0.5}},
+    "dropout-0.6": {AE: {"input_dropout": 0.6}},
     "dropout-0.7": {AE: {"input_dropout": 0.7}},
     "dropout-0.8": {AE: {"input_dropout": 0.8}},
     "sparse-l1": {AE: {"kind": "sparse"}},
@@ -43,12 +46,15 @@ VARIANTS = {
     "vocab-20000": {"tfidf": {"max_features": 20000}},
     "raw-tf": {"tfidf": {"sublinear_tf": False}},
     "lr-cosine-40": {TR: {"epochs": 40, "lr_schedule": "cosine"}},
+    "seed-1": {TR: {"seed": 1}},
+    "seed-2": {TR: {"seed": 2}},
     "batch-256-lr-2e-3": {TR: {"batch_size": 256, "learning_rate": 2e-3}},
     "pretrained": {TR: {"pretrain_epochs": 3}},
     "l2-metric": {"metric": "l2"},
     "binary-32": {AE: {"codes": "binary", "code_size": 32}},
     "binary-64": {AE: {"codes": "binary", "code_size": 64}},
     "binary-128": {AE: {"codes": "binary", "code_size": 128}},
+    "binary-64-straight-through": {AE: {"codes": "binary", "code_size": 64, "binarizer": "straight_through"}},
     "binary-64-noise-4": {AE: {"codes": "binary", "code_size": 64, "binarizer": "noise", "binary_noise": 4.0}},
     "binary-64-plain": {AE: {"codes": "binary", "code_size": 64, "kind": "plain"}},
 }
@@ -66,8 +72,8 @@ def run(name: str, dataset: str, epochs: int | None) -> dict:
     index = TextIndex(config).fit(train)
     build_seconds = time.perf_counter() - started
     report = evaluate(index, queries, k=100, lsa_dims=(32,))
-    return {"variant": name, "dataset": dataset, "spec": VARIANTS[name], "epochs": config.train.epochs,
-            "build_seconds": round(build_seconds, 1), "methods": report["methods"]}
+    return {"variant": name, "dataset": dataset, "spec": VARIANTS[name], "config": config.to_dict(),
+            "epochs": config.train.epochs, "build_seconds": round(build_seconds, 1), "methods": report["methods"]}
 
 
 def table(rows: list[dict]) -> str:

@@ -115,10 +115,14 @@ class VectorIndex:
         with k = n would spend its time in a heap.
         """
         queries = self._prepare(queries, "query codes")
-        stored = self._index.index.reconstruct_n(0, len(self))
+        stored = self.stored()
         if self.metric == "cosine":
             return queries @ stored.T
         return -faiss.pairwise_distances(queries, stored)
+
+    def stored(self) -> np.ndarray:
+        """Every stored code in position order (normalised, for cosine), shape (n, dim), float32."""
+        return self._index.index.reconstruct_n(0, len(self))
 
     def reconstruct(self, doc_id: str) -> np.ndarray:
         """The stored (normalised, for cosine) code of one document, shape (dim,)."""

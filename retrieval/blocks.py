@@ -111,8 +111,6 @@ class VariationalCode(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "kl_weight": self.kl_weight, "seed": self.seed}
 
 
-BINARIZERS = ("straight_through", "noise")
-
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BinaryCode(keras.layers.Dense):
@@ -146,3 +144,36 @@ class BinaryCode(keras.layers.Dense):
         config = super().get_config()
         config.pop("activation", None)
         return {**config, "binarizer": self.binarizer, "noise": self.noise, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CodeTransform(keras.layers.Layer):
+    """A fixed affine map fitted after training: y = (z - mean) @ rotation, then a sigmoid if ``squash``.
+
+    Centring float codes makes cosine search ignore the direction every code
+    shares; an ITQ rotation with ``squash`` turns float codes into bits at
+    the index's 0.5 threshold. With ``inverse`` it undoes the map, so the
+    decoder still reconstructs from the codes the encoder now gives. The mean
+    and rotation are non-trainable weights, saved with the model.
+    """
+
+    def __init__(self, units: int, squash: bool = False, inverse: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.squash, self.inverse = int(units), bool(squash), bool(inverse)
+
+    def build(self, input_shape):
+        self.mean = self.add_weight(shape=(self.units,), initializer="zeros", trainable=False, name="mean")
+        self.rotation = self.add_weight(shape=(self.units, self.units), initializer="identity", trainable=False,
+                                        name="rotation")
+
+    def call(self, codes):
+        if self.inverse:
+            if self.squash:
+                codes = ops.clip(codes, 1e-6, 1 - 1e-6)
+                codes = ops.log(codes / (1 - codes))
+            return ops.matmul(codes, ops.transpose(self.rotation)) + self.mean
+        codes = ops.matmul(codes - self.mean, self.rotation)
+        return ops.sigmoid(codes) if self.squash else codes
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "squash": self.squash, "inverse": self.inverse}

@@ -93,7 +93,7 @@ def build(
     code_activation: CodeActivationOpt = None,
     output: Annotated[Optional[str], typer.Option(help="Output activation: softmax, sigmoid or linear [softmax].")] = None,
     loss: Annotated[Optional[str], typer.Option(help="categorical_crossentropy, binary_crossentropy, mse or cosine (must suit --output).")] = None,
-    input_dropout: Annotated[Optional[float], typer.Option(help="Fraction of input masked in training [0.5].")] = None,
+    input_dropout: Annotated[Optional[float], typer.Option(help="Fraction of input masked in training [0.7].")] = None,
     epochs: EpochsOpt = None,
     batch_size: BatchSizeOpt = None,
     learning_rate: LearningRateOpt = None,
@@ -113,7 +113,7 @@ def build(
     metric: MetricOpt = None,
     codes: Annotated[Optional[str], typer.Option(help="float (cosine search) or binary (semantic hashing: packed bits, Hamming search) [float].")] = None,
     bits: Annotated[Optional[int], typer.Option(help="Binary code length, a multiple of 8 such as 32, 64 or 128 (implies --codes binary).")] = None,
-    binarizer: Annotated[Optional[str], typer.Option(help="How training makes the code near-binary: straight_through or noise [straight_through].")] = None,
+    binarizer: Annotated[Optional[str], typer.Option(help="How bits are made: itq (float training, then an ITQ rotation), straight_through or noise (a near-binary code trained) [itq].")] = None,
     binary_noise: Annotated[Optional[float], typer.Option(help="Std of the Gaussian noise added before the code sigmoid in training [0].")] = None,
     json_out: JsonOpt = False,
 ):

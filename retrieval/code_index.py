@@ -22,7 +22,7 @@ from retrieval._tf import keras, tf
 from retrieval.config import BuildConfig
 from retrieval.core import build_autoencoder
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.hashing import binarize
+from retrieval.hashing import binarize, finish_codes
 from retrieval.training import encode, train
 
 SNIPPET_CHARS = 160
@@ -92,9 +92,9 @@ class CodeIndex:
         stage("training")
         models = build_autoencoder(X.shape[1], self.config.autoencoder, seed=self.config.train.seed)
         self.history_ = train(models, X, self.config.autoencoder, self.config.train, on_epoch=on_epoch, **train_options)
-        self.encoder_ = models.encoder
         stage("encoding")
-        codes = encode(self.encoder_, X)
+        models, codes = finish_codes(models, X, self.config.autoencoder, seed=self.config.train.seed)
+        self.encoder_ = models.encoder
         stage("indexing")
         self.index_ = self._new_index(codes.shape[1]).add(self.searchable(codes), doc_ids)
         return models

@@ -23,7 +23,7 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adadelta")
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 METRICS = ("cosine", "l2", "hamming")
 CODES = ("float", "binary")
-BINARIZERS = ("straight_through", "noise")
+BINARIZERS = ("itq", "straight_through", "noise")
 BINARY_KINDS = ("plain", "denoising")
 
 
@@ -69,6 +69,14 @@ class AutoencoderConfig:
     ``categorical_crossentropy`` reconstructs the term distribution (the
     default for TF-IDF input), ``sigmoid`` with ``binary_crossentropy`` suits
     inputs in [0, 1] such as pixels.
+
+    ``codes`` is ``float`` (searched by cosine or L2; ``center_codes``
+    subtracts the training mean after training) or ``binary`` (``code_size``
+    bits, searched by Hamming distance). ``binarizer`` says how bits are
+    made: ``itq`` trains float codes and fits an ITQ rotation of them after
+    training; ``straight_through`` and ``noise`` train a near-binary sigmoid
+    code (``binary_noise`` is the standard deviation of the noise added
+    before that sigmoid in training).
     """
 
     hidden: tuple[int, ...] = (500, 250, 125)
@@ -77,7 +85,7 @@ class AutoencoderConfig:
     code_activation: str = "linear"
     output: str = "softmax"
     loss: str = "categorical_crossentropy"
-    input_dropout: float = 0.5
+    input_dropout: float = 0.7
     conv_filters: tuple[int, ...] = ()
     image_shape: tuple[int, ...] = ()
     kind: str = "denoising"
@@ -87,7 +95,8 @@ class AutoencoderConfig:
     contractive_weight: float = 1e-4
     beta: float = 1.0
     codes: str = "float"
-    binarizer: str = "straight_through"
+    center_codes: bool = True
+    binarizer: str = "itq"
     binary_noise: float = 0.0
 
     def __post_init__(self):
@@ -133,8 +142,11 @@ class AutoencoderConfig:
         if self.codes == "binary":
             if self.code_size % 8:
                 raise RetrievalError(f"binary codes are packed into bytes, so bits must be a multiple of 8; got {self.code_size}")
-            if self.kind not in BINARY_KINDS:
-                raise RetrievalError(f"binary codes are made by the {' and '.join(BINARY_KINDS)} kinds; got kind {self.kind!r}")
+            if self.binarizer != "itq" and self.kind not in BINARY_KINDS:
+                raise RetrievalError(
+                    f"the {self.binarizer} binarizer works with the {' and '.join(BINARY_KINDS)} kinds; got kind "
+                    f"{self.kind!r} (the itq binarizer works with every kind)"
+                )
 
 
 @dataclass(frozen=True)
@@ -284,7 +296,7 @@ class ImageConfig(_Sections):
     autoencoder: AutoencoderConfig = field(
         default_factory=lambda: AutoencoderConfig(
             hidden=(), code_activation="relu", output="sigmoid", loss="binary_crossentropy", input_dropout=0.0,
-            kind="plain",
+            kind="plain", center_codes=False,
         )
     )
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=256))

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from retrieval._tf import keras
-from retrieval.blocks import ActivitySparsity, BinaryCode, ContractiveDense, VariationalCode
+from retrieval.blocks import ActivitySparsity, BinaryCode, CodeTransform, ContractiveDense, VariationalCode
 from retrieval.config import AutoencoderConfig
 from retrieval.errors import RetrievalError
 
@@ -37,7 +37,7 @@ class AutoencoderModels:
 
 def _code_block(config: AutoencoderConfig, input_dim: int, seed: int):
     """The layer that makes the code, by kind (and a near-binary one for semantic hashing)."""
-    if config.codes == "binary":
+    if config.codes == "binary" and config.binarizer != "itq":
         return BinaryCode(config.code_size, binarizer=config.binarizer, noise=config.binary_noise, seed=seed, name="code")
     if config.kind == "contractive":
         return ContractiveDense(config.code_size, weight=config.contractive_weight,
@@ -108,3 +108,24 @@ def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) 
 
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name="autoencoder")
     return AutoencoderModels(autoencoder=autoencoder, encoder=encoder, decoder=decoder)
+
+
+def with_code_transform(models: AutoencoderModels, mean, rotation, squash: bool) -> AutoencoderModels:
+    """The same models with a fixed map appended to the encoder and its inverse prepended to the decoder.
+
+    Parameters
+    ----------
+    mean : ndarray of shape (code_size,)
+    rotation : ndarray of shape (code_size, code_size), orthogonal
+    squash : bool
+        Follow the map with a sigmoid (codes for thresholding into bits).
+    """
+    size = models.encoder.output_shape[-1]
+    forward = CodeTransform(size, squash=squash, name="code_transform")
+    encoder = keras.Model(models.encoder.inputs, forward(models.encoder.outputs[0]), name="encoder")
+    code_in = keras.Input(shape=(size,), name="code_in")
+    backward = CodeTransform(size, squash=squash, inverse=True, name="code_transform_inverse")
+    decoder = keras.Model(code_in, models.decoder(backward(code_in)), name="decoder")
+    for layer in (forward, backward):
+        layer.set_weights([mean.astype("float32"), rotation.astype("float32")])
+    return AutoencoderModels(autoencoder=models.autoencoder, encoder=encoder, decoder=decoder)

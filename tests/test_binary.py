@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_CONFIG, run_cli
-from indexing import BinaryIndex, IndexingError, hamming_distances, pack_bits, read_index
+from indexing import BinaryIndex, IndexingError, hamming_distances, pack_bits, read_index, read_manifest
 from retrieval.config import AutoencoderConfig, BuildConfig
 from retrieval.errors import NotFittedError, RetrievalError
 from retrieval.evaluate import evaluate, rerank
@@ -130,13 +130,39 @@ def test_the_binary_code_layer_is_exactly_binary_in_training_and_learns():
     assert not np.allclose(before, layer.get_weights()[0])  # the straight-through gradient reached it
 
 
+@pytest.mark.parametrize("codes, center", [("float", True), ("binary", False)])
+def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_path, codes, center):
+    from retrieval.code_index import load_keras
+    from retrieval.core import build_autoencoder
+    from retrieval.featurize import TfidfFeaturizer
+    from retrieval.hashing import finish_codes
+    from retrieval.training import encode
+
+    config = TINY_CONFIG.override(autoencoder={"codes": codes, "code_size": 16})
+    X = TfidfFeaturizer(config.tfidf).fit_transform(corpus.texts)[:40].toarray()
+    models = build_autoencoder(X.shape[1], config.autoencoder, seed=0)
+    before = encode(models.decoder, encode(models.encoder, X))
+    finished, transformed = finish_codes(models, X, config.autoencoder)
+    assert np.allclose(encode(finished.decoder, transformed), before, atol=1e-5)  # the inverse undoes the map
+    if center:
+        assert np.allclose(transformed.mean(axis=0), 0, atol=1e-5)
+    else:  # ITQ: a rotation of the centred codes, squashed so that 0.5 is the sign
+        raw = encode(models.encoder, X)
+        signs = (raw - raw.mean(axis=0)) @ finished.encoder.get_layer("code_transform").get_weights()[1] >= 0
+        assert ((transformed > 0.5) == signs).all()
+    for model, rows in ((finished.encoder, X), (finished.decoder, transformed)):  # saved, loaded in safe mode
+        model.save(tmp_path / "model.keras")
+        assert np.allclose(encode(load_keras(tmp_path / "model.keras"), rows), encode(model, rows), atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
         (lambda: AutoencoderConfig(codes="binary", code_size=12), "bits must be a multiple of 8; got 12"),
-        (lambda: AutoencoderConfig(codes="binary", code_size=16, kind="sparse"), "made by the plain and denoising kinds; got kind 'sparse'"),
+        (lambda: AutoencoderConfig(codes="binary", code_size=16, kind="sparse", binarizer="straight_through"),
+         "the straight_through binarizer works with the plain and denoising kinds; got kind 'sparse'"),
         (lambda: AutoencoderConfig(codes="bits"), "codes must be one of float, binary; got 'bits'"),
-        (lambda: AutoencoderConfig(binarizer="sign"), "binarizer must be one of straight_through, noise; got 'sign'"),
+        (lambda: AutoencoderConfig(binarizer="sign"), "binarizer must be one of itq, straight_through, noise; got 'sign'"),
         (lambda: BuildConfig(autoencoder=AutoencoderConfig(codes="binary", code_size=16), metric="l2"), "metric 'l2' does not fit binary codes"),
         (lambda: BuildConfig(metric="hamming"), "metric 'hamming' does not fit float codes"),
     ],
@@ -198,8 +224,9 @@ TINY = ["--input-dropout", "0.2", "--max-features", "500", "--min-df", "1", "--m
 
 def test_cli_builds_queries_and_evaluates_binary_codes(tmp_path, corpus_file, queries_file):
     out = tmp_path / "bin"
-    result = run_cli("build", corpus_file, "--out", out, *TINY, "--bits", "16")
+    result = run_cli("build", corpus_file, "--out", out, *TINY, "--bits", "16", "--binarizer", "straight_through")
     assert result.exit_code == 0, result.stderr
+    assert read_manifest(out)["config"]["autoencoder"]["binarizer"] == "straight_through"
     assert "16-bit codes (2 bytes each)" in result.stdout
     info = run_cli("info", out)
     assert "16 bits, 2 bytes per document (hamming)" in " ".join(info.stdout.split())
@@ -217,7 +244,8 @@ def test_cli_builds_queries_and_evaluates_binary_codes(tmp_path, corpus_file, qu
         (["--bits", "12"], "bits must be a multiple of 8; got 12"),
         (["--bits", "16", "--codes", "float"], "--bits applies to binary codes"),
         (["--bits", "16", "--code-size", "32"], "--bits 16 and --code-size 32 disagree"),
-        (["--codes", "binary", "--kind", "variational", "--code-size", "16"], "made by the plain and denoising kinds"),
+        (["--codes", "binary", "--kind", "variational", "--code-size", "16", "--binarizer", "noise"],
+         "the noise binarizer works with the plain and denoising kinds"),
         (["--codes", "binary", "--code-size", "16", "--metric", "l2"], "metric 'l2' does not fit binary codes"),
     ],
 )
