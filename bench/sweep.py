@@ -46,6 +46,8 @@ VARIANTS = {
     "vocab-20000": {"tfidf": {"max_features": 20000}},
     "raw-tf": {"tfidf": {"sublinear_tf": False}},
     "lr-cosine-40": {TR: {"epochs": 40, "lr_schedule": "cosine"}},
+    "epochs-40": {TR: {"epochs": 40}},
+    "epochs-60": {TR: {"epochs": 60}},
     "seed-1": {TR: {"seed": 1}},
     "seed-2": {TR: {"seed": 2}},
     "batch-256-lr-2e-3": {TR: {"batch_size": 256, "learning_rate": 2e-3}},
@@ -118,7 +120,8 @@ def main() -> None:
             print(f"{name}: P@100 {own['precision_at_k']:.4f} MAP {own['mean_average_precision']:.4f} "
                   f"({result['build_seconds']:.0f} s)", flush=True)
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
-    print(table(rows))
+    latest = {(row["dataset"], row["variant"]): row for row in rows}  # a re-run replaces its earlier row
+    print(table(list(latest.values())))
 
 
 if __name__ == "__main__":

@@ -135,8 +135,10 @@ def info_table(path, manifest: dict) -> Table:
         ("labelled", "yes" if manifest.get("labelled") else "no"),
         *([("vocabulary", f"{manifest['vocabulary_size']:,} terms")] if "vocabulary_size" in manifest else []),
         *([("image shape", "x".join(map(str, manifest["image_shape"])))] if "image_shape" in manifest else []),
-        ("code size", f"{manifest['code_size']} bits, {manifest['code_size'] // 8} bytes per document (hamming)"
-         if manifest["metric"] == "hamming" else f"{manifest['code_size']} ({manifest['metric']})"),
+        ("code size", f"{manifest['code_size']} bits, {manifest['code_size'] // 8} bytes per document (hamming, "
+                      f"{ae.get('binarizer', 'straight_through')} binarizer)"
+         if manifest["metric"] == "hamming"
+         else f"{manifest['code_size']} ({manifest['metric']}{', centred' if ae.get('center_codes') else ''})"),
         ("layers", "-".join(str(w) for w in ["in", *conv, *ae["hidden"], ae["code_size"], *reversed(ae["hidden"]), *reversed(conv), "in"])),
         ("output / loss", f"{ae['output']} / {ae['loss']}"),
         *([("noise", f"{cfg['noise']['kind']} {cfg['noise']['amount']:g}")] if cfg.get("noise", {}).get("kind", "none") != "none" else []),

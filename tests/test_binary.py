@@ -229,7 +229,7 @@ def test_cli_builds_queries_and_evaluates_binary_codes(tmp_path, corpus_file, qu
     assert read_manifest(out)["config"]["autoencoder"]["binarizer"] == "straight_through"
     assert "16-bit codes (2 bytes each)" in result.stdout
     info = run_cli("info", out)
-    assert "16 bits, 2 bytes per document (hamming)" in " ".join(info.stdout.split())
+    assert "16 bits, 2 bytes per document (hamming, straight_through binarizer)" in " ".join(info.stdout.split())
     answer = json.loads(run_cli("query", out, "aeword0 afword1 agword2", "-k", "3", "--rerank", "10", "--json").stdout)
     assert len(answer["hits"]) == 3
     report = json.loads(run_cli("evaluate", out, "--queries", queries_file, "-k", "10", "--rerank", "20",
