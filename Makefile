@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/retrieval data fetch 20newsgroups
 	$(BIN)/retrieval build data/20newsgroups/train.jsonl --out $(INDEX)
 	$(BIN)/retrieval info $(INDEX)
-	$(BIN)/retrieval evaluate $(INDEX) --queries data/20newsgroups/test.jsonl -k 100
+	$(BIN)/retrieval evaluate $(INDEX) --queries data/20newsgroups/test.jsonl -k 100 --rerank 100
 	$(BIN)/retrieval query $(INDEX) "nasa launched the space shuttle into orbit" -k 5
 	$(BIN)/retrieval query $(INDEX) "my hard drive will not boot after installing a new scsi controller" -k 5
 	$(BIN)/retrieval query $(INDEX) --like train-00000 -k 5

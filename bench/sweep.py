@@ -46,6 +46,7 @@ VARIANTS = {
     "vocab-20000": {"tfidf": {"max_features": 20000}},
     "raw-tf": {"tfidf": {"sublinear_tf": False}},
     "lr-cosine-40": {TR: {"epochs": 40, "lr_schedule": "cosine"}},
+    "epochs-10": {TR: {"epochs": 10}},
     "epochs-40": {TR: {"epochs": 40}},
     "epochs-60": {TR: {"epochs": 60}},
     "seed-1": {TR: {"seed": 1}},
@@ -90,10 +91,12 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         own = row["methods"][0]
         dataset, dims = row["dataset"], own["dims"]
+        binary = own["method"].endswith("bit")
+        itq = f"{baseline[(dataset, f'itq-{dims}bit')]:.3f}" if binary and (dataset, f"itq-{dims}bit") in baseline else ""
         lines.append(f"| {dataset} | {row['variant']} | {own['method']} | {own['precision_at_k']:.3f} | "
                      f"{own['mean_average_precision']:.3f} | {baseline.get((dataset, 'lsa-32'), nan):.3f} | "
                      f"{baseline.get((dataset, f'lsa-{dims}'), nan):.3f} | "
-                     f"{baseline.get((dataset, f'itq-{dims}bit'), nan):.3f} | {row['build_seconds']:.0f} |")
+                     f"{itq} | {row['build_seconds']:.0f} |")
     return "\n".join(lines)
 
 
@@ -121,7 +124,7 @@ def main() -> None:
                   f"({result['build_seconds']:.0f} s)", flush=True)
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     latest = {(row["dataset"], row["variant"]): row for row in rows}  # a re-run replaces its earlier row
-    print(table(list(latest.values())))
+    print(table(sorted(latest.values(), key=lambda row: row["dataset"])))
 
 
 if __name__ == "__main__":
