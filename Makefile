@@ -81,6 +81,7 @@ bench: install
 	$(BIN)/python bench/build_index.py
 	$(BIN)/python bench/query_latency.py $(INDEX)
 	$(BIN)/python bench/query_latency.py $(HASHED)
+	$(BIN)/python bench/query_latency.py $(HASHED) --rerank 100
 	$(BIN)/python bench/speed.py --float $(INDEX) --binary $(HASHED)
 	$(BIN)/python bench/speed.py --float $(INDEX) --binary $(HASHED) --scale 1000000
 

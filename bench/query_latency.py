@@ -1,6 +1,6 @@
 """Query latency and throughput of a saved text index, from a warm process.
 
-    python bench/query_latency.py indexes/20newsgroups [--queries data/20newsgroups/test.jsonl] [-n 1000]
+    python bench/query_latency.py indexes/20newsgroups [--queries data/20newsgroups/test.jsonl] [-n 1000] [--rerank 100]
 
 Reports: load time, single-query latency (median, p90, p99 over n queries, each
 a separate `search` call as `retrieval query` makes it), the time split into
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, default=None)
     parser.add_argument("-n", type=int, default=1000)
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--rerank", type=int, default=0, help="re-rank this many candidates by TF-IDF cosine")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -50,7 +51,7 @@ def main() -> None:
     latencies, parts = [], {"featurize": [], "encode": [], "search": []}
     for text in texts:
         t0 = time.perf_counter()
-        index.search([text], args.k)
+        index.search([text], args.k, rerank=args.rerank)
         latencies.append(time.perf_counter() - t0)
     for text in texts[:200]:  # the same work, split into its stages
         t0 = time.perf_counter()
@@ -64,7 +65,7 @@ def main() -> None:
             parts[name].append(seconds)
 
     t0 = time.perf_counter()
-    index.search(texts, args.k)
+    index.search(texts, args.k, rerank=args.rerank)
     batch_seconds = time.perf_counter() - t0
 
     ms = lambda s: round(s * 1000, 3)
@@ -74,6 +75,7 @@ def main() -> None:
         "code_size": index.index_.dim,
         "queries": len(texts),
         "k": args.k,
+        "rerank": args.rerank,
         "load_seconds": round(load_seconds, 3),
         "single_query_ms": {"median": ms(statistics.median(latencies)), "p90": ms(percentile(latencies, 0.9)),
                             "p99": ms(percentile(latencies, 0.99))},
