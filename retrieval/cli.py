@@ -39,6 +39,8 @@ def _code_flags(codes, bits, code_size):
     """--bits N means binary codes of N bits; it cannot disagree with --codes or --code-size."""
     if bits is None:
         return codes, code_size
+    if bits <= 0 or bits % 8:
+        raise RetrievalError(f"--bits must be a positive multiple of 8 such as 32, 64 or 128; got {bits}")
     if codes == "float":
         raise RetrievalError("--bits applies to binary codes; drop --codes float or --bits")
     if code_size is not None and code_size != bits:

@@ -241,7 +241,9 @@ def test_cli_builds_queries_and_evaluates_binary_codes(tmp_path, corpus_file, qu
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--bits", "12"], "bits must be a multiple of 8; got 12"),
+        (["--bits", "12"], "--bits must be a positive multiple of 8 such as 32, 64 or 128; got 12"),
+        (["--bits", "0"], "--bits must be a positive multiple of 8 such as 32, 64 or 128; got 0"),
+        (["--codes", "binary", "--code-size", "12"], "bits must be a multiple of 8; got 12"),
         (["--bits", "16", "--codes", "float"], "--bits applies to binary codes"),
         (["--bits", "16", "--code-size", "32"], "--bits 16 and --code-size 32 disagree"),
         (["--codes", "binary", "--kind", "variational", "--code-size", "16", "--binarizer", "noise"],
