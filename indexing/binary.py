@@ -7,9 +7,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexing.base import IdIndex, read_raw
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
-from indexing.vectors import Hits, VectorIndex
+from indexing.vectors import VectorIndex
 
 HAMMING = "hamming"
 
@@ -33,7 +34,7 @@ def hamming_distances(queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
     return np.bitwise_count(queries[:, None, :] ^ stored[None, :, :]).sum(axis=2, dtype=np.int32)
 
 
-class BinaryIndex:
+class BinaryIndex(IdIndex):
     """Exact Hamming search (``IndexBinaryFlat`` in an ``IndexBinaryIDMap2``).
 
     Scores are the fraction of matching bits, 1 - hamming / n_bits: higher is
@@ -65,48 +66,14 @@ class BinaryIndex:
             )
         return np.ascontiguousarray(codes)
 
-    def add(self, codes, doc_ids) -> "BinaryIndex":
-        """Add packed codes, uint8 of shape (n, n_bits // 8), under the given n unique ids."""
-        doc_ids = list(doc_ids)
-        codes = self._prepare(codes, "codes")
-        if len(doc_ids) != codes.shape[0]:
-            raise IndexingError(f"got {codes.shape[0]} codes but {len(doc_ids)} document ids")
-        positions = self.id_map.extend(doc_ids)
-        self._index.add_with_ids(codes, positions)
-        return self
-
-    def __len__(self) -> int:
-        return int(self._index.ntotal)
-
-    def _similarity(self, distances) -> np.ndarray:
+    def _scores(self, distances) -> np.ndarray:
+        """Hamming distances -> the fraction of agreeing bits (ties keep position order in search)."""
         return (1.0 - np.asarray(distances, dtype=np.float32) / self.dim).astype(np.float32)
-
-    def search(self, queries, k: int) -> Hits:
-        """The ``k`` nearest documents by Hamming distance to each packed query code.
-
-        Ties are broken by index position, so results are repeatable.
-        """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise IndexingError(f"k must be a positive whole number, got {k!r}")
-        if len(self) == 0:
-            raise IndexingError("the index is empty")
-        queries = self._prepare(queries, "query codes")
-        k = min(int(k), len(self))
-        distances, positions = self._index.search(queries, k)
-        return Hits(scores=self._similarity(distances), positions=positions, doc_ids=self.id_map.ids(positions))
-
-    def stored(self) -> np.ndarray:
-        """Every stored code in position order, uint8 of shape (n, n_bits // 8)."""
-        return self._index.index.reconstruct_n(0, len(self))
 
     def scores(self, queries) -> np.ndarray:
         """Scores of every query against every document, shape (n_queries, n), float32 (as ``search``)."""
         queries = self._prepare(queries, "query codes")
-        return self._similarity(hamming_distances(queries, self.stored()))
-
-    def reconstruct(self, doc_id: str) -> np.ndarray:
-        """The stored packed code of one document, uint8 of shape (n_bits // 8,)."""
-        return self._index.reconstruct(self.id_map.position(doc_id))
+        return self._scores(hamming_distances(queries, self.stored()))
 
     def write(self, path: Path) -> None:
         faiss.write_index_binary(self._index, str(path))
@@ -114,17 +81,8 @@ class BinaryIndex:
     @classmethod
     def read(cls, path: Path, doc_ids) -> "BinaryIndex":
         """Read an index written by ``write`` and attach its ``doc_ids``."""
-        try:
-            raw = faiss.read_index_binary(str(path))
-        except RuntimeError as err:
-            raise IndexingError(f"cannot read binary FAISS index {path}: {str(err).splitlines()[0]}") from None
-        doc_ids = list(doc_ids)
-        if raw.ntotal != len(doc_ids):
-            raise IndexingError(f"{path} holds {raw.ntotal} codes but the id list has {len(doc_ids)} ids")
-        index = cls(raw.d)
-        index._index = raw
-        index.id_map.extend(doc_ids)
-        return index
+        raw, doc_ids = read_raw(faiss.read_index_binary, path, doc_ids, "binary FAISS index", "codes")
+        return cls(raw.d)._attach(raw, doc_ids)
 
 
 def read_index(path: Path, doc_ids, metric: str):

@@ -1,0 +1,112 @@
+"""What the float and binary indexes share: a FAISS index over positions, with string ids attached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexing.errors import IndexingError
+from indexing.idmap import IdMap
+
+
+@dataclass(frozen=True)
+class Hits:
+    """The answer to a batch of queries.
+
+    Attributes
+    ----------
+    scores : ndarray of shape (n_queries, k), float32
+        Higher is more similar: cosine similarity for the ``cosine`` metric,
+        the negated squared distance for ``l2``, the fraction of agreeing
+        bits for ``hamming``.
+    positions : ndarray of shape (n_queries, k), int64
+        Row positions of the hits in the index.
+    doc_ids : list of list of str
+        The document ids of the hits.
+    """
+
+    scores: np.ndarray
+    positions: np.ndarray
+    doc_ids: list
+
+
+class IdIndex:
+    """Exact search in a FAISS index whose ids are positions (an ``IndexIDMap2`` or its binary twin).
+
+    Subclasses set ``dim``, ``_index`` and ``id_map`` and implement
+    ``_prepare(codes, what)`` (check and convert codes) and
+    ``_scores(distances)`` (FAISS distances -> scores, higher is more similar).
+    """
+
+    dim: int
+    id_map: IdMap
+
+    def _prepare(self, codes, what: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def _scores(self, distances: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def add(self, codes, doc_ids):
+        """Add n codes under the given n unique ids; returns the index."""
+        doc_ids = list(doc_ids)
+        codes = self._prepare(codes, "codes")
+        if len(doc_ids) != codes.shape[0]:
+            raise IndexingError(f"got {codes.shape[0]} codes but {len(doc_ids)} document ids")
+        positions = self.id_map.extend(doc_ids)
+        self._index.add_with_ids(codes, positions)
+        return self
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def search(self, queries, k: int) -> Hits:
+        """The ``k`` nearest documents to each query code.
+
+        Parameters
+        ----------
+        queries : array-like of shape (n_queries, code width) or (code width,)
+        k : int
+            Positive; a ``k`` larger than the index returns every document.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise IndexingError(f"k must be a positive whole number, got {k!r}")
+        if len(self) == 0:
+            raise IndexingError("the index is empty")
+        queries = self._prepare(queries, "query codes")
+        distances, positions = self._index.search(queries, min(int(k), len(self)))
+        return Hits(scores=self._scores(distances), positions=positions, doc_ids=self.id_map.ids(positions))
+
+    def stored(self) -> np.ndarray:
+        """Every stored code in position order (as ``_prepare`` made it), shape (n, code width)."""
+        return self._index.index.reconstruct_n(0, len(self))
+
+    def reconstruct(self, doc_id: str) -> np.ndarray:
+        """The stored code of one document, shape (code width,)."""
+        return self._index.reconstruct(self.id_map.position(doc_id))
+
+    def _attach(self, raw, doc_ids) -> IdIndex:
+        self._index = raw
+        self.id_map.extend(doc_ids)
+        return self
+
+
+def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str):
+    """``reader(path)``, with errors that name the file, checked to hold as many entries as ``doc_ids``.
+
+    Returns
+    -------
+    raw : the FAISS index
+    doc_ids : list of str
+    """
+    try:
+        raw = reader(str(path))
+    except RuntimeError as err:
+        raise IndexingError(f"cannot read {what} {path}: {str(err).splitlines()[0]}") from None
+    doc_ids = list(doc_ids)
+    if raw.ntotal != len(doc_ids):
+        raise IndexingError(f"{path} holds {raw.ntotal} {unit} but the id list has {len(doc_ids)} ids")
+    return raw, doc_ids
