@@ -64,7 +64,7 @@ class CodeIndex:
     ----------
     encoder_ : keras.Model
         Features (n, d) -> codes (n, code_size).
-    index_ : indexing.VectorIndex
+    index_ : indexing.VectorIndex or indexing.BinaryIndex
     metadata_ : list of dict
         Per document, in index order: ``title``, ``snippet``, ``label``.
     history_ : dict

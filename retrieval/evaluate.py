@@ -19,6 +19,7 @@ from indexing import hamming_distances
 from retrieval.corpus import Corpus
 from retrieval.errors import RetrievalError
 from retrieval.hashing import ITQ
+from retrieval.pipeline import check_rerank
 
 CHUNK = 256
 
@@ -139,8 +140,7 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     """
     if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
         raise RetrievalError(f"k must be a positive whole number; got {k!r}")
-    if isinstance(rerank_n, bool) or not isinstance(rerank_n, int) or rerank_n < 0:
-        raise RetrievalError(f"rerank must be a whole number of candidates (0 = off); got {rerank_n!r}")
+    check_rerank(rerank_n)
     if any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in lsa_dims):
         raise RetrievalError(f"LSA sizes must be positive whole numbers; got {', '.join(map(str, lsa_dims))}")
     db_labels = index.labels_

@@ -56,6 +56,7 @@ def finish_codes(models, X, config, seed: int = 0):
     else:
         return models, codes
     models = with_code_transform(models, mean, rotation, squash)
+    # encoded again, not transformed in numpy: the indexed codes are then exactly what a query's encoder gives
     return models, encode(models.encoder, X)
 
 

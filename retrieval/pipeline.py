@@ -19,7 +19,8 @@ from retrieval.training import encode
 __all__ = ["CodeIndex", "Hit", "TextIndex"]
 
 
-def _check_rerank(rerank) -> None:
+def check_rerank(rerank) -> None:
+    """``rerank`` must be a whole number of candidates, 0 for none."""
     if isinstance(rerank, bool) or not isinstance(rerank, (int, np.integer)) or rerank < 0:
         raise RetrievalError(f"rerank must be a whole number of candidates (0 = off); got {rerank!r}")
 
@@ -96,7 +97,7 @@ class TextIndex(CodeIndex):
         cosine orders them (semantic hashing's recipe); scores are then cosines.
         """
         self._check_fitted()
-        _check_rerank(rerank)
+        check_rerank(rerank)
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             return []
@@ -108,7 +109,7 @@ class TextIndex(CodeIndex):
 
     def similar_to(self, doc_id: str, k: int = 10, rerank: int = 0) -> list[Hit]:
         """The ``k`` documents most similar to an indexed one, excluding itself (``rerank`` as in ``search``)."""
-        _check_rerank(rerank)
+        check_rerank(rerank)
         if not rerank:
             return super().similar_to(doc_id, k)
         self._check_fitted()
