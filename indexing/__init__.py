@@ -4,6 +4,7 @@ from indexing.binary import HAMMING, BinaryIndex, hamming_distances, pack_bits, 
 from indexing.bundle import FORMAT_VERSION, read_manifest, staged_bundle, write_manifest
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
+from indexing.neighbours import nearest_neighbours
 from indexing.vectors import METRICS, Hits, VectorIndex
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "IndexingError",
     "VectorIndex",
     "hamming_distances",
+    "nearest_neighbours",
     "pack_bits",
     "read_index",
     "read_manifest",

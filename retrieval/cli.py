@@ -117,12 +117,21 @@ def build(
     bits: Annotated[Optional[int], typer.Option(help="Binary code length, a multiple of 8 such as 32, 64 or 128 (implies --codes binary).")] = None,
     binarizer: Annotated[Optional[str], typer.Option(help="How bits are made: itq (float training, then an ITQ rotation), straight_through or noise (a near-binary code trained) [itq].")] = None,
     binary_noise: Annotated[Optional[float], typer.Option(help="Std of the Gaussian noise added before the code sigmoid in training [0].")] = None,
+    anchor: Annotated[Optional[str], typer.Option(help="Fixed projection added to the code: smoothed_lsa, lsa or none [smoothed_lsa].")] = None,
+    neighbours: Annotated[Optional[int], typer.Option(help="Neighbours per document for smoothed targets and the anchor (0 = none) [20].")] = None,
+    neighbour_weight: Annotated[Optional[float], typer.Option(help="Weight of the neighbours' mean in each target (0 = own words only) [4].")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Training budget in optimiser steps, rounded up to whole epochs (0 = use --epochs) [600].")] = None,
+    warmup_steps: Annotated[Optional[int], typer.Option(help="Decoder-only steps before training an anchored encoder [300].")] = None,
+    warmup_learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate of the decoder warm-up [1e-3].")] = None,
+    validate_queries: Annotated[Optional[Path], typer.Option(help="Labelled held-out queries for the end-of-build check against LSA-32.")] = None,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Check the codes against LSA-32 at the end of a labelled build.")] = True,
     json_out: JsonOpt = False,
 ):
     """Build an index from CORPUS into --out."""
     from retrieval import display
     from retrieval.config import BuildConfig
     from retrieval.pipeline import TextIndex
+    from retrieval.validation import validate as validate_codes
 
     codes, code_size = _code_flags(codes, bits, code_size)
     config = BuildConfig().override(
@@ -132,19 +141,32 @@ def build(
                          **kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
                          hidden=_split_ints(hidden, "--hidden") if hidden is not None else None,
                          codes=codes, binarizer=binarizer, binary_noise=binary_noise),
-        train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
-                            early_stopping, reduce_lr, checkpoint, seed, stacked),
+        train=dict(**train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
+                                   early_stopping, reduce_lr, checkpoint, seed, stacked),
+                   steps=steps, warmup_steps=warmup_steps, warmup_learning_rate=warmup_learning_rate),
+        neighbours=dict(k=neighbours, weight=neighbour_weight),
         metric=metric,
     )
+    if anchor is not None:  # after the kind flags, so that an explicit --anchor is checked against them
+        config = config.override(autoencoder=dict(anchor=anchor))
+    if validate_queries is not None and not validate:
+        raise RetrievalError("--validate-queries and --no-validate contradict each other; give one")
     with display.status("reading corpus…"):
         documents, report = _read(corpus, fmt, id_field, text_field, label_field, title_field)
+        held_out = _read(validate_queries, None, id_field, text_field, label_field, title_field)[0] if validate_queries else None
+    if held_out is not None and held_out.labels is None:
+        raise RetrievalError(f"{validate_queries} has no labels; validation queries need a {label_field!r} field")
     if not json_out:
         for line in report.lines():
             display.err.print(line)
-    with display.BuildProgress(config.train.epochs) as progress:
+    with display.BuildProgress(config.epochs_for(len(documents))) as progress:
         index = TextIndex(config).fit(documents, on_stage=progress.stage, on_epoch=progress.epoch)
+        check = None
+        if validate and (held_out is not None or documents.labels is not None):
+            progress.stage("validating")
+            check = validate_codes(index, corpus=documents, queries=held_out, seed=config.train.seed)
         progress.stage("saving")
-        manifest = index.save(out, extra={"corpus": report.to_dict()})
+        manifest = index.save(out, extra={"corpus": report.to_dict(), **({"validation": check} if check else {})})
         progress.done()
     summary = {
         "out": str(out),
@@ -157,6 +179,7 @@ def build(
         "build_seconds": manifest["build_seconds"],
         "bytes": sum(f["bytes"] for f in manifest["files"].values()),
         "corpus": report.to_dict(),
+        "validation": check,
     }
     if json_out:
         display.print_json(summary)
@@ -166,6 +189,8 @@ def build(
             f"{_code_words(summary)}, {summary['epochs']} epochs (final loss {summary['final_loss']:.4f}), "
             f"{summary['build_seconds']:.1f} s, {summary['bytes'] / 1e6:.1f} MB"
         )
+        if check:
+            display.out.print(f"{'warning: ' if check['verdict'] == 'lsa' else 'check: '}{check['message']}")
 
 
 @app.command()

@@ -40,7 +40,7 @@ def user_errors(command):
 CodeSizeOpt = Annotated[Optional[int], typer.Option(help="Code dimensions [32].")]
 EpochsOpt = Annotated[Optional[int], typer.Option(help="Training epochs [20].")]
 BatchSizeOpt = Annotated[Optional[int], typer.Option(help="Mini-batch size [128 text, 256 images].")]
-LearningRateOpt = Annotated[Optional[float], typer.Option(help="Initial learning rate [0.001].")]
+LearningRateOpt = Annotated[Optional[float], typer.Option(help="Initial learning rate [text 3e-4, images 1e-3].")]
 OptimizerOpt = Annotated[Optional[str], typer.Option(help="adam, adamw, sgd, rmsprop or adadelta [adam].")]
 LrScheduleOpt = Annotated[Optional[str], typer.Option(help="LearningRateScheduler: constant, cosine or exponential.")]
 ValidationOpt = Annotated[Optional[float], typer.Option(help="Fraction held out to monitor val_loss [0].")]

@@ -23,6 +23,7 @@ from retrieval.config import BuildConfig
 from retrieval.core import build_autoencoder
 from retrieval.errors import NotFittedError, RetrievalError
 from retrieval.hashing import binarize, finish_codes
+from retrieval.neighbours import Signals
 from retrieval.training import encode, train
 
 SNIPPET_CHARS = 160
@@ -89,9 +90,11 @@ class CodeIndex:
     def _train(self, X, doc_ids, on_stage, on_epoch, **train_options):
         """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``."""
         stage = on_stage or (lambda name: None)
+        signals = self._signals(X, stage)
         stage("training")
-        models = build_autoencoder(X.shape[1], self.config.autoencoder, seed=self.config.train.seed)
-        self.history_ = train(models, X, self.config.autoencoder, self.config.train, on_epoch=on_epoch, **train_options)
+        models = build_autoencoder(X.shape[1], self.config.autoencoder, seed=self.config.train.seed, anchor=signals.anchor)
+        self.history_ = train(models, X, self.config.autoencoder, self.config.train, on_epoch=on_epoch,
+                              targets=signals.targets, **train_options)
         stage("encoding")
         models, codes = finish_codes(models, X, self.config.autoencoder, seed=self.config.train.seed)
         self.encoder_ = models.encoder
@@ -128,6 +131,10 @@ class CodeIndex:
         other.metadata_ = self.metadata_
         other.build_seconds_ = time.perf_counter() - started
         return other
+
+    def _signals(self, X, stage) -> Signals:
+        """What training takes from the corpus besides its rows (text: neighbour targets and the anchor)."""
+        return Signals()
 
     def _stored_features(self):
         raise RetrievalError(f"an index of {self.KIND} keeps no features; pass the rows to retrain")

@@ -6,6 +6,7 @@ the bad value and the valid choices.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import get_type_hints
 
@@ -25,6 +26,8 @@ METRICS = ("cosine", "l2", "hamming")
 CODES = ("float", "binary")
 BINARIZERS = ("itq", "straight_through", "noise")
 BINARY_KINDS = ("plain", "denoising")
+ANCHORS = ("none", "lsa", "smoothed_lsa")
+ANCHOR_KINDS = ("plain", "denoising", "sparse")  # kinds whose code layer is a plain Dense that an anchor can add to
 
 
 def _choice(name: str, value, choices) -> None:
@@ -98,6 +101,7 @@ class AutoencoderConfig:
     center_codes: bool = True
     binarizer: str = "itq"
     binary_noise: float = 0.0
+    anchor: str = "none"
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -147,6 +151,14 @@ class AutoencoderConfig:
                     f"the {self.binarizer} binarizer works with the {' and '.join(BINARY_KINDS)} kinds; got kind "
                     f"{self.kind!r} (the itq binarizer works with every kind)"
                 )
+        _choice("anchor", self.anchor, ANCHORS)
+        if self.anchor != "none":
+            if self.kind not in ANCHOR_KINDS or self.conv_filters or (self.codes == "binary" and self.binarizer != "itq"):
+                raise RetrievalError(
+                    f"an anchored code (anchor {self.anchor!r}) adds to a dense code layer of the "
+                    f"{', '.join(ANCHOR_KINDS)} kinds with float or itq codes; use anchor none with kind "
+                    f"{self.kind!r}{', conv layers' if self.conv_filters else ''} and binarizer {self.binarizer!r}"
+                )
 
 
 @dataclass(frozen=True)
@@ -172,9 +184,15 @@ class TrainConfig:
     checkpoint: str = ""
     seed: int = 0
     pretrain_epochs: int = 0
+    steps: int = 0
+    warmup_steps: int = 0
+    warmup_learning_rate: float = 1e-3
 
     def __post_init__(self):
         _positive("epochs", self.epochs)
+        _positive("steps", self.steps, allow_zero=True)
+        _positive("warmup_steps", self.warmup_steps, allow_zero=True)
+        _positive("warmup_learning_rate", self.warmup_learning_rate)
         _positive("batch_size", self.batch_size)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _positive("learning_rate", self.learning_rate)
@@ -189,6 +207,39 @@ class TrainConfig:
         _positive("pretrain_epochs", self.pretrain_epochs, allow_zero=True)
         if self.checkpoint and not self.checkpoint.endswith(".keras"):
             raise RetrievalError(f"checkpoint must be a path ending in .keras; got {self.checkpoint!r}")
+
+    def epochs_for(self, n_rows: int) -> tuple[int, int]:
+        """(warm-up epochs, training epochs) for ``n_rows`` training rows.
+
+        A budget of ``steps`` (optimiser updates) becomes whole epochs, at least
+        one, so that a large corpus is not trained for many times longer than a
+        small one; ``steps`` = 0 trains for ``epochs``.
+        """
+        per_epoch = max(1, math.ceil(n_rows / self.batch_size))
+        warmup = math.ceil(self.warmup_steps / per_epoch) if self.warmup_steps else 0
+        return warmup, (math.ceil(self.steps / per_epoch) if self.steps else self.epochs)
+
+
+@dataclass(frozen=True)
+class NeighbourConfig:
+    """The neighbour graph behind smoothed targets and the smoothed-LSA anchor (``retrieval.neighbours``).
+
+    ``k`` neighbours per document (0 = none) by cosine in an LSA space of
+    ``dims`` dimensions; targets are ``l1(x + weight * mean of neighbours)``
+    (``weight`` 0 = the document alone), the anchor's rows ``l2(x +
+    anchor_weight * mean of neighbours)``.
+    """
+
+    k: int = 20
+    weight: float = 4.0
+    dims: int = 100
+    anchor_weight: float = 1.0
+
+    def __post_init__(self):
+        _positive("neighbours k", self.k, allow_zero=True)
+        _positive("neighbour weight", self.weight, allow_zero=True)
+        _positive("neighbour dims", self.dims)
+        _positive("anchor weight", self.anchor_weight, allow_zero=True)
 
 
 NOISE_KINDS = ("none", "gaussian", "salt_and_pepper", "speckle", "periodic", "mixed")
@@ -230,6 +281,11 @@ class _Sections:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def epochs_for(self, n_rows: int) -> int:
+        """How many epochs training ``n_rows`` rows takes, an anchored encoder's decoder warm-up included."""
+        warmup, epochs = self.train.epochs_for(round(n_rows * (1 - self.train.validation_fraction)))
+        return epochs + (warmup if self.autoencoder.anchor != "none" else 0)
+
     @classmethod
     def from_dict(cls, data: dict):
         """Rebuild from ``to_dict`` output, ignoring keys a newer version may add."""
@@ -263,6 +319,12 @@ class _Sections:
                 changes.setdefault("noise", {}).update(kind="gaussian")
         elif kind in ("plain", "denoising") and "input_dropout" not in model:  # text: masking noise
             model["input_dropout"] = 0.0 if kind == "plain" else AutoencoderConfig.input_dropout
+        anchorless = (kind is not None and kind not in ANCHOR_KINDS) or model.get("binarizer", "itq") != "itq"
+        if anchorless and "anchor" not in model:  # the kinds whose code layer takes no anchor
+            model["anchor"] = "none"
+        train = changes.get("train", {})
+        if "epochs" in train and "steps" not in train:  # asking for epochs means a budget of epochs
+            train["steps"] = 0
         if metric is None and model.get("codes") == "float" and self.metric == "hamming":
             metric = "cosine"
         return replace(
@@ -271,13 +333,23 @@ class _Sections:
         )
 
 
+TEXT_TRAIN = dict(steps=600, warmup_steps=300, learning_rate=3e-4)  # measured in bench/corpora.py
+
+
 @dataclass(frozen=True)
 class BuildConfig(_Sections):
-    """Everything a text index build needs; recorded in the manifest."""
+    """Everything a text index build needs; recorded in the manifest.
+
+    The text defaults anchor the code on smoothed LSA, reconstruct
+    neighbour-smoothed targets, and train for a budget of optimiser steps
+    (at a learning rate low enough not to pull the codes far from the anchor)
+    after a decoder warm-up (see ``retrieval.neighbours``).
+    """
 
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
-    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=lambda: AutoencoderConfig(anchor="smoothed_lsa"))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(**TEXT_TRAIN))
+    neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
     metric: str = "cosine"
 
     def __post_init__(self):

@@ -16,6 +16,9 @@ from retrieval.config import AutoencoderConfig
 from retrieval.errors import RetrievalError
 
 
+ANCHOR = "anchor"  # the name of the fixed projection layer of an anchored encoder
+
+
 @dataclass(frozen=True)
 class AutoencoderModels:
     """Three views of one set of weights.
@@ -36,7 +39,10 @@ class AutoencoderModels:
 
 
 def _code_block(config: AutoencoderConfig, input_dim: int, seed: int):
-    """The layer that makes the code, by kind (and a near-binary one for semantic hashing)."""
+    """The layer that makes the code, by kind (and a near-binary one for semantic hashing).
+
+    Beside an anchor it starts at zero, so that training starts from the anchor's codes.
+    """
     if config.codes == "binary" and config.binarizer != "itq":
         return BinaryCode(config.code_size, binarizer=config.binarizer, noise=config.binary_noise, seed=seed, name="code")
     if config.kind == "contractive":
@@ -45,10 +51,23 @@ def _code_block(config: AutoencoderConfig, input_dim: int, seed: int):
     if config.kind == "variational":
         # the reconstruction loss is a mean over input values, so the KL term is too
         return VariationalCode(config.code_size, kl_weight=config.beta / input_dim, seed=seed, name="code")
-    return keras.layers.Dense(config.code_size, activation=config.code_activation, name="code")
+    initial = "zeros" if config.anchor != "none" else "glorot_uniform"
+    return keras.layers.Dense(config.code_size, activation=config.code_activation, kernel_initializer=initial, name="code")
 
 
-def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) -> AutoencoderModels:
+def _anchor_layer(anchor, input_dim: int, config: AutoencoderConfig):
+    """A fixed (untrained) linear projection of the input onto the code, from ``anchor`` (input_dim, code_size)."""
+    if anchor is None:
+        raise RetrievalError(f"anchor {config.anchor!r} needs its projection matrix; compute it with retrieval.neighbours")
+    if tuple(anchor.shape) != (input_dim, config.code_size):
+        raise RetrievalError(f"the anchor must have shape ({input_dim}, {config.code_size}); got {tuple(anchor.shape)}")
+    layer = keras.layers.Dense(config.code_size, use_bias=False, trainable=False, name=ANCHOR)
+    layer.build((None, input_dim))
+    layer.set_weights([anchor.astype("float32")])
+    return layer
+
+
+def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0, anchor=None) -> AutoencoderModels:
     """Build an autoencoder whose decoder mirrors its encoder.
 
     Every model maps flat rows (n, input_dim) to flat rows: a convolutional
@@ -63,6 +82,9 @@ def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) 
         Conv blocks, hidden widths, code size, activations, output.
     seed : int
         Seeds the weight initialisation; the same seed gives the same weights.
+    anchor : ndarray of shape (input_dim, code_size), float32, optional
+        With ``config.anchor`` set: the code is this fixed projection of the
+        (masked) input plus the learned code layer's output.
     """
     if int(input_dim) <= 0:
         raise RetrievalError(f"input_dim must be positive; got {input_dim}")
@@ -75,6 +97,7 @@ def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) 
     x = inputs
     if config.input_dropout > 0:  # masking noise, active in training only
         x = layers.Dropout(config.input_dropout, seed=seed, name="input_dropout")(x)
+    masked = x
     if config.conv_filters:
         x = layers.Reshape(config.image_shape, name="to_image")(x)
         for depth, filters in enumerate(config.conv_filters, start=1):
@@ -83,6 +106,8 @@ def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0) 
     for depth, width in enumerate(config.hidden, start=1):
         x = layers.Dense(width, activation=act, name=f"encoder_{depth}")(x)
     code = _code_block(config, input_dim, seed)(x)
+    if config.anchor != "none":
+        code = layers.Add(name="anchored_code")([_anchor_layer(anchor, input_dim, config)(masked), code])
     if config.kind == "sparse":
         code = ActivitySparsity(config.sparse_l1, config.sparse_kl, config.sparse_target, name="sparsity")(code)
     encoder = keras.Model(inputs, code, name="encoder")

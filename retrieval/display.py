@@ -141,10 +141,16 @@ def info_table(path, manifest: dict) -> Table:
          else f"{manifest['code_size']} ({manifest['metric']}{', centred' if ae.get('center_codes') else ''})"),
         ("layers", "-".join(str(w) for w in ["in", *conv, *ae["hidden"], ae["code_size"], *reversed(ae["hidden"]), *reversed(conv), "in"])),
         ("output / loss", f"{ae['output']} / {ae['loss']}"),
+        *([("anchor", f"{ae['anchor']} (a fixed projection added to the code)")] if ae.get("anchor", "none") != "none" else []),
+        *([("targets", f"own words + {nb['weight']:g} x mean of {nb['k']} LSA-{nb['dims']} neighbours")]
+          if (nb := cfg.get("neighbours")) and nb.get("k") and nb.get("weight") else []),
         *([("noise", f"{cfg['noise']['kind']} {cfg['noise']['amount']:g}")] if cfg.get("noise", {}).get("kind", "none") != "none" else []),
-        ("training", f"{len(history)} epochs, {tr['optimizer']} lr {tr['learning_rate']:g}, batch {tr['batch_size']}, seed {tr['seed']}"),
+        ("training", f"{len(history)} epochs"
+                     + (f" after {len(warmup)} decoder warm-up" if (warmup := manifest.get("history", {}).get("warmup_loss")) else "")
+                     + f", {tr['optimizer']} lr {tr['learning_rate']:g}, batch {tr['batch_size']}, seed {tr['seed']}"),
         ("final loss", f"{history[-1]:.4f}" if history else "-"),
         ("build time", f"{manifest.get('build_seconds', 0):.1f} s"),
+        *([("check", manifest["validation"]["message"])] if manifest.get("validation") else []),
         ("format", str(manifest["format_version"])),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(manifest["library_versions"].items()))),
         ("size on disk", f"{sum(f['bytes'] for f in manifest['files'].values()) / 1e6:.1f} MB in {len(manifest['files']) + 1} files"),

@@ -2,7 +2,8 @@
 
 The autoencoder index is measured beside baselines computed in the same run
 on the same TF-IDF features: TF-IDF cosine, LSA (TruncatedSVD) with as many
-dimensions as the code, and for binary codes ITQ with as many bits.
+dimensions as the code, for binary codes ITQ with as many bits, and BM25 on
+the documents' texts when they are given.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from indexing import hamming_distances
+from retrieval.bm25 import BM25
 from retrieval.corpus import Corpus
 from retrieval.errors import RetrievalError
 from retrieval.hashing import ITQ
@@ -73,14 +75,24 @@ def measure(
     query_labels: np.ndarray,
     db_labels: np.ndarray,
     k: int,
+    exclude: np.ndarray | None = None,
 ) -> MethodScore:
-    """Run ``rank(rows)`` (full database ranking for those query rows) over all queries."""
+    """Run ``rank(rows)`` (full database ranking for those query rows) over all queries.
+
+    ``exclude`` (n_queries,) names a database position per query that is
+    neither ranked nor relevant: the query itself, when queries are indexed documents.
+    """
     started = time.perf_counter()
     precisions, aps = [], []
     for start in range(0, len(query_labels), CHUNK):
         rows = slice(start, start + CHUNK)
         relevant = query_labels[rows, None] == db_labels[None, :]
-        p, ap = ranking_scores(rank(rows), relevant, k)
+        ranks = rank(rows)
+        if exclude is not None:
+            own = exclude[rows]
+            relevant[np.arange(len(own)), own] = False
+            ranks = np.take_along_axis(ranks, np.argsort(ranks == own[:, None], axis=1, kind="stable"), axis=1)
+        p, ap = ranking_scores(ranks, relevant, k)
         precisions.append(p)
         aps.append(ap)
     return MethodScore(
@@ -120,7 +132,8 @@ def _code_name(index) -> str:
 
 
 def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed: int = 0,
-             rerank_n: int = 0, lsa_dims: tuple[int, ...] = ()) -> dict:
+             rerank_n: int = 0, lsa_dims: tuple[int, ...] = (), database_texts=None,
+             exclude: np.ndarray | None = None) -> dict:
     """Measure ``index`` (a fitted TextIndex) on labelled ``queries``.
 
     Parameters
@@ -129,6 +142,12 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
         Also measure the codes' first ``rerank_n`` candidates re-ranked by TF-IDF cosine.
     lsa_dims : tuple of int
         LSA sizes to measure besides the code size (say, float LSA-32 beside 64-bit codes).
+    database_texts : sequence of str, optional
+        The indexed documents' texts, in index order; with them BM25 is measured too
+        (the bundle keeps features, not texts).
+    exclude : ndarray of shape (n_queries,), int, optional
+        Per query, a database position to leave out of its ranking and its
+        relevant set (the query's own document, for leave-one-out queries).
 
     Returns
     -------
@@ -152,6 +171,10 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     texts = [queries.texts[i] for i in keep]
     db, q = _label_codes(db_labels, [queries.labels[i] for i in keep])
     k = min(k, len(db))
+    own = None if exclude is None else np.asarray(exclude)[keep]
+
+    def score(method, dims, rank):
+        return measure(method, dims, rank, q, db, k, own)
 
     Xq = index.featurizer_.transform(texts)
     codes = index.searchable(index.encode(texts))
@@ -166,17 +189,17 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
         return rerank(rank_index(rows), (Xq[rows] @ XdT).toarray(), rerank_n)
 
     name = _code_name(index)
-    methods = [measure(name, code_size, rank_index, q, db, k)]
+    methods = [score(name, code_size, rank_index)]
     if rerank_n:
-        methods.append(measure(f"{name}+rerank-{rerank_n}", code_size, rank_reranked, q, db, k))
+        methods.append(score(f"{name}+rerank-{rerank_n}", code_size, rank_reranked))
     if baselines:
-        methods.append(
-            measure("tfidf-cosine", Xd.shape[1], lambda rows: _ranking_from_scores((Xq[rows] @ XdT).toarray()), q, db, k)
-        )
+        methods.append(score("tfidf-cosine", Xd.shape[1], lambda rows: _ranking_from_scores((Xq[rows] @ XdT).toarray())))
         for dims in dict.fromkeys((code_size, *lsa_dims)):
-            methods.append(_lsa(Xd, Xq, dims, q, db, k, seed))
+            methods.append(_lsa(Xd, Xq, dims, seed, score))
+        if database_texts is not None:
+            methods.append(_bm25(database_texts, texts, index.featurizer_.config, len(db), score))
         if index.binary:
-            methods.append(_itq(Xd, Xq, code_size, q, db, k, seed))
+            methods.append(_itq(Xd, Xq, code_size, seed, score))
     return {
         "k": k,
         "queries": len(keep),
@@ -190,21 +213,31 @@ def _with_fit_time(score: MethodScore, started: float, fitted: float) -> MethodS
     return MethodScore(**{**asdict(score), "seconds": round(score.seconds + fitted - started, 2)})
 
 
-def _lsa(Xd, Xq, dims: int, q, db, k: int, seed: int) -> MethodScore:
+def _lsa(Xd, Xq, dims: int, seed: int, score) -> MethodScore:
     started = time.perf_counter()
     svd = TruncatedSVD(n_components=min(dims, Xd.shape[1] - 1), random_state=seed).fit(Xd)
     Zd = normalize(svd.transform(Xd)).astype(np.float32)
     Zq = normalize(svd.transform(Xq)).astype(np.float32)
     fitted = time.perf_counter()
-    score = measure(f"lsa-{svd.n_components}", svd.n_components, lambda rows: _ranking_from_scores(Zq[rows] @ Zd.T), q, db, k)
-    return _with_fit_time(score, started, fitted)
+    result = score(f"lsa-{svd.n_components}", svd.n_components, lambda rows: _ranking_from_scores(Zq[rows] @ Zd.T))
+    return _with_fit_time(result, started, fitted)
 
 
-def _itq(Xd, Xq, n_bits: int, q, db, k: int, seed: int) -> MethodScore:
+def _bm25(database_texts, texts, tfidf, n_database: int, score) -> MethodScore:
+    started = time.perf_counter()
+    database_texts = list(database_texts)
+    if len(database_texts) != n_database:
+        raise RetrievalError(f"BM25 needs the text of each of the {n_database} indexed documents; got {len(database_texts)}")
+    bm25 = BM25(tfidf=tfidf).fit(database_texts)
+    fitted = time.perf_counter()
+    result = score("bm25", bm25.weights_.shape[1], lambda rows: _ranking_from_scores(bm25.scores(texts[rows])))
+    return _with_fit_time(result, started, fitted)
+
+
+def _itq(Xd, Xq, n_bits: int, seed: int, score) -> MethodScore:
     started = time.perf_counter()
     itq = ITQ(n_bits, seed=seed).fit(Xd)
     Bd, Bq = itq.transform(Xd), itq.transform(Xq)
     fitted = time.perf_counter()
-    score = measure(f"itq-{n_bits}bit", n_bits, lambda rows: np.argsort(hamming_distances(Bq[rows], Bd), axis=1, kind="stable"),
-                    q, db, k)
-    return _with_fit_time(score, started, fitted)
+    result = score(f"itq-{n_bits}bit", n_bits, lambda rows: np.argsort(hamming_distances(Bq[rows], Bd), axis=1, kind="stable"))
+    return _with_fit_time(result, started, fitted)

@@ -14,6 +14,7 @@ from retrieval.config import BuildConfig
 from retrieval.corpus import Corpus
 from retrieval.errors import RetrievalError
 from retrieval.featurize import TfidfFeaturizer, load_csr, save_csr
+from retrieval.neighbours import Signals, corpus_signals
 from retrieval.training import encode
 
 __all__ = ["CodeIndex", "Hit", "TextIndex"]
@@ -75,6 +76,13 @@ class TextIndex(CodeIndex):
 
     def features(self, texts):
         return self.featurizer_.transform(texts)
+
+    def _signals(self, X, stage) -> Signals:
+        model = self.config.autoencoder
+        if model.anchor == "none" and not (self.config.neighbours.k and self.config.neighbours.weight):
+            return Signals()
+        stage("neighbours")
+        return corpus_signals(X, self.config.neighbours, model.anchor, model.code_size, seed=self.config.train.seed)
 
     def _stored_features(self):
         return self.tfidf_

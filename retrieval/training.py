@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from retrieval._tf import keras, tf
 from retrieval.config import AutoencoderConfig, NoiseConfig, TrainConfig
-from retrieval.core import AutoencoderModels
+from retrieval.core import ANCHOR, AutoencoderModels
 from retrieval.errors import TrainingError
 from retrieval.noise import corrupt
 
@@ -40,13 +40,15 @@ class Batches(keras.utils.PyDataset):
     Only one batch is ever dense, so a large sparse corpus never becomes an
     (n, d) dense array. With ``seed`` set, rows are reshuffled every epoch
     from that seed, so a run is repeatable. With ``noise``, inputs are
-    corrupted copies and targets stay clean (a denoising autoencoder).
+    corrupted copies and targets stay clean (a denoising autoencoder). With
+    ``targets`` (rows aligned with ``X``), those rows are reconstructed instead.
     """
 
     def __init__(self, X, batch_size: int, output: str, seed: int | None = None,
-                 noise: NoiseConfig = NoiseConfig(), noise_seed: int = 0):
+                 noise: NoiseConfig = NoiseConfig(), noise_seed: int = 0, targets=None):
         super().__init__()
         self.X, self.batch_size, self.output, self.noise = X, batch_size, output, noise
+        self.targets = X if targets is None else targets
         self.order = np.arange(X.shape[0])
         self._rng = None if seed is None else np.random.default_rng(seed)
         self._noise_rng = np.random.default_rng(noise_seed)
@@ -59,7 +61,8 @@ class Batches(keras.utils.PyDataset):
         rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         batch = _dense(self.X[rows])
         inputs = corrupt(batch, self.noise.kind, self.noise.amount, self._noise_rng) if self.noise.kind != "none" else batch
-        return inputs, reconstruction_target(batch, self.output)
+        target = batch if self.targets is self.X else _dense(self.targets[rows])
+        return inputs, reconstruction_target(target, self.output)
 
     def on_epoch_end(self) -> None:
         if self._rng is not None:
@@ -67,22 +70,22 @@ class Batches(keras.utils.PyDataset):
 
 
 class _EpochHook(keras.callbacks.Callback):
-    def __init__(self, on_epoch: Callable[[int, dict], None]):
+    def __init__(self, on_epoch: Callable[[int, dict], None], offset: int = 0):
         super().__init__()
-        self._on_epoch = on_epoch
+        self._on_epoch, self._offset = on_epoch, offset
 
     def on_epoch_end(self, epoch, logs=None):
-        self._on_epoch(epoch + 1, dict(logs or {}))
+        self._on_epoch(self._offset + epoch + 1, dict(logs or {}))
 
 
-def _schedule(config: TrainConfig):
-    lr, epochs = config.learning_rate, config.epochs
+def _schedule(config: TrainConfig, epochs: int):
+    lr = config.learning_rate
     if config.lr_schedule == "cosine":
         return lambda epoch: float(lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
     return lambda epoch: float(lr * 0.9**epoch)  # "exponential": x0.9 per epoch
 
 
-def make_callbacks(config: TrainConfig, on_epoch=None) -> list:
+def make_callbacks(config: TrainConfig, on_epoch=None, epochs: int | None = None, offset: int = 0) -> list:
     """TerminateOnNaN and History always; the rest as ``config`` selects."""
     monitor = "val_loss" if config.validation_fraction > 0 else "loss"
     callbacks = [keras.callbacks.TerminateOnNaN(), keras.callbacks.History()]
@@ -93,11 +96,11 @@ def make_callbacks(config: TrainConfig, on_epoch=None) -> list:
     if config.reduce_lr:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor, factor=0.5, patience=config.reduce_lr))
     if config.lr_schedule != "constant":
-        callbacks.append(keras.callbacks.LearningRateScheduler(_schedule(config)))
+        callbacks.append(keras.callbacks.LearningRateScheduler(_schedule(config, epochs or config.epochs)))
     if config.checkpoint:
         callbacks.append(keras.callbacks.ModelCheckpoint(config.checkpoint, monitor=monitor, save_best_only=True))
     if on_epoch is not None:
-        callbacks.append(_EpochHook(on_epoch))
+        callbacks.append(_EpochHook(on_epoch, offset))
     return callbacks
 
 
@@ -107,7 +110,7 @@ def _mirrors(models: AutoencoderModels) -> list[tuple]:
     The builder mirrors the encoder, so the i-th dense layer from the input is
     undone by the i-th dense layer from the output.
     """
-    encoder = [l for l in models.encoder.layers if isinstance(l, keras.layers.Dense)]
+    encoder = [l for l in models.encoder.layers if isinstance(l, keras.layers.Dense) and l.name != ANCHOR]
     decoder = [l for l in models.decoder.layers if isinstance(l, keras.layers.Dense)]
     return list(zip(encoder, reversed(decoder)))
 
@@ -137,7 +140,7 @@ def pretrain_layerwise(models: AutoencoderModels, X, model_config: AutoencoderCo
         output = keras.layers.Dense(inputs.shape[1], activation=mirror.activation)
         shallow = keras.Model(x_in, output(hidden(x_in)))
         shallow.compile(
-            optimizer=keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}),
+            optimizer=_optimizer(config),
             loss=LOSSES[model_config.loss] if first else "mean_squared_error",
         )
         batches = Batches(inputs, config.batch_size, model_config.output if first else "linear", seed=config.seed)
@@ -152,6 +155,32 @@ def pretrain_layerwise(models: AutoencoderModels, X, model_config: AutoencoderCo
     return history
 
 
+def _warm_up(models: AutoencoderModels, batches, loss: str, epochs: int, config: TrainConfig, on_epoch) -> list:
+    """Train the decoder alone, the encoder frozen; returns the per-epoch losses.
+
+    An anchored encoder gives useful codes from the start; a decoder fitted to
+    them first keeps its early, random gradients from pulling the codes away.
+    """
+    models.encoder.trainable = False
+    models.autoencoder.compile(optimizer=_optimizer(config, config.warmup_learning_rate), loss=loss)
+    callbacks = [keras.callbacks.TerminateOnNaN()] + ([_EpochHook(on_epoch)] if on_epoch else [])
+    try:
+        fitted = models.autoencoder.fit(batches, epochs=epochs, verbose=0, callbacks=callbacks).history["loss"]
+    finally:
+        models.encoder.trainable = True
+        models.encoder.get_layer(ANCHOR).trainable = False
+    return [float(v) for v in fitted]
+
+
+def _optimizer(config: TrainConfig, learning_rate: float | None = None):
+    rate = config.learning_rate if learning_rate is None else learning_rate
+    return keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": rate}})
+
+
+def _anchored(models: AutoencoderModels) -> bool:
+    return any(layer.name == ANCHOR for layer in models.encoder.layers)
+
+
 def train(
     models: AutoencoderModels,
     X,
@@ -159,21 +188,25 @@ def train(
     config: TrainConfig,
     on_epoch: Callable[[int, dict], None] | None = None,
     noise: NoiseConfig = NoiseConfig(),
+    targets=None,
 ) -> dict:
-    """Fit ``models.autoencoder`` to reconstruct ``X``.
+    """Fit ``models.autoencoder`` to reconstruct ``X`` (or ``targets``).
 
     Parameters
     ----------
     X : CSR matrix or ndarray of shape (n, d), float32
     on_epoch : callable(epoch, logs), optional
-        Called after every epoch (for progress bars).
+        Called after every epoch, warm-up epochs included (for progress bars).
     noise : NoiseConfig
         Corrupt each input batch (targets stay clean).
+    targets : CSR matrix or ndarray of shape (n, d), optional
+        What to reconstruct for each row of ``X`` (e.g. neighbour-smoothed rows).
 
     Returns
     -------
     dict
-        The History: metric name -> list of per-epoch values.
+        The History: metric name -> list of per-epoch values; ``warmup_loss``
+        for the decoder warm-up of an anchored encoder.
     """
     tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -182,23 +215,29 @@ def train(
     train_rows, val_rows = np.sort(order[n_val:]), np.sort(order[:n_val])
     if len(train_rows) == 0:
         raise TrainingError("no rows left to train on")
+    targets_of = (lambda rows: None) if targets is None else (lambda rows: targets[rows])
 
     pretrained = pretrain_layerwise(models, X[train_rows], model_config, config) if config.pretrain_epochs else {}
-    optimizer = keras.optimizers.get(
-        {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
-    )
-    models.autoencoder.compile(optimizer=optimizer, loss=LOSSES[model_config.loss])
-    callbacks = make_callbacks(config, on_epoch)
+    batches = Batches(X[train_rows], config.batch_size, model_config.output, seed=config.seed,
+                      noise=noise, noise_seed=config.seed + 1, targets=targets_of(train_rows))
+    loss = LOSSES[model_config.loss]
+    warmup_epochs, epochs = config.epochs_for(len(train_rows))
+    warmup = {}
+    if warmup_epochs and _anchored(models):
+        warmup = {"warmup_loss": _warm_up(models, batches, loss, warmup_epochs, config, on_epoch)}
+    else:
+        warmup_epochs = 0
+    models.autoencoder.compile(optimizer=_optimizer(config), loss=loss)
     validation = (
-        Batches(X[val_rows], config.batch_size, model_config.output, noise=noise, noise_seed=config.seed + 2)
+        Batches(X[val_rows], config.batch_size, model_config.output, noise=noise, noise_seed=config.seed + 2,
+                targets=targets_of(val_rows))
         if n_val else None
     )
     history = models.autoencoder.fit(
-        Batches(X[train_rows], config.batch_size, model_config.output, seed=config.seed,
-                noise=noise, noise_seed=config.seed + 1),
+        batches,
         validation_data=validation,
-        epochs=config.epochs,
-        callbacks=callbacks,
+        epochs=epochs,
+        callbacks=make_callbacks(config, on_epoch, epochs, offset=warmup_epochs),
         verbose=0,
     ).history
     losses = history.get("loss", [])
@@ -207,7 +246,7 @@ def train(
             f"training diverged: the loss became NaN or infinite in epoch {len(losses)}; "
             f"try a lower learning rate (it was {config.learning_rate:g})"
         )
-    return {**pretrained, **{name: [float(v) for v in values] for name, values in history.items()}}
+    return {**pretrained, **warmup, **{name: [float(v) for v in values] for name, values in history.items()}}
 
 
 _COMPILED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

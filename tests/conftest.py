@@ -58,9 +58,14 @@ def write_jsonl(path, corpus: Corpus) -> None:
 
 TINY_CONFIG = BuildConfig(
     tfidf=TfidfConfig(max_features=500, min_df=1, max_df=1.0),
-    autoencoder=AutoencoderConfig(hidden=(32, 16), code_size=8, input_dropout=0.2),
-    train=TrainConfig(epochs=8, batch_size=16, learning_rate=3e-3, seed=7),
+    autoencoder=AutoencoderConfig(hidden=(32, 16), code_size=8, input_dropout=0.2, anchor="smoothed_lsa"),
+    train=TrainConfig(epochs=8, batch_size=16, learning_rate=3e-3, seed=7, warmup_steps=14),
 )
+
+# the same model as TINY_CONFIG, from the command line (the last four flags are the learning rate and seed)
+TINY_FLAGS = ["--input-dropout", "0.2", "--max-features", "500", "--min-df", "1", "--max-df", "1.0", "--hidden", "32,16",
+              "--code-size", "8", "--warmup-steps", "14", "--epochs", "8", "--batch-size", "16", "--learning-rate", "0.003",
+              "--seed", "7"]
 
 
 @pytest.fixture(scope="session")

@@ -138,7 +138,7 @@ def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_
     from retrieval.hashing import finish_codes
     from retrieval.training import encode
 
-    config = TINY_CONFIG.override(autoencoder={"codes": codes, "code_size": 16})
+    config = TINY_CONFIG.override(autoencoder={"codes": codes, "code_size": 16, "anchor": "none"})
     X = TfidfFeaturizer(config.tfidf).fit_transform(corpus.texts)[:40].toarray()
     models = build_autoencoder(X.shape[1], config.autoencoder, seed=0)
     before = encode(models.decoder, encode(models.encoder, X))

@@ -10,11 +10,10 @@ import textwrap
 import pytest
 
 from indexing import read_manifest
-from conftest import run_cli
+from conftest import TINY_FLAGS, run_cli
 from retrieval.pipeline import TextIndex
 
-TINY = ["--input-dropout", "0.2", "--max-features", "500", "--min-df", "1", "--max-df", "1.0", "--hidden", "32,16",
-        "--code-size", "8", "--epochs", "8", "--batch-size", "16", "--learning-rate", "0.003", "--seed", "7"]
+TINY = TINY_FLAGS
 
 
 run = run_cli
@@ -38,7 +37,8 @@ def test_build_matches_the_library_with_the_same_seed(cli_bundle, bundle_dir, qu
 def test_build_prints_progress_and_a_summary(tmp_path, corpus_file):
     result = run("build", corpus_file, "--out", tmp_path / "i", *TINY[:-4], "--epochs", "2")
     assert result.exit_code == 0
-    assert "read 100 documents" in result.stderr and "epoch 2/2  loss" in result.stderr
+    # two decoder warm-up epochs (--warmup-steps 14, 7 batches each), then the two asked for
+    assert "read 100 documents" in result.stderr and "epoch 4/4  loss" in result.stderr
     assert "built " in result.stdout and "100 documents" in result.stdout
 
 
