@@ -38,7 +38,11 @@ VARIANTS = {  # what the defaults were measured against, on the same protocol
     "anchor-none": {AE: {"anchor": "none"}},          # neighbour targets alone
     "anchor-lsa": {AE: {"anchor": "lsa"}},             # plain LSA as the anchor
     "targets-own": {NB: {"weight": 0.0}},              # the smoothed anchor, each document's own words as targets
-    "previous-default": {AE: {"anchor": "none"}, NB: {"k": 0}, TR: {"epochs": 20}},  # release 0.1's recipe
+    "no-warmup": {TR: {"warmup_steps": 0}},
+    "lr-1e-3": {TR: {"learning_rate": 1e-3}},
+    "steps-1800": {TR: {"steps": 1800}},
+    "no-epoch-cap": {TR: {"max_epochs": 0}},
+    "previous-default": {AE: {"anchor": "none"}, NB: {"k": 0}, TR: {"epochs": 20, "learning_rate": 1e-3}},  # 0.1's recipe
 }
 CODES = {"float": {}, "binary-64": {AE: {"codes": "binary", "code_size": 64}}}
 

@@ -121,6 +121,7 @@ def build(
     neighbours: Annotated[Optional[int], typer.Option(help="Neighbours per document for smoothed targets and the anchor (0 = none) [20].")] = None,
     neighbour_weight: Annotated[Optional[float], typer.Option(help="Weight of the neighbours' mean in each target (0 = own words only) [4].")] = None,
     steps: Annotated[Optional[int], typer.Option(help="Training budget in optimiser steps, rounded up to whole epochs (0 = use --epochs) [600].")] = None,
+    max_epochs: Annotated[Optional[int], typer.Option(help="At most this many epochs of a --steps budget (0 = no cap) [8].")] = None,
     warmup_steps: Annotated[Optional[int], typer.Option(help="Decoder-only steps before training an anchored encoder [300].")] = None,
     warmup_learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate of the decoder warm-up [1e-3].")] = None,
     validate_queries: Annotated[Optional[Path], typer.Option(help="Labelled held-out queries for the end-of-build check against LSA-32.")] = None,
@@ -143,7 +144,8 @@ def build(
                          codes=codes, binarizer=binarizer, binary_noise=binary_noise),
         train=dict(**train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
                                    early_stopping, reduce_lr, checkpoint, seed, stacked),
-                   steps=steps, warmup_steps=warmup_steps, warmup_learning_rate=warmup_learning_rate),
+                   steps=steps, max_epochs=max_epochs, warmup_steps=warmup_steps,
+                   warmup_learning_rate=warmup_learning_rate),
         neighbours=dict(k=neighbours, weight=neighbour_weight),
         metric=metric,
     )

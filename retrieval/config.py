@@ -187,12 +187,14 @@ class TrainConfig:
     steps: int = 0
     warmup_steps: int = 0
     warmup_learning_rate: float = 1e-3
+    max_epochs: int = 0
 
     def __post_init__(self):
         _positive("epochs", self.epochs)
         _positive("steps", self.steps, allow_zero=True)
         _positive("warmup_steps", self.warmup_steps, allow_zero=True)
         _positive("warmup_learning_rate", self.warmup_learning_rate)
+        _positive("max_epochs", self.max_epochs, allow_zero=True)
         _positive("batch_size", self.batch_size)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _positive("learning_rate", self.learning_rate)
@@ -213,11 +215,16 @@ class TrainConfig:
 
         A budget of ``steps`` (optimiser updates) becomes whole epochs, at least
         one, so that a large corpus is not trained for many times longer than a
-        small one; ``steps`` = 0 trains for ``epochs``.
+        small one, and at most ``max_epochs`` (0 = no cap), so that a small one
+        is not passed over so often that the codes drift to its particulars;
+        ``steps`` = 0 trains for ``epochs``.
         """
         per_epoch = max(1, math.ceil(n_rows / self.batch_size))
         warmup = math.ceil(self.warmup_steps / per_epoch) if self.warmup_steps else 0
-        return warmup, (math.ceil(self.steps / per_epoch) if self.steps else self.epochs)
+        if not self.steps:
+            return warmup, self.epochs
+        epochs = math.ceil(self.steps / per_epoch)
+        return warmup, min(epochs, self.max_epochs) if self.max_epochs else epochs
 
 
 @dataclass(frozen=True)
@@ -333,7 +340,7 @@ class _Sections:
         )
 
 
-TEXT_TRAIN = dict(steps=600, warmup_steps=300, learning_rate=3e-4)  # measured in bench/corpora.py
+TEXT_TRAIN = dict(steps=600, max_epochs=8, warmup_steps=300, learning_rate=3e-4)  # measured in bench/corpora.py
 
 
 @dataclass(frozen=True)

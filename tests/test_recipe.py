@@ -119,7 +119,9 @@ def test_a_step_budget_becomes_whole_epochs():
     assert TrainConfig(steps=600, warmup_steps=300, batch_size=128).epochs_for(11293) == (4, 7)
     assert TrainConfig(steps=600, batch_size=128).epochs_for(100) == (0, 600)
     assert TrainConfig(epochs=5).epochs_for(10**6) == (0, 5)
-    assert BuildConfig().epochs_for(5485) == math.ceil(300 / 43) + math.ceil(600 / 43)
+    assert TrainConfig(steps=600, max_epochs=8, batch_size=128).epochs_for(5485) == (0, 8)  # 43 batches an epoch
+    assert TrainConfig(steps=600, max_epochs=8, batch_size=128).epochs_for(54804) == (0, 2)
+    assert BuildConfig().epochs_for(5485) == math.ceil(300 / 43) + 8
 
 
 def test_anchor_config_is_checked_and_follows_the_kind():
