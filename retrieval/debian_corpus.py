@@ -37,7 +37,7 @@ class DebianDataset:
     min_count: int  # sections with fewer documents (after de-duplication) are dropped
     licence: str
     test_modulus: int = 10  # test = packages whose sha256(name) mod this is 0
-    mirror: str = "http://deb.debian.org/debian"
+    apt_dir: str = "/etc/apt"  # where the machine's sources say which mirror serves the suite
     keyring: str = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
@@ -124,6 +124,31 @@ def make_records(packages: dict, translations: dict, min_count: int = 50, modulu
     return splits
 
 
+def _source_entries(apt_dir: Path):
+    """(URI, suites, components) of each deb source configured under ``apt_dir``, one-line or deb822."""
+    one_line = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]
+    for path in one_line:
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                words = re.sub(r"\[[^]]*\]", "", line.split("#")[0]).split()
+                if len(words) >= 3 and words[0] == "deb":
+                    yield words[1], {words[2]}, set(words[3:])
+    for path in sorted((apt_dir / "sources.list.d").glob("*.sources")):
+        for fields in _stanzas(path.read_text()):
+            if "deb" in fields.get("Types", "").split() and fields.get("Enabled", "yes") != "no":
+                for uri in fields.get("URIs", "").split():
+                    yield uri, set(fields.get("Suites", "").split()), set(fields.get("Components", "").split())
+
+
+def configured_mirror(dataset: DebianDataset) -> str:
+    """The mirror this machine's apt already uses for the dataset's suite and component."""
+    for uri, suites, components in _source_entries(Path(dataset.apt_dir)):
+        if dataset.suite in suites and dataset.component in components:
+            return uri.rstrip("/")
+    raise RetrievalError(f"{dataset.name} needs an apt source for Debian {dataset.suite} {dataset.component}; "
+                         f"none is configured in {dataset.apt_dir}")
+
+
 def _apt_command(dataset: DebianDataset, scratch: Path) -> list[str]:
     """The ``apt-get update`` command line, once its private sources list and config are in ``scratch``."""
     import pwd  # POSIX only, like apt
@@ -138,7 +163,7 @@ def _apt_command(dataset: DebianDataset, scratch: Path) -> list[str]:
     (scratch / "lists" / "partial").mkdir(parents=True)
     (scratch / "sources.list.d").mkdir()
     (scratch / "sources.list").write_text(f"deb [arch={dataset.architecture} signed-by={dataset.keyring}] "
-                                          f"{dataset.mirror} {dataset.suite} {dataset.component}\n")
+                                          f"{configured_mirror(dataset)} {dataset.suite} {dataset.component}\n")
     (scratch / "apt.conf").write_text("".join(f"#clear {hook};\n" for hook in UPDATE_HOOKS))
     options = {
         "Dir::State::Lists": scratch / "lists", "Dir::Cache": scratch / "cache",
@@ -164,8 +189,7 @@ def download_index(dataset: DebianDataset, scratch: Path) -> dict[str, Path]:
     result = subprocess.run(_apt_command(dataset, scratch), capture_output=True, text=True)
     if result.returncode != 0:
         tail = " ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-        raise RetrievalError(f"apt-get update could not fetch Debian {dataset.suite} {dataset.component} "
-                             f"from {dataset.mirror}: {tail}")
+        raise RetrievalError(f"apt-get update could not fetch Debian {dataset.suite} {dataset.component}: {tail}")
     lists, where = scratch / "lists", f"{dataset.suite}_{dataset.component}"
     return {"release": _index_file(lists, f"{dataset.suite}_InRelease"),
             "packages": _index_file(lists, f"{where}_binary-{dataset.architecture}_Packages"),
@@ -186,7 +210,7 @@ def build(dataset: DebianDataset, scratch: Path) -> tuple[dict[str, list], dict]
                            dataset.min_count, dataset.test_modulus)
     stamp = {
         "source": f"Debian {dataset.suite} {dataset.component} ({dataset.architecture}) Packages and "
-                  f"Translation-en indexes from {dataset.mirror}, via a private apt-get update",
+                  f"Translation-en indexes from the mirror apt is configured with, via a private apt-get update",
         "release": _release_fields(read["release"]),
         "fetched": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "index_files": {path.name: sha256_file(path) for path in index.values()},

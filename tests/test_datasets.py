@@ -255,15 +255,30 @@ def test_debian_fetch_writes_records_and_a_stamp_from_the_index(tmp_path, monkey
 def test_debian_apt_runs_on_private_lists_and_sources(tmp_path, monkeypatch):
     keyring = tmp_path / "keyring.gpg"
     keyring.write_bytes(b"")
-    dataset = dataclasses.replace(datasets.DATASETS["debian-packages"], keyring=str(keyring))
+    apt = tmp_path / "etc-apt"
+    (apt / "sources.list.d").mkdir(parents=True)
+    (apt / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.invalid/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
+        "Types: deb\nURIs: http://security.invalid/debian-security\nSuites: bookworm-security\nComponents: main\n")
+    dataset = dataclasses.replace(datasets.DATASETS["debian-packages"], keyring=str(keyring), apt_dir=str(apt))
     monkeypatch.setattr(debian_corpus.shutil, "which", lambda name: f"/usr/bin/{name}")
     command = debian_corpus._apt_command(dataset, tmp_path)
     assert command[:2] == ["/usr/bin/apt-get", "update"]
     assert f"Dir::State::Lists={tmp_path / 'lists'}" in command and "Acquire::Languages=en" in command
     assert f"Dir::Etc::SourceList={tmp_path / 'sources.list'}" in command
     assert (tmp_path / "sources.list").read_text() == (
-        f"deb [arch=amd64 signed-by={keyring}] http://deb.debian.org/debian bookworm main\n")
+        f"deb [arch=amd64 signed-by={keyring}] http://mirror.invalid/debian bookworm main\n")
     assert "#clear APT::Update::Post-Invoke-Success;" in (tmp_path / "apt.conf").read_text()
+
+
+def test_debian_mirror_comes_from_the_machines_apt_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text("# comment\ndeb [arch=amd64] http://one.invalid/debian bookworm main contrib\n")
+    dataset = dataclasses.replace(datasets.DATASETS["debian-packages"], apt_dir=str(tmp_path))
+    assert debian_corpus.configured_mirror(dataset) == "http://one.invalid/debian"
+    (tmp_path / "sources.list").write_text("deb http://one.invalid/debian trixie main\n")
+    with pytest.raises(RetrievalError, match="needs an apt source for Debian bookworm main"):
+        debian_corpus.configured_mirror(dataset)
 
 
 def test_debian_fetch_says_what_it_needs(tmp_path, monkeypatch):
