@@ -102,11 +102,13 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
         own, lsa = by_method["autoencoder"], by_method.get("lsa-32", [float("nan")])
         facts = group[0]["facts"]
         gap = statistics.mean(own) - statistics.mean(lsa)
+        columns = ["autoencoder", "tfidf-cosine", "lsa-32", "bm25", "itq-64bit"]
+        best = max((statistics.mean(by_method[c]), c) for c in columns if c in by_method)[1]
+        cells = [("**" + _stat(by_method[c]) + "**" if c == best else _stat(by_method[c])) if c in by_method else ""
+                 for c in columns]
         lines.append(
             f"| {corpus} | {facts['documents']:,} / {facts['labels']} / {facts['median_words']} | {variant} | {codes} | "
-            f"{','.join(str(r['seed']) for r in group)} | **{_stat(own)}** | {_stat(by_method['tfidf-cosine'])} | "
-            f"{_stat(lsa)} | {_stat(by_method['bm25']) if 'bm25' in by_method else ''} | "
-            f"{_stat(by_method['itq-64bit']) if 'itq-64bit' in by_method else ''} | {gap:+.3f} | "
+            f"{','.join(str(r['seed']) for r in group)} | {' | '.join(cells)} | {gap:+.3f} | "
             f"{statistics.mean(r['build_seconds'] for r in group):.0f} |"
         )
     return "\n".join(lines)
