@@ -10,7 +10,8 @@ split (database), query with its test split (relevant = same label), and
 measure P@100 and MAP over the full ranking. In the same run and on the same
 documents: TF-IDF cosine, LSA-32 and BM25 (and for 64-bit codes ITQ-64 of
 LSA). Each run is one JSON line appended to ``--out``; ``--table`` prints the
-mean and spread over seeds of the latest row for each (corpus, variant, codes, seed).
+mean and spread over seeds of the latest row for each (corpus, codes, seed) of
+the default, then each variant's P@100 beside the default's.
 """
 
 from __future__ import annotations
@@ -114,6 +115,27 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
     return "\n".join(lines)
 
 
+def variant_table(rows: list[dict], seed: int = 0) -> str:
+    """P@100 of each variant (float codes, one seed) per corpus, LSA-32 of the default's run beside them."""
+    latest = {(r["corpus"], r["variant"]): r for r in rows if r["codes"] == "float" and r["seed"] == seed}
+    corpora = [c for c in CORPORA if any(key[0] == c and key[1] != "default" for key in latest)]
+    variants = [v for v in VARIANTS if any((c, v) in latest for c in corpora)]
+    lines = ["| variant | " + " | ".join(corpora) + " |", "|---|" + "---:|" * len(corpora)]
+
+    def cell(corpus, variant, method=None):
+        row = latest.get((corpus, variant))
+        if row is None:
+            return ""
+        scores = {("autoencoder" if m["method"].startswith("autoencoder") else m["method"]): m["precision_at_k"]
+                  for m in row["methods"]}
+        return f"{scores[method or 'autoencoder']:.3f}"
+
+    for variant in variants:
+        lines.append(f"| {variant} | " + " | ".join(cell(c, variant) for c in corpora) + " |")
+    lines.append("| *LSA-32, same run as default* | " + " | ".join(cell(c, "default", "lsa-32") for c in corpora) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", default=",".join(CORPORA), help="comma-separated; from " + ", ".join(CORPORA))
@@ -144,7 +166,9 @@ def main() -> None:
                           + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
                           + f" ({result['build_seconds']:.0f} s)", flush=True)
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
-    print("P@100\n" + table(rows) + "\n\nMAP\n" + table(rows, "mean_average_precision"))
+    default = [r for r in rows if r["variant"] == "default"]
+    print("P@100\n" + table(default) + "\n\nMAP\n" + table(default, "mean_average_precision")
+          + "\n\nVariants, P@100, float codes, seed 0\n" + variant_table(rows))
 
 
 if __name__ == "__main__":
