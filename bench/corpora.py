@@ -88,8 +88,11 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
     """One line per (corpus, variant, codes): the codes and each baseline, mean ± sd over seeds."""
     latest = {(r["corpus"], r["variant"], r["codes"], r["seed"]): r for r in rows}
     groups: dict = {}
-    for (corpus, variant, codes, _), row in sorted(latest.items(), key=lambda item: (CORPORA.index(item[0][0])
-                                                                                 if item[0][0] in CORPORA else 99, item[0][1:])):
+    def order(key):
+        corpus, variant, codes, seed = key
+        return CORPORA.index(corpus) if corpus in CORPORA else 99, variant, list(CODES).index(codes), seed
+
+    for (corpus, variant, codes, _), row in sorted(latest.items(), key=lambda item: order(item[0])):
         groups.setdefault((corpus, variant, codes), []).append(row)
     lines = ["| corpus | docs / labels / median words | variant | codes | seeds | autoencoder | TF-IDF | LSA-32 | BM25 "
              "| ITQ-64 of LSA | vs LSA-32 | build s |",
