@@ -141,7 +141,7 @@ def build(
         autoencoder=dict(code_size=code_size, input_dropout=input_dropout, activation=activation, output=output, loss=loss,
                          **kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
                          hidden=_split_ints(hidden, "--hidden") if hidden is not None else None,
-                         codes=codes, binarizer=binarizer, binary_noise=binary_noise),
+                         codes=codes, binarizer=binarizer, binary_noise=binary_noise, anchor=anchor),
         train=dict(**train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
                                    early_stopping, reduce_lr, checkpoint, seed, stacked),
                    steps=steps, max_epochs=max_epochs, warmup_steps=warmup_steps,
@@ -149,8 +149,6 @@ def build(
         neighbours=dict(k=neighbours, weight=neighbour_weight),
         metric=metric,
     )
-    if anchor is not None:  # after the kind flags, so that an explicit --anchor is checked against them
-        config = config.override(autoencoder=dict(anchor=anchor))
     if validate_queries is not None and not validate:
         raise RetrievalError("--validate-queries and --no-validate contradict each other; give one")
     with display.status("reading corpus…"):

@@ -361,6 +361,8 @@ class BuildConfig(_Sections):
 
     def __post_init__(self):
         self._check_metric()
+        if self.autoencoder.anchor == "smoothed_lsa" and self.neighbours.k == 0:
+            raise RetrievalError("the smoothed_lsa anchor needs neighbours (k > 0); use anchor lsa or none without them")
 
 
 @dataclass(frozen=True)

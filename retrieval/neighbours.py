@@ -95,5 +95,7 @@ def corpus_signals(X, neighbours: NeighbourConfig, anchor: str, code_size: int, 
     targets = smoothed(X, graph, neighbours.weight, "l1") if graph is not None and neighbours.weight > 0 else None
     if anchor == "none":
         return Signals(targets=targets)
-    base = smoothed(X, graph, neighbours.anchor_weight, "l2") if anchor == "smoothed_lsa" and graph is not None else X
+    if anchor == "smoothed_lsa" and graph is None:
+        raise RetrievalError("the smoothed_lsa anchor needs neighbours (k > 0); use anchor lsa or none without them")
+    base = smoothed(X, graph, neighbours.anchor_weight, "l2") if anchor == "smoothed_lsa" else X
     return Signals(targets=targets, anchor=spectral_anchor(base, code_size, seed))

@@ -18,6 +18,14 @@ from retrieval.neighbours import corpus_signals, neighbour_graph, smoothed, spec
 from retrieval.validation import validate
 
 
+def built_config(path):
+    """The BuildConfig recorded in a bundle's manifest."""
+    from indexing import read_manifest
+    from retrieval.config import BuildConfig
+
+    return BuildConfig.from_dict(read_manifest(path)["config"])
+
+
 @pytest.fixture(scope="module")
 def rows():
     return np.random.default_rng(5).standard_normal((300, 12)).astype(np.float32)
@@ -85,6 +93,8 @@ def test_signals_follow_the_config(tfidf):
     assert lsa.targets is None and lsa.anchor.shape == (tfidf.shape[1], 8)
     both = corpus_signals(tfidf, NeighbourConfig(k=5, dims=10), "smoothed_lsa", 8)
     assert both.targets.shape == tfidf.shape and not np.allclose(both.anchor, lsa.anchor, atol=1e-3)
+    with pytest.raises(RetrievalError, match="smoothed_lsa anchor needs neighbours"):
+        corpus_signals(tfidf, NeighbourConfig(k=0), "smoothed_lsa", 8)
 
 
 def test_an_anchored_encoder_starts_at_its_anchor():
@@ -135,6 +145,9 @@ def test_anchor_config_is_checked_and_follows_the_kind():
     assert BuildConfig().override(train={"epochs": 3}).train.steps == 0
     with pytest.raises(RetrievalError, match="neighbours k must be non-negative"):
         NeighbourConfig(k=-1)
+    with pytest.raises(RetrievalError, match="smoothed_lsa anchor needs neighbours"):
+        BuildConfig().override(neighbours={"k": 0})
+    assert BuildConfig().override(neighbours={"k": 0}, autoencoder={"anchor": "lsa"}).autoencoder.anchor == "lsa"
 
 
 def test_an_old_manifest_config_loads_without_the_recipe():
@@ -203,3 +216,9 @@ def test_build_checks_the_codes_and_says_so(tmp_path, corpus_file, queries_file)
     assert both.exit_code == 1 and "contradict" in both.stderr
     wrong = run_cli("build", corpus_file, "--out", tmp_path / "j", "--kind", "contractive", "--anchor", "lsa")
     assert wrong.exit_code == 1 and "use anchor none with kind 'contractive'" in wrong.stderr
+    lonely = run_cli("build", corpus_file, "--out", tmp_path / "j", "--neighbours", "0")
+    assert lonely.exit_code == 1 and "smoothed_lsa anchor needs neighbours" in lonely.stderr
+    plain_lsa = run_cli("build", corpus_file, "--out", tmp_path / "k", *TINY_FLAGS, "--neighbours", "0", "--anchor", "lsa",
+                        "--json")
+    assert plain_lsa.exit_code == 0, plain_lsa.stderr
+    assert built_config(tmp_path / "k").autoencoder.anchor == "lsa"
