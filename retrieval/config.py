@@ -27,6 +27,7 @@ CODES = ("float", "binary")
 BINARIZERS = ("itq", "straight_through", "noise")
 BINARY_KINDS = ("plain", "denoising")
 ANCHORS = ("none", "lsa", "smoothed_lsa")
+SMOOTHED_NEEDS_NEIGHBOURS = "the smoothed_lsa anchor needs neighbours (k > 0); use anchor lsa or none without them"
 ANCHOR_KINDS = ("plain", "denoising", "sparse")  # kinds whose code layer is a plain Dense that an anchor can add to
 
 
@@ -362,7 +363,7 @@ class BuildConfig(_Sections):
     def __post_init__(self):
         self._check_metric()
         if self.autoencoder.anchor == "smoothed_lsa" and self.neighbours.k == 0:
-            raise RetrievalError("the smoothed_lsa anchor needs neighbours (k > 0); use anchor lsa or none without them")
+            raise RetrievalError(SMOOTHED_NEEDS_NEIGHBOURS)
 
 
 @dataclass(frozen=True)

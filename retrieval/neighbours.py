@@ -23,7 +23,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from indexing import nearest_neighbours
-from retrieval.config import NeighbourConfig
+from retrieval.config import SMOOTHED_NEEDS_NEIGHBOURS, NeighbourConfig
 from retrieval.errors import RetrievalError
 
 
@@ -52,9 +52,12 @@ def neighbour_graph(X, config: NeighbourConfig, seed: int = 0) -> sp.csr_matrix:
     )
 
 
-def smoothed(X, graph: sp.csr_matrix, weight: float, norm: str) -> sp.csr_matrix:
-    """``x + weight * (graph @ X)`` row-normalised by ``norm`` ("l1" or "l2"), CSR float32 (n, d)."""
-    return sp.csr_matrix(normalize(X + weight * (graph @ X), norm=norm), dtype=np.float32)
+def smoothed(X, neighbour_mean, weight: float, norm: str) -> sp.csr_matrix:
+    """``x + weight * neighbour_mean`` row-normalised by ``norm`` ("l1" or "l2"), CSR float32 (n, d).
+
+    ``neighbour_mean`` is ``graph @ X``: each row's neighbours averaged.
+    """
+    return sp.csr_matrix(normalize(X + weight * neighbour_mean, norm=norm), dtype=np.float32)
 
 
 def spectral_anchor(X_smooth, code_size: int, seed: int = 0) -> np.ndarray:
@@ -90,12 +93,12 @@ def corpus_signals(X, neighbours: NeighbourConfig, anchor: str, code_size: int, 
     ``anchor`` is "none", "lsa" (the plain TF-IDF singular vectors) or
     "smoothed_lsa" (those of the neighbour-smoothed rows).
     """
+    if anchor == "smoothed_lsa" and neighbours.k == 0:
+        raise RetrievalError(SMOOTHED_NEEDS_NEIGHBOURS)
     wants_graph = neighbours.k > 0 and (neighbours.weight > 0 or anchor == "smoothed_lsa")
-    graph = neighbour_graph(X, neighbours, seed) if wants_graph else None
-    targets = smoothed(X, graph, neighbours.weight, "l1") if graph is not None and neighbours.weight > 0 else None
+    mean = neighbour_graph(X, neighbours, seed) @ X if wants_graph else None  # shared by targets and anchor
+    targets = smoothed(X, mean, neighbours.weight, "l1") if mean is not None and neighbours.weight > 0 else None
     if anchor == "none":
         return Signals(targets=targets)
-    if anchor == "smoothed_lsa" and graph is None:
-        raise RetrievalError("the smoothed_lsa anchor needs neighbours (k > 0); use anchor lsa or none without them")
-    base = smoothed(X, graph, neighbours.anchor_weight, "l2") if anchor == "smoothed_lsa" else X
+    base = smoothed(X, mean, neighbours.anchor_weight, "l2") if anchor == "smoothed_lsa" else X
     return Signals(targets=targets, anchor=spectral_anchor(base, code_size, seed))

@@ -72,9 +72,9 @@ def test_neighbour_graph_is_row_stochastic_and_topical(tfidf, corpus):
 
 def test_smoothed_targets_are_distributions_mixing_in_the_neighbours(tfidf):
     graph = neighbour_graph(tfidf, NeighbourConfig(k=5, dims=10))
-    targets = smoothed(tfidf, graph, 4.0, "l1")
+    targets = smoothed(tfidf, graph @ tfidf, 4.0, "l1")
     np.testing.assert_allclose(np.asarray(targets.sum(axis=1)).ravel(), 1.0, rtol=1e-5)
-    own = smoothed(tfidf, graph, 0.0, "l1")
+    own = smoothed(tfidf, graph @ tfidf, 0.0, "l1")
     assert (targets[0] > 0).sum() > (own[0] > 0).sum()  # words of the neighbours join each target
 
 
