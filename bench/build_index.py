@@ -24,9 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval.config import BuildConfig
-from retrieval.corpus import Corpus, read_corpus
-from retrieval.datasets import dataset_path
-from retrieval.pipeline import TextIndex
+from retrieval.text.corpus import Corpus, read_corpus
+from retrieval.data.datasets import dataset_path
+from retrieval.text.index import TextIndex
 
 
 def synthetic(n: int, seed: int = 0, words_per_doc: int = 150) -> Corpus:

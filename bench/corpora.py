@@ -27,10 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval.config import BuildConfig
-from retrieval.corpus import read_corpus
-from retrieval.datasets import dataset_path, fetch
-from retrieval.evaluate import evaluate
-from retrieval.pipeline import TextIndex
+from retrieval.text.corpus import read_corpus
+from retrieval.data.datasets import dataset_path, fetch
+from retrieval.evaluation.text import evaluate
+from retrieval.text.index import TextIndex
 
 CORPORA = ("20newsgroups", "20newsgroups-short", "reuters8", "reuters52", "debian-packages")
 AE, TR, NB = "autoencoder", "train", "neighbours"

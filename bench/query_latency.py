@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval.corpus import read_corpus
-from retrieval.datasets import dataset_path
-from retrieval.pipeline import TextIndex
-from retrieval.training import encode
+from retrieval.text.corpus import read_corpus
+from retrieval.data.datasets import dataset_path
+from retrieval.text.index import TextIndex
+from retrieval.model.training import encode
 
 
 def percentile(values, q):

@@ -1,8 +1,8 @@
 """What every pipeline shares: codes in a FAISS index, with ids, metadata and one bundle.
 
 ``CodeIndex`` holds the encoder, the float or binary FAISS index, the ids and
-display metadata, search, and the bundle. ``retrieval.pipeline.TextIndex``
-adds TF-IDF features; ``retrieval.image_pipeline.ImageIndex`` adds pixels.
+display metadata, search, and the bundle. ``retrieval.text.index.TextIndex``
+adds TF-IDF features; ``retrieval.images.index.ImageIndex`` adds pixels.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import scipy
 import sklearn
 
 from indexing import BinaryIndex, IndexingError, VectorIndex, read_index, read_manifest, staged_bundle, write_manifest
-from retrieval._tf import keras, tf
+from retrieval.model._tf import keras, tf
 from retrieval.config import BuildConfig
-from retrieval.core import build_autoencoder
+from retrieval.model.builder import build_autoencoder
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.hashing import binarize, finish_codes
-from retrieval.neighbours import Signals
-from retrieval.training import encode, train
+from retrieval.model.codes import binarize, finish_codes
+from retrieval.model.neighbours import Signals
+from retrieval.model.training import encode, train
 
 SNIPPET_CHARS = 160
 COMMON_FILES = {"encoder": "encoder.keras", "index": "index.faiss", "doc_ids": "doc_ids.json", "metadata": "metadata.jsonl"}

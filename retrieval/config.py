@@ -230,7 +230,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class NeighbourConfig:
-    """The neighbour graph behind smoothed targets and the smoothed-LSA anchor (``retrieval.neighbours``).
+    """The neighbour graph behind smoothed targets and the smoothed-LSA anchor (``retrieval.model.neighbours``).
 
     ``k`` neighbours per document (0 = none) by cosine in an LSA space of
     ``dims`` dimensions; targets are ``l1(x + weight * mean of neighbours)``
@@ -351,7 +351,7 @@ class BuildConfig(_Sections):
     The text defaults anchor the code on smoothed LSA, reconstruct
     neighbour-smoothed targets, and train for a budget of optimiser steps
     (at a learning rate low enough not to pull the codes far from the anchor)
-    after a decoder warm-up (see ``retrieval.neighbours``).
+    after a decoder warm-up (see ``retrieval.model.neighbours``).
     """
 
     tfidf: TfidfConfig = field(default_factory=TfidfConfig)
@@ -371,7 +371,7 @@ class ImageConfig(_Sections):
     """Everything an image index build needs; recorded in the manifest.
 
     ``model`` names the preset ``autoencoder`` was made from (see
-    ``retrieval.images.image_model``); ``noise`` makes it a denoising one.
+    ``retrieval.images.data.image_model``); ``noise`` makes it a denoising one.
     """
 
     model: str = "lecture"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from retrieval.config import AutoencoderConfig, BuildConfig, TfidfConfig, TrainConfig
-from retrieval.corpus import Corpus
+from retrieval.text.corpus import Corpus
 
 TOPICS = 4
 
@@ -20,7 +20,7 @@ def run_cli(*args):
     """Invoke the CLI in-process; a traceback in the output fails the test (user errors never show one)."""
     from typer.testing import CliRunner
 
-    from retrieval.cli import app
+    from retrieval.cli.main import app
 
     result = CliRunner().invoke(app, [str(a) for a in args])
     assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
@@ -94,7 +94,7 @@ def queries_file(tmp_path_factory, queries):
 
 @pytest.fixture(scope="session")
 def fitted(corpus):
-    from retrieval.pipeline import TextIndex
+    from retrieval.text.index import TextIndex
 
     return TextIndex(TINY_CONFIG).fit(corpus)
 
@@ -143,8 +143,8 @@ def image_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def image_index(image_dir):
     from retrieval.config import ImageConfig, TrainConfig
-    from retrieval.image_pipeline import ImageIndex
-    from retrieval.images import image_model, load_images
+    from retrieval.images.index import ImageIndex
+    from retrieval.images.data import image_model, load_images
 
     data = load_images(image_dir)
     config = ImageConfig(model="deep", autoencoder=image_model("deep", code_size=8),

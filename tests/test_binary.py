@@ -10,9 +10,9 @@ from conftest import TINY_CONFIG, run_cli
 from indexing import BinaryIndex, IndexingError, hamming_distances, pack_bits, read_index, read_manifest
 from retrieval.config import AutoencoderConfig, BuildConfig
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.evaluate import evaluate, rerank
-from retrieval.hashing import ITQ, binarize
-from retrieval.pipeline import TextIndex
+from retrieval.evaluation.text import evaluate, rerank
+from retrieval.model.codes import ITQ, binarize
+from retrieval.text.index import TextIndex
 
 BINARY_CONFIG = TINY_CONFIG.override(autoencoder={"codes": "binary", "code_size": 16})
 
@@ -115,8 +115,8 @@ def test_itq_rotation_lowers_the_quantisation_error():
 
 
 def test_the_binary_code_layer_is_exactly_binary_in_training_and_learns():
-    from retrieval._tf import keras
-    from retrieval.blocks import BinaryCode
+    from retrieval.model._tf import keras
+    from retrieval.model.blocks import BinaryCode
 
     layer = BinaryCode(16, binarizer="straight_through", seed=0)
     x = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
@@ -133,10 +133,10 @@ def test_the_binary_code_layer_is_exactly_binary_in_training_and_learns():
 @pytest.mark.parametrize("codes, center", [("float", True), ("binary", False)])
 def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_path, codes, center):
     from retrieval.code_index import load_keras
-    from retrieval.core import build_autoencoder
-    from retrieval.featurize import TfidfFeaturizer
-    from retrieval.hashing import finish_codes
-    from retrieval.training import encode
+    from retrieval.model.builder import build_autoencoder
+    from retrieval.text.featurize import TfidfFeaturizer
+    from retrieval.model.codes import finish_codes
+    from retrieval.model.training import encode
 
     config = TINY_CONFIG.override(autoencoder={"codes": codes, "code_size": 16, "anchor": "none"})
     X = TfidfFeaturizer(config.tfidf).fit_transform(corpus.texts)[:40].toarray()

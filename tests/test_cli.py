@@ -11,7 +11,7 @@ import pytest
 
 from indexing import read_manifest
 from conftest import TINY_FLAGS, run_cli
-from retrieval.pipeline import TextIndex
+from retrieval.text.index import TextIndex
 
 TINY = TINY_FLAGS
 
@@ -162,7 +162,7 @@ def test_kill_9_mid_write_leaves_the_old_index_loadable(tmp_path, cli_bundle, co
             path.write_bytes(b"partial")
             os.kill(os.getpid(), signal.SIGKILL)
         VectorIndex.write = die
-        from retrieval.cli import app
+        from retrieval.cli.main import app
         app({["build", str(corpus_file), "--out", str(target), *TINY[:-4], "--epochs", "1"]!r})
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

@@ -5,9 +5,9 @@ import pytest
 import scipy.sparse as sp
 
 from retrieval.config import AutoencoderConfig, TrainConfig
-from retrieval.core import build_autoencoder
+from retrieval.model.builder import build_autoencoder
 from retrieval.errors import RetrievalError, TrainingError
-from retrieval.training import Batches, encode, make_callbacks, reconstruction_target, train
+from retrieval.model.training import Batches, encode, make_callbacks, reconstruction_target, train
 
 
 def test_builder_returns_encoder_and_decoder_that_compose_to_the_autoencoder():

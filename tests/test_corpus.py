@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from retrieval.corpus import CorpusError, Fields, read_corpus
+from retrieval.text.corpus import CorpusError, Fields, read_corpus
 
 
 def test_directory_recursive_txt_and_md_with_relative_ids(tmp_path):

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from retrieval import datasets, debian_corpus
+from retrieval.data import datasets, debian as debian_corpus
 from retrieval.errors import RetrievalError
 
 TAB = "Category\tText\nd\tstring\nclass\t\n\n{rows}\n"

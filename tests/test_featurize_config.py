@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from retrieval.config import AutoencoderConfig, BuildConfig, TfidfConfig, TrainConfig
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.featurize import TfidfFeaturizer, load_csr, save_csr
+from retrieval.text.featurize import TfidfFeaturizer, load_csr, save_csr
 
 
 def test_round_trip_through_plain_json_transforms_identically(tmp_path, corpus):

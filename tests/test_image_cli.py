@@ -96,7 +96,7 @@ def test_a_text_index_is_not_an_image_index(bundle_dir):
 
 
 def test_missing_fashion_mnist_says_how_to_get_it(monkeypatch, tmp_path):
-    from retrieval import images
+    from retrieval.images import data as images
 
     monkeypatch.setattr(images, "candidates", lambda path=None: [tmp_path / "a", tmp_path / "b"])
     result = run("images", "train", "--out", tmp_path / "o")

@@ -7,13 +7,13 @@ import pytest
 
 from conftest import write_idx
 from retrieval.config import AutoencoderConfig, NoiseConfig
-from retrieval.core import build_autoencoder
+from retrieval.model.builder import build_autoencoder
 from retrieval.errors import RetrievalError
-from retrieval.image_eval import bce, evaluate_images
-from retrieval.image_pipeline import ImageIndex
-from retrieval.images import image_model, load_image_file, load_images, read_idx
-from retrieval.noise import KINDS, corrupt, psnr
-from retrieval.training import Batches
+from retrieval.evaluation.images import bce, evaluate_images
+from retrieval.images.index import ImageIndex
+from retrieval.images.data import image_model, load_image_file, load_images, read_idx
+from retrieval.model.noise import KINDS, corrupt, psnr
+from retrieval.model.training import Batches
 
 
 def test_loader_reads_both_splits_scaled_to_unit_range(image_dir):

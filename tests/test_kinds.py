@@ -12,15 +12,15 @@ import scipy.sparse as sp
 from sklearn.decomposition import PCA
 
 from conftest import TINY_CONFIG, run_cli
-from retrieval._tf import keras, tf
-from retrieval.blocks import ContractiveDense, VariationalCode
+from retrieval.model._tf import keras, tf
+from retrieval.model.blocks import ContractiveDense, VariationalCode
 from retrieval.config import AutoencoderConfig, ImageConfig, KINDS, TrainConfig
-from retrieval.core import build_autoencoder
+from retrieval.model.builder import build_autoencoder
 from retrieval.errors import RetrievalError
-from retrieval.image_pipeline import ImageIndex
-from retrieval.images import image_model, load_images
-from retrieval.pipeline import TextIndex
-from retrieval.training import encode, pretrain_layerwise, train
+from retrieval.images.index import ImageIndex
+from retrieval.images.data import image_model, load_images
+from retrieval.text.index import TextIndex
+from retrieval.model.training import encode, pretrain_layerwise, train
 
 KIND_OPTIONS = {"sparse": dict(code_activation="sigmoid", sparse_kl=0.1), "contractive": dict(code_activation="sigmoid")}
 
@@ -50,8 +50,8 @@ def test_every_kind_loads_in_a_fresh_process_with_safe_mode(saved_kinds, tmp_pat
     np.save(tmp_path / "images.npy", images)
     script = f"""
 import json, sys, numpy as np
-from retrieval.pipeline import TextIndex
-from retrieval.image_pipeline import ImageIndex
+from retrieval.text.index import TextIndex
+from retrieval.images.index import ImageIndex
 texts, images, out = {texts!r}, np.load({str(tmp_path / "images.npy")!r}), {{}}
 for name in {sorted(expected)!r}:
     cls = TextIndex if name.startswith("text") else ImageIndex
@@ -193,7 +193,7 @@ def test_stacked_from_the_cli(tmp_path, corpus_file):
 
 
 def test_code_activity_and_kind_parsing():
-    from retrieval.compare import code_activity, parse_kinds
+    from retrieval.evaluation.kinds import code_activity, parse_kinds
 
     assert code_activity(np.array([[0.0, 0.2], [-0.5, 0.05]])) == {"mean_activation": 0.1875, "active_fraction": 0.5}
     assert parse_kinds(" plain, sparse ") == ["plain", "sparse"]
@@ -229,7 +229,7 @@ def test_compare_kinds_from_the_cli_for_text_and_images(bundle_dir, queries_file
 
 
 def test_surface_demo_scores_both_embeddings_and_draws_them(tmp_path, monkeypatch):
-    from retrieval import surface
+    from retrieval.evaluation import surface
 
     result = surface.surface_demo(n=300, epochs=3)
     assert result["X"].shape == (300, 3) and result["pca"].shape == result["autoencoder"].shape == (300, 2)

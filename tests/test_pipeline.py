@@ -5,8 +5,8 @@ import pytest
 
 from indexing import IndexingError
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.evaluate import evaluate, ranking_scores
-from retrieval.pipeline import TextIndex
+from retrieval.evaluation.text import evaluate, ranking_scores
+from retrieval.text.index import TextIndex
 
 
 def test_a_document_queried_by_its_own_text_comes_back_first(fitted, corpus):
@@ -78,7 +78,7 @@ def test_evaluation_reports_the_index_beside_both_baselines(fitted, queries):
 
 
 def test_evaluation_needs_labels_and_a_positive_k(fitted, queries):
-    from retrieval.corpus import Corpus
+    from retrieval.text.corpus import Corpus
 
     with pytest.raises(RetrievalError, match="k must be a positive whole number; got 0"):
         evaluate(fitted, queries, k=0)

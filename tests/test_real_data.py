@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from indexing import BinaryIndex
-from retrieval.cli import app
-from retrieval.datasets import fetch
-from retrieval.pipeline import TextIndex
+from retrieval.cli.main import app
+from retrieval.data.datasets import fetch
+from retrieval.text.index import TextIndex
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +50,8 @@ def test_64_bit_codes_beat_float_lsa_32_and_itq_in_8_bytes(tmp_path):
 @pytest.mark.parametrize("corpus", ["reuters8", "reuters52", "20newsgroups-short"])
 def test_default_codes_beat_lsa_tfidf_and_bm25_on_corpora_they_were_not_tuned_on(corpus):
     """Issue 9: the same default beats LSA-32, TF-IDF cosine and BM25 beyond 20 Newsgroups (seed 0)."""
-    from retrieval.corpus import read_corpus
-    from retrieval.evaluate import evaluate
+    from retrieval.text.corpus import read_corpus
+    from retrieval.evaluation.text import evaluate
 
     target, _ = fetch(corpus)
     train, queries = (read_corpus(target / f"{split}.jsonl")[0] for split in ("train", "test"))

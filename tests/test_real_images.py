@@ -5,9 +5,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from retrieval.cli import app
+from retrieval.cli.main import app
 from retrieval.errors import RetrievalError
-from retrieval.images import find_images
+from retrieval.images.data import find_images
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -10,12 +10,12 @@ import scipy.sparse as sp
 
 from conftest import TINY_CONFIG, TINY_FLAGS, make_corpus, run_cli, write_jsonl
 from indexing import IndexingError, nearest_neighbours
-from retrieval.bm25 import BM25
+from retrieval.evaluation.bm25 import BM25
 from retrieval.config import AutoencoderConfig, BuildConfig, NeighbourConfig, TrainConfig
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.evaluate import evaluate
-from retrieval.neighbours import corpus_signals, neighbour_graph, smoothed, spectral_anchor
-from retrieval.validation import validate
+from retrieval.evaluation.text import evaluate
+from retrieval.model.neighbours import corpus_signals, neighbour_graph, smoothed, spectral_anchor
+from retrieval.evaluation.validation import validate
 
 
 def built_config(path):
@@ -55,7 +55,7 @@ def test_nearest_neighbours_want_a_matrix():
 
 @pytest.fixture(scope="module")
 def tfidf(corpus):
-    from retrieval.featurize import TfidfFeaturizer
+    from retrieval.text.featurize import TfidfFeaturizer
 
     return TfidfFeaturizer(TINY_CONFIG.tfidf).fit_transform(corpus.texts)
 
@@ -98,7 +98,7 @@ def test_signals_follow_the_config(tfidf):
 
 
 def test_an_anchored_encoder_starts_at_its_anchor():
-    from retrieval.core import build_autoencoder
+    from retrieval.model.builder import build_autoencoder
 
     config = AutoencoderConfig(hidden=(16,), code_size=4, anchor="lsa")
     anchor = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
@@ -112,8 +112,8 @@ def test_an_anchored_encoder_starts_at_its_anchor():
 
 
 def test_warm_up_trains_the_decoder_alone_and_the_anchor_never(tfidf):
-    from retrieval.core import ANCHOR, build_autoencoder
-    from retrieval.training import train
+    from retrieval.model.builder import ANCHOR, build_autoencoder
+    from retrieval.model.training import train
 
     model = dataclasses.replace(TINY_CONFIG.autoencoder, anchor="lsa")
     anchor = spectral_anchor(tfidf, 8)

@@ -11,8 +11,8 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsRegressor
 
 from retrieval.config import AutoencoderConfig, TrainConfig
-from retrieval.core import build_autoencoder
-from retrieval.training import encode, train
+from retrieval.model.builder import build_autoencoder
+from retrieval.model.training import encode, train
 
 SURFACE_MODEL = AutoencoderConfig(hidden=(64, 32), code_size=2, activation="tanh", code_activation="linear",
                                   output="linear", loss="mse", input_dropout=0.0, kind="plain")

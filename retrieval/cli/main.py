@@ -8,14 +8,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from retrieval.cli_common import (
+from retrieval.cli.common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
     SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, report_kinds, train_options, user_errors,
 )
 from retrieval.errors import RetrievalError
-from retrieval.data_cli import data_app, demo_app
-from retrieval.image_cli import images_app
+from retrieval.cli.data import data_app, demo_app
+from retrieval.cli.images import images_app
 
 app = typer.Typer(
     help="Semantic document search with deep autoencoders: TF-IDF -> autoencoder codes -> FAISS.",
@@ -57,8 +57,8 @@ RerankOpt = Annotated[int, typer.Option(help="Re-rank the codes' first N candida
 
 
 def _read(path: Path, fmt, id_field="id", text_field="text", label_field="label", title_field="title"):
-    from retrieval.corpus import CorpusError, Fields, read_corpus
-    from retrieval.datasets import missing_hint
+    from retrieval.text.corpus import CorpusError, Fields, read_corpus
+    from retrieval.data.datasets import missing_hint
 
     try:
         return read_corpus(path, fmt, Fields(id=id_field, text=text_field, label=label_field, title=title_field))
@@ -129,10 +129,10 @@ def build(
     json_out: JsonOpt = False,
 ):
     """Build an index from CORPUS into --out."""
-    from retrieval import display
+    from retrieval.cli import display
     from retrieval.config import BuildConfig
-    from retrieval.pipeline import TextIndex
-    from retrieval.validation import validate as validate_codes
+    from retrieval.text.index import TextIndex
+    from retrieval.evaluation.validation import validate as validate_codes
 
     codes, code_size = _code_flags(codes, bits, code_size)
     config = BuildConfig().override(
@@ -208,8 +208,8 @@ def query(
     json_out: JsonOpt = False,
 ):
     """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
-    from retrieval import display
-    from retrieval.pipeline import TextIndex
+    from retrieval.cli import display
+    from retrieval.text.index import TextIndex
 
     given = [name for name, value in (("TEXT", text), ("--file", file), ("--like", like)) if value is not None]
     if len(given) != 1:
@@ -247,7 +247,7 @@ def info(
 ):
     """Describe a saved index (and verify its checksums)."""
     from indexing import read_manifest
-    from retrieval import display
+    from retrieval.cli import display
 
     manifest = read_manifest(index_dir)
     if json_out:
@@ -274,9 +274,9 @@ def evaluate(
     json_out: JsonOpt = False,
 ):
     """Precision@k and MAP of the index (relevant = same label), beside TF-IDF cosine and LSA."""
-    from retrieval import display
-    from retrieval.evaluate import evaluate as run_evaluation
-    from retrieval.pipeline import TextIndex
+    from retrieval.cli import display
+    from retrieval.evaluation.text import evaluate as run_evaluation
+    from retrieval.text.index import TextIndex
 
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
@@ -285,7 +285,7 @@ def evaluate(
     report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed, rerank_n=rerank,
                             lsa_dims=_split_ints(lsa_dims, "--lsa-dims") if lsa_dims else ())
     if kinds is not None:
-        from retrieval.compare import code_activity, compare_kinds, parse_kinds, reconstruction_loss
+        from retrieval.evaluation.kinds import code_activity, compare_kinds, parse_kinds, reconstruction_loss
 
         texts = [t for t, label in zip(documents.texts, documents.labels or []) if label is not None]
 

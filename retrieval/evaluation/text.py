@@ -17,11 +17,11 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
 from indexing import hamming_distances
-from retrieval.bm25 import BM25
-from retrieval.corpus import Corpus
+from retrieval.evaluation.bm25 import BM25
+from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
-from retrieval.hashing import ITQ
-from retrieval.pipeline import check_rerank
+from retrieval.model.codes import ITQ
+from retrieval.text.index import check_rerank
 
 CHUNK = 256
 

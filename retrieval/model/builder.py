@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from retrieval._tf import keras
-from retrieval.blocks import ActivitySparsity, BinaryCode, CodeTransform, ContractiveDense, VariationalCode
+from retrieval.model._tf import keras
+from retrieval.model.blocks import ActivitySparsity, BinaryCode, CodeTransform, ContractiveDense, VariationalCode
 from retrieval.config import AutoencoderConfig
 from retrieval.errors import RetrievalError
 
@@ -58,7 +58,7 @@ def _code_block(config: AutoencoderConfig, input_dim: int, seed: int):
 def _anchor_layer(anchor, input_dim: int, config: AutoencoderConfig):
     """A fixed (untrained) linear projection of the input onto the code, from ``anchor`` (input_dim, code_size)."""
     if anchor is None:
-        raise RetrievalError(f"anchor {config.anchor!r} needs its projection matrix; compute it with retrieval.neighbours")
+        raise RetrievalError(f"anchor {config.anchor!r} needs its projection matrix; compute it with retrieval.model.neighbours")
     if tuple(anchor.shape) != (input_dim, config.code_size):
         raise RetrievalError(f"the anchor must have shape ({input_dim}, {config.code_size}); got {tuple(anchor.shape)}")
     layer = keras.layers.Dense(config.code_size, use_bias=False, trainable=False, name=ANCHOR)

@@ -9,11 +9,11 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from retrieval._tf import keras, tf
+from retrieval.model._tf import keras, tf
 from retrieval.config import AutoencoderConfig, NoiseConfig, TrainConfig
-from retrieval.core import ANCHOR, AutoencoderModels
+from retrieval.model.builder import ANCHOR, AutoencoderModels
 from retrieval.errors import TrainingError
-from retrieval.noise import corrupt
+from retrieval.model.noise import corrupt
 
 LOSSES = {
     "categorical_crossentropy": "categorical_crossentropy",

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval.corpus import Corpus
+from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
-from retrieval.evaluate import evaluate
+from retrieval.evaluation.text import evaluate
 
 SAMPLE = 1000
 LSA_DIMS = 32

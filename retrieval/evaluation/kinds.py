@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from retrieval._tf import keras
+from retrieval.model._tf import keras
 from retrieval.config import KINDS
 from retrieval.errors import RetrievalError
-from retrieval.training import LOSSES, _dense, encode, reconstruction_target
+from retrieval.model.training import LOSSES, _dense, encode, reconstruction_target
 
 ACTIVE = 0.1  # a code unit counts as active for an input when |activation| > 0.1
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from retrieval.cli_common import (
+from retrieval.cli.common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
     SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, report_kinds, train_options, user_errors,
@@ -27,7 +27,7 @@ def _queries(index, data_dir, test_index, image) -> tuple[list[str], "object"]:
     """The query images named by --test-index or --image, as (names, rows)."""
     import numpy as np
 
-    from retrieval.images import load_image_file, load_images
+    from retrieval.images.data import load_image_file, load_images
 
     if (test_index is None) == (image is None):
         raise RetrievalError("give --test-index or --image (exactly one of them)")
@@ -74,10 +74,10 @@ def train(
     """Train an image autoencoder on the training split and index its codes into --out."""
     import dataclasses
 
-    from retrieval import display
+    from retrieval.cli import display
     from retrieval.config import ImageConfig
-    from retrieval.image_pipeline import ImageIndex
-    from retrieval.images import image_model, load_images
+    from retrieval.images.index import ImageIndex
+    from retrieval.images.data import image_model, load_images
 
     if limit is not None and limit <= 0:
         raise RetrievalError(f"--limit must be a positive whole number; got {limit}")
@@ -127,11 +127,11 @@ def evaluate(
     json_out: JsonOpt = False,
 ):
     """Reconstruction, denoising per noise kind, and kNN / precision@k beside raw pixels and PCA."""
-    from retrieval import display
-    from retrieval.image_eval import evaluate_images
-    from retrieval.image_pipeline import ImageIndex
-    from retrieval.images import load_images
-    from retrieval.noise import KINDS
+    from retrieval.cli import display
+    from retrieval.evaluation.images import evaluate_images
+    from retrieval.images.index import ImageIndex
+    from retrieval.images.data import load_images
+    from retrieval.model.noise import KINDS
 
     index = ImageIndex.load(index_dir)
     amounts = {kind: noise_amount for kind in KINDS} if noise_amount is not None else None
@@ -139,8 +139,8 @@ def evaluate(
     report = evaluate_images(index, data, k=k, knn=knn, amounts=amounts, baselines=baselines,
                              seed=index.config.train.seed)
     if kinds is not None:
-        from retrieval.compare import code_activity, compare_kinds, parse_kinds
-        from retrieval.image_pipeline import train_rows
+        from retrieval.evaluation.kinds import code_activity, compare_kinds, parse_kinds
+        from retrieval.images.index import train_rows
 
         def measure(other):
             own = evaluate_images(other, data, k=k, knn=knn, amounts=amounts, baselines=False)
@@ -180,10 +180,11 @@ def denoise(
     """Corrupt images (the first 10 test images by default), denoise them, and report PSNR before and after."""
     import numpy as np
 
-    from retrieval import display, plots
+    from retrieval.cli import display
+    from retrieval.evaluation import plots
     from retrieval.config import NoiseConfig
-    from retrieval.image_pipeline import ImageIndex
-    from retrieval.noise import corrupt, psnr
+    from retrieval.images.index import ImageIndex
+    from retrieval.model.noise import corrupt, psnr
 
     NoiseConfig(kind=noise, amount=amount)  # validates both
     if noise in ("none", "mixed"):
@@ -216,9 +217,10 @@ def query(
     json_out: JsonOpt = False,
 ):
     """Find the indexed training images most similar to a test image or an image file."""
-    from retrieval import display, plots
-    from retrieval.image_pipeline import ImageIndex, train_rows
-    from retrieval.images import load_images
+    from retrieval.cli import display
+    from retrieval.evaluation import plots
+    from retrieval.images.index import ImageIndex, train_rows
+    from retrieval.images.data import load_images
 
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
@@ -252,11 +254,12 @@ def plot(
     """Draw reconstructions, noisy vs denoised per noise kind, a query with neighbours, the code map, the loss."""
     import numpy as np
 
-    from retrieval import display, plots
-    from retrieval.image_eval import DEFAULT_AMOUNTS
-    from retrieval.image_pipeline import ImageIndex, train_rows
-    from retrieval.images import load_images
-    from retrieval.noise import KINDS, corrupt
+    from retrieval.cli import display
+    from retrieval.evaluation import plots
+    from retrieval.evaluation.images import DEFAULT_AMOUNTS
+    from retrieval.images.index import ImageIndex, train_rows
+    from retrieval.images.data import load_images
+    from retrieval.model.noise import KINDS, corrupt
 
     if n <= 0:
         raise RetrievalError(f"--n must be a positive whole number; got {n}")
