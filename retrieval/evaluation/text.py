@@ -4,6 +4,12 @@ The autoencoder index is measured beside baselines computed in the same run
 on the same TF-IDF features: TF-IDF cosine, LSA (TruncatedSVD) with as many
 dimensions as the code, for binary codes ITQ with as many bits, and BM25 on
 the documents' texts when they are given.
+
+Every method ranks the database by score, and ties are broken in one seeded
+random order of database positions, the same for all methods. Breaking them
+by position instead would leak labels: fetched corpora are stored sorted by
+label, so a query's own label would come first among equals, and binary
+codes tie often (a 64-bit code has only 65 Hamming distances).
 """
 
 from __future__ import annotations
@@ -64,8 +70,29 @@ def ranking_scores(ranks: np.ndarray, relevant: np.ndarray, k: int) -> tuple[np.
     return precision, average_precision
 
 
-def _ranking_from_scores(scores: np.ndarray) -> np.ndarray:
-    return np.argsort(-scores, axis=1, kind="stable")
+def tie_order(n_database: int, seed: int) -> np.ndarray:
+    """The seeded random permutation of database positions in which evaluation breaks ties."""
+    return np.random.default_rng(seed).permutation(n_database)
+
+
+def rank_by_scores(scores: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Database positions best first: by score descending, equal scores in ``order``.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_queries, n_database), float or signed int
+        Higher is more similar.
+    order : ndarray of shape (n_database,), int
+        A permutation of database positions (``tie_order``); of two equal
+        scores, the position earlier in ``order`` ranks first.
+
+    Returns
+    -------
+    ndarray of shape (n_queries, n_database), int
+    """
+    permuted = scores[:, order]  # a copy, so negating in place leaves ``scores`` alone
+    np.negative(permuted, out=permuted)
+    return order[np.argsort(permuted, axis=1, kind="stable")]
 
 
 def measure(
@@ -121,6 +148,7 @@ def rerank(ranks: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
     scores : ndarray of shape (n_queries, n_database), float
         The re-ranking score of every database item (e.g. TF-IDF cosine).
     """
+    # stable: equal scores keep the codes' order, itself label-neutral (``rank_by_scores``)
     head = ranks[:, :n]
     order = np.argsort(-np.take_along_axis(scores, head, axis=1), axis=1, kind="stable")
     return np.concatenate([np.take_along_axis(head, order, axis=1), ranks[:, n:]], axis=1)
@@ -148,6 +176,9 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     exclude : ndarray of shape (n_queries,), int, optional
         Per query, a database position to leave out of its ranking and its
         relevant set (the query's own document, for leave-one-out queries).
+    seed : int
+        Seeds the LSA and ITQ baselines and the random order in which every
+        method's tied scores are broken (``tie_order``).
 
     Returns
     -------
@@ -172,6 +203,7 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     db, q = _label_codes(db_labels, [queries.labels[i] for i in keep])
     k = min(k, len(db))
     own = None if exclude is None else np.asarray(exclude)[keep]
+    order = tie_order(len(db), seed)
 
     def score(method, dims, rank):
         return measure(method, dims, rank, q, db, k, own)
@@ -183,7 +215,7 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     XdT = Xd.T.tocsr() if Xd is not None else None
 
     def rank_index(rows):
-        return _ranking_from_scores(index.index_.scores(codes[rows]))
+        return rank_by_scores(index.index_.scores(codes[rows]), order)
 
     def rank_reranked(rows):
         return rerank(rank_index(rows), (Xq[rows] @ XdT).toarray(), rerank_n)
@@ -193,13 +225,13 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     if rerank_n:
         methods.append(score(f"{name}+rerank-{rerank_n}", code_size, rank_reranked))
     if baselines:
-        methods.append(score("tfidf-cosine", Xd.shape[1], lambda rows: _ranking_from_scores((Xq[rows] @ XdT).toarray())))
+        methods.append(score("tfidf-cosine", Xd.shape[1], lambda rows: rank_by_scores((Xq[rows] @ XdT).toarray(), order)))
         for dims in dict.fromkeys((code_size, *lsa_dims)):
-            methods.append(_lsa(Xd, Xq, dims, seed, score))
+            methods.append(_lsa(Xd, Xq, dims, seed, score, order))
         if database_texts is not None:
-            methods.append(_bm25(database_texts, texts, index.featurizer_.config, len(db), score))
+            methods.append(_bm25(database_texts, texts, index.featurizer_.config, len(db), score, order))
         if index.binary:
-            methods.append(_itq(Xd, Xq, code_size, seed, score))
+            methods.append(_itq(Xd, Xq, code_size, seed, score, order))
     return {
         "k": k,
         "queries": len(keep),
@@ -213,31 +245,31 @@ def _with_fit_time(score: MethodScore, started: float, fitted: float) -> MethodS
     return MethodScore(**{**asdict(score), "seconds": round(score.seconds + fitted - started, 2)})
 
 
-def _lsa(Xd, Xq, dims: int, seed: int, score) -> MethodScore:
+def _lsa(Xd, Xq, dims: int, seed: int, score, order: np.ndarray) -> MethodScore:
     started = time.perf_counter()
     svd = TruncatedSVD(n_components=min(dims, Xd.shape[1] - 1), random_state=seed).fit(Xd)
     Zd = normalize(svd.transform(Xd)).astype(np.float32)
     Zq = normalize(svd.transform(Xq)).astype(np.float32)
     fitted = time.perf_counter()
-    result = score(f"lsa-{svd.n_components}", svd.n_components, lambda rows: _ranking_from_scores(Zq[rows] @ Zd.T))
+    result = score(f"lsa-{svd.n_components}", svd.n_components, lambda rows: rank_by_scores(Zq[rows] @ Zd.T, order))
     return _with_fit_time(result, started, fitted)
 
 
-def _bm25(database_texts, texts, tfidf, n_database: int, score) -> MethodScore:
+def _bm25(database_texts, texts, tfidf, n_database: int, score, order: np.ndarray) -> MethodScore:
     started = time.perf_counter()
     database_texts = list(database_texts)
     if len(database_texts) != n_database:
         raise RetrievalError(f"BM25 needs the text of each of the {n_database} indexed documents; got {len(database_texts)}")
     bm25 = BM25(tfidf=tfidf).fit(database_texts)
     fitted = time.perf_counter()
-    result = score("bm25", bm25.weights_.shape[1], lambda rows: _ranking_from_scores(bm25.scores(texts[rows])))
+    result = score("bm25", bm25.weights_.shape[1], lambda rows: rank_by_scores(bm25.scores(texts[rows]), order))
     return _with_fit_time(result, started, fitted)
 
 
-def _itq(Xd, Xq, n_bits: int, seed: int, score) -> MethodScore:
+def _itq(Xd, Xq, n_bits: int, seed: int, score, order: np.ndarray) -> MethodScore:
     started = time.perf_counter()
     itq = ITQ(n_bits, seed=seed).fit(Xd)
     Bd, Bq = itq.transform(Xd), itq.transform(Xq)
     fitted = time.perf_counter()
-    result = score(f"itq-{n_bits}bit", n_bits, lambda rows: np.argsort(hamming_distances(Bq[rows], Bd), axis=1, kind="stable"))
+    result = score(f"itq-{n_bits}bit", n_bits, lambda rows: rank_by_scores(-hamming_distances(Bq[rows], Bd), order))
     return _with_fit_time(result, started, fitted)
