@@ -47,7 +47,10 @@ class TfidfConfig:
     """TF-IDF featurizer settings (scikit-learn ``TfidfVectorizer``).
 
     ``max_features`` keeps the most frequent terms; ``min_df`` drops terms in
-    fewer documents; ``max_df`` (a fraction) drops near-ubiquitous ones.
+    fewer documents; ``max_df`` (a fraction) drops near-ubiquitous ones. A
+    small corpus is fitted with what it can bear: ``min_df`` at most one
+    document in ten (so 1 under 20 documents), ``max_df`` 1.0 if it would
+    allow less than one document; the featurizer records the values used.
     """
 
     max_features: int = 10000

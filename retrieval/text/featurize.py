@@ -14,6 +14,28 @@ from retrieval.config import TfidfConfig
 from retrieval.errors import NotFittedError, RetrievalError
 
 
+# min_df drops rare terms, so it may ask at most one document in this many: on
+# 3 documents min_df=2 would keep only words two of them share (often none)
+MIN_DF_ONE_IN = 10
+
+
+def effective_df(config: TfidfConfig, n_docs: int) -> tuple[int, float]:
+    """The ``min_df`` and ``max_df`` a corpus of ``n_docs`` documents is fitted with.
+
+    ``min_df`` is capped at a tenth of the documents (at least 1), so corpora
+    under 20 documents keep every term; ``max_df`` becomes 1.0 when it would
+    allow a term in less than one document. Larger corpora get the configured values.
+
+    Returns
+    -------
+    min_df : int
+    max_df : float
+    """
+    min_df = min(config.min_df, max(1, n_docs // MIN_DF_ONE_IN))
+    max_df = config.max_df if n_docs * config.max_df >= 1 else 1.0
+    return min_df, max_df
+
+
 class TfidfFeaturizer:
     """Turn texts into L2-normalised TF-IDF rows, kept sparse.
 
@@ -26,6 +48,11 @@ class TfidfFeaturizer:
     vocabulary_ : list of str
         Terms, in column order.
     idf_ : ndarray of shape (n_features,), float32
+    min_df_ : int or None
+        The ``min_df`` the vocabulary was chosen with (``effective_df``); None
+        when loaded from a vectorizer saved before it was recorded.
+    max_df_ : float or None
+        The ``max_df`` likewise.
     """
 
     def __init__(self, config: TfidfConfig = TfidfConfig()):
@@ -33,18 +60,21 @@ class TfidfFeaturizer:
 
     def _vectorizer(self, vocabulary=None, n_docs: int | None = None) -> TfidfVectorizer:
         c = self.config
-        # max_df as a fraction needs enough documents to be meaningful
-        max_df = c.max_df if n_docs is None or n_docs * c.max_df >= 1 else 1.0
+        # a fixed vocabulary needs no pruning
+        min_df, max_df = (1, 1.0) if vocabulary is not None else effective_df(c, n_docs)
         return TfidfVectorizer(
             max_features=c.max_features,
-            min_df=c.min_df if vocabulary is None else 1,
-            max_df=max_df if vocabulary is None else 1.0,
+            min_df=min_df,
+            max_df=max_df,
             sublinear_tf=c.sublinear_tf,
-            stop_words=None if c.stop_words == "none" else c.stop_words,
+            stop_words=self._stop_words(),
             lowercase=c.lowercase,
             vocabulary=vocabulary,
             dtype=np.float32,
         )
+
+    def _stop_words(self) -> str | None:
+        return None if self.config.stop_words == "none" else self.config.stop_words
 
     def fit(self, texts) -> "TfidfFeaturizer":
         """Learn the vocabulary and idf from a sequence of str."""
@@ -52,13 +82,23 @@ class TfidfFeaturizer:
         vectorizer = self._vectorizer(n_docs=len(texts))
         try:
             vectorizer.fit(texts)
-        except ValueError as err:  # empty vocabulary, or min_df pruning everything
-            raise RetrievalError(
-                f"no terms left to index ({err}); the corpus may be too small or too uniform for "
-                f"min_df={self.config.min_df}, max_df={self.config.max_df}"
-            ) from None
+        except ValueError:  # no words at all, only stop words, or min_df/max_df pruning everything
+            raise RetrievalError(self._no_terms(texts, vectorizer)) from None
         self._set(vectorizer)
+        self.min_df_, self.max_df_ = vectorizer.min_df, vectorizer.max_df
         return self
+
+    def _no_terms(self, texts: list, vectorizer: TfidfVectorizer) -> str:
+        """Why fitting left no terms, and the flag that changes it (diagnosed only on failure)."""
+        start = f"no terms left to index in {len(texts)} texts"
+        if not any(vectorizer.build_analyzer()(text) for text in texts):
+            keeping = TfidfVectorizer(lowercase=self.config.lowercase, stop_words=None).build_analyzer()
+            if self._stop_words() and any(keeping(text) for text in texts):
+                return f"{start}: every word is an {self._stop_words()} stop word; keep them with --stop-words none"
+            return (f"{start}: they hold no words (runs of two or more letters or digits); "
+                    f"check the text field (--text-field)")
+        return (f"{start}: no term is in at least min_df={vectorizer.min_df} and at most max_df={vectorizer.max_df} "
+                f"of them; lower --min-df or raise --max-df (--min-df 1 --max-df 1.0 keeps every term)")
 
     def _set(self, vectorizer: TfidfVectorizer) -> None:
         self._vectorizer_ = vectorizer
@@ -86,15 +126,20 @@ class TfidfFeaturizer:
         return self.fit(texts).transform(texts)
 
     def to_dict(self) -> dict:
+        """Plain data: ``config``, ``vocabulary``, ``idf``, and ``effective`` (the min_df and max_df used)."""
         self._check_fitted()
-        return {"config": asdict(self.config), "vocabulary": self.vocabulary_, "idf": self.idf_.tolist()}
+        return {"config": asdict(self.config), "vocabulary": self.vocabulary_, "idf": self.idf_.tolist(),
+                "effective": {"min_df": self.min_df_, "max_df": self.max_df_}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "TfidfFeaturizer":
+        """The featurizer ``to_dict`` described; one saved before ``effective`` was recorded loads too."""
         try:
             featurizer = cls(TfidfConfig(**data["config"]))
             vocabulary, idf = list(data["vocabulary"]), np.asarray(data["idf"], dtype=np.float32)
-        except (KeyError, TypeError) as err:
+            effective = data.get("effective") or {}
+            featurizer.min_df_, featurizer.max_df_ = effective.get("min_df"), effective.get("max_df")
+        except (KeyError, TypeError, AttributeError) as err:
             raise RetrievalError(f"the saved vectorizer is incomplete or malformed ({err})") from None
         if len(vocabulary) != len(idf) or len(set(vocabulary)) != len(vocabulary):
             raise RetrievalError("the saved vectorizer is inconsistent: vocabulary and idf do not match")
