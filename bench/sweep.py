@@ -6,9 +6,10 @@
 
 Database = train split, queries = test split, relevant = same label;
 precision@100 and MAP over the full ranking. The baselines (TF-IDF cosine,
-LSA at the code size and at 32, ITQ for binary codes) are measured beside
+LSA at the code size and at 32, BM25, ITQ for binary codes) are measured beside
 every variant, on the same features. Each result is one JSON line appended to ``--out``, so a long sweep
-can be resumed and its table rebuilt with ``--table``.
+can be resumed and its table rebuilt with ``--table``; each row of the table shows the baselines
+stored with that row, blank where its run measured none.
 """
 
 from __future__ import annotations
@@ -74,30 +75,54 @@ def run(name: str, dataset: str, epochs: int | None) -> dict:
     started = time.perf_counter()
     index = TextIndex(config).fit(train)
     build_seconds = time.perf_counter() - started
-    report = evaluate(index, queries, k=100, lsa_dims=(32,))
+    report = evaluate(index, queries, k=100, lsa_dims=(32,), database_texts=train.texts)
     return {"variant": name, "dataset": dataset, "spec": VARIANTS[name], "config": config.to_dict(),
             "epochs": config.train.epochs, "build_seconds": round(build_seconds, 1), "methods": report["methods"]}
 
 
+BASELINES = ("TF-IDF", "LSA-32", "LSA same size", "ITQ same bits", "BM25")
+
+
+def row_baselines(row: dict) -> dict:
+    """P@100 of the baselines stored with ``row`` (measured in its own run), by column; absent ones left out."""
+    own = row["methods"][0]
+    dims = own["dims"]
+    scores = {m["method"]: m["precision_at_k"] for m in row["methods"][1:]}
+    names = {"TF-IDF": "tfidf-cosine", "LSA-32": "lsa-32", "LSA same size": f"lsa-{dims}", "BM25": "bm25",
+             "ITQ same bits": f"itq-{dims}bit" if own["method"].endswith("bit") else None}
+    return {column: scores[name] for column, name in names.items() if name in scores}
+
+
 def table(rows: list[dict]) -> str:
-    baseline = {}
-    for row in rows:
-        for m in row["methods"]:
-            if not m["method"].startswith("autoencoder"):
-                baseline[(row["dataset"], m["method"])] = m["precision_at_k"]
-    nan = float("nan")
-    lines = ["| dataset | variant | codes | P@100 | MAP | LSA-32 | LSA same size | ITQ same bits | build s |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for row in rows:
+    """A markdown table of ``rows``, each beside its own baselines, then notes on what is blank and why."""
+    lines = ["| dataset | variant | codes | P@100 | MAP | " + " | ".join(BASELINES) + " | build s |",
+             "|---|---|---|---|---|" + "---|" * len(BASELINES) + "---|"]
+    measured = [row_baselines(row) for row in rows]
+    for row, baselines in zip(rows, measured):
         own = row["methods"][0]
-        dataset, dims = row["dataset"], own["dims"]
-        binary = own["method"].endswith("bit")
-        itq = f"{baseline[(dataset, f'itq-{dims}bit')]:.3f}" if binary and (dataset, f"itq-{dims}bit") in baseline else ""
-        lines.append(f"| {dataset} | {row['variant']} | {own['method']} | {own['precision_at_k']:.3f} | "
-                     f"{own['mean_average_precision']:.3f} | {baseline.get((dataset, 'lsa-32'), nan):.3f} | "
-                     f"{baseline.get((dataset, f'lsa-{dims}'), nan):.3f} | "
-                     f"{itq} | {row['build_seconds']:.0f} |")
-    return "\n".join(lines)
+        cells = [f"{baselines[column]:.3f}" if column in baselines else "" for column in BASELINES]
+        lines.append(f"| {row['dataset']} | {row['variant']} | {own['method']} | {own['precision_at_k']:.3f} | "
+                     f"{own['mean_average_precision']:.3f} | " + " | ".join(cells) + f" | {row['build_seconds']:.0f} |")
+    return "\n".join(lines + table_notes(rows, measured))
+
+
+def table_notes(rows: list[dict], measured: list[dict]) -> list[str]:
+    """Footnotes: the rows whose run stored no baselines, columns no row measured, and the rows' own notes."""
+    notes = []
+    without = [row["variant"] for row, baselines in zip(rows, measured) if not baselines]
+    if without:
+        notes.append(f"No baselines were stored with {', '.join(without)}, so their baseline cells are blank.")
+    binary = any(row["methods"][0]["method"].endswith("bit") for row in rows)  # ITQ is measured for bits only
+    never = [column for column in BASELINES if rows and not any(column in baselines for baselines in measured)
+             and (binary or column != "ITQ same bits")]
+    if never:
+        notes.append(f"No stored row measured {', '.join(never)}.")
+    by_note = {}
+    for row in rows:
+        if row.get("note"):
+            by_note.setdefault(row["note"], []).append(row["variant"])
+    notes += [f"{', '.join(variants)}: {note}." for note, variants in by_note.items()]
+    return ["", "\n\n".join(notes)] if notes else []  # one markdown paragraph each
 
 
 def main() -> None:
