@@ -33,6 +33,12 @@ class Hits:
     doc_ids: list
 
 
+def check_k(k) -> None:
+    """``k`` must be a positive whole number."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise IndexingError(f"k must be a positive whole number, got {k!r}")
+
+
 class IdIndex:
     """Exact search in a FAISS index whose ids are positions (an ``IndexIDMap2`` or its binary twin).
 
@@ -72,8 +78,7 @@ class IdIndex:
         k : int
             Positive; a ``k`` larger than the index returns every document.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise IndexingError(f"k must be a positive whole number, got {k!r}")
+        check_k(k)
         if len(self) == 0:
             raise IndexingError("the index is empty")
         queries = self._prepare(queries, "query codes")
@@ -94,8 +99,8 @@ class IdIndex:
         return self
 
 
-def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str):
-    """``reader(path)``, with errors that name the file, checked to hold as many entries as ``doc_ids``.
+def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str, flags: int = 0):
+    """``reader(path, flags)``, with errors that name the file, checked to hold as many entries as ``doc_ids``.
 
     Returns
     -------
@@ -103,7 +108,7 @@ def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str):
     doc_ids : list of str
     """
     try:
-        raw = reader(str(path))
+        raw = reader(str(path), flags)
     except RuntimeError as err:
         raise IndexingError(f"cannot read {what} {path}: {str(err).splitlines()[0]}") from None
     doc_ids = list(doc_ids)

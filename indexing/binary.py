@@ -79,14 +79,15 @@ class BinaryIndex(IdIndex):
         faiss.write_index_binary(self._index, str(path))
 
     @classmethod
-    def read(cls, path: Path, doc_ids) -> "BinaryIndex":
-        """Read an index written by ``write`` and attach its ``doc_ids``."""
-        raw, doc_ids = read_raw(faiss.read_index_binary, path, doc_ids, "binary FAISS index", "codes")
+    def read(cls, path: Path, doc_ids, mmap: bool = False) -> "BinaryIndex":
+        """Read an index written by ``write`` and attach its ``doc_ids``; ``mmap`` maps the codes read-only."""
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
+        raw, doc_ids = read_raw(faiss.read_index_binary, path, doc_ids, "binary FAISS index", "codes", flags)
         return cls(raw.d)._attach(raw, doc_ids)
 
 
-def read_index(path: Path, doc_ids, metric: str):
+def read_index(path: Path, doc_ids, metric: str, mmap: bool = False):
     """Read a float or binary index written by ``write``, by the metric recorded with it."""
     if metric == HAMMING:
-        return BinaryIndex.read(path, doc_ids)
-    return VectorIndex.read(path, doc_ids, metric)
+        return BinaryIndex.read(path, doc_ids, mmap)
+    return VectorIndex.read(path, doc_ids, metric, mmap)

@@ -168,6 +168,29 @@ def write_manifest(bundle_dir: Path, body: dict) -> dict:
     return manifest
 
 
+def parse_manifest(raw: bytes, bundle_dir: Path) -> dict:
+    """Parse a manifest's bytes; check its format version and that every listed name is a plain file name."""
+    manifest_path = Path(bundle_dir) / MANIFEST_NAME
+    try:
+        manifest = json.loads(raw)
+        version = manifest["format_version"]
+        files = manifest["files"]
+        if not isinstance(files, dict) or not all(isinstance(e, dict) and {"bytes", "sha256"} <= e.keys()
+                                                  for e in files.values()):
+            raise TypeError("'files' must map names to their bytes and sha256")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        raise IndexingError(f"{manifest_path} is damaged and cannot be read ({err})") from None
+    if version != FORMAT_VERSION:
+        raise IndexingError(
+            f"{bundle_dir} uses index format {version!r}; this version reads format "
+            f"{FORMAT_VERSION}: rebuild the index"
+        )
+    for name in files:
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise IndexingError(f"{manifest_path} is damaged: it lists an unsafe file name {name!r}")
+    return manifest
+
+
 def read_manifest(bundle_dir: Path, verify: bool = True) -> dict:
     """Read and check a bundle's manifest.
 
@@ -181,20 +204,9 @@ def read_manifest(bundle_dir: Path, verify: bool = True) -> dict:
     manifest_path = bundle_dir / MANIFEST_NAME
     if not manifest_path.is_file():
         raise IndexingError(f"{bundle_dir} is not a saved index: {MANIFEST_NAME} is missing")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        version = manifest["format_version"]
-        files = manifest["files"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
-        raise IndexingError(f"{manifest_path} is damaged and cannot be read ({err})") from None
-    if version != FORMAT_VERSION:
-        raise IndexingError(
-            f"{bundle_dir} uses index format {version!r}; this version reads format "
-            f"{FORMAT_VERSION}: rebuild the index"
-        )
+    manifest = parse_manifest(manifest_path.read_bytes(), bundle_dir)
+    files = manifest["files"]
     for name, entry in files.items():
-        if Path(name).name != name or name in ("", ".", ".."):
-            raise IndexingError(f"{manifest_path} is damaged: it lists an unsafe file name {name!r}")
         path = bundle_dir / name
         if not path.is_file():
             raise IndexingError(f"{bundle_dir} is damaged: {name} is missing; rebuild the index")

@@ -1,33 +1,34 @@
 """What every pipeline shares: codes in a FAISS index, with ids, metadata and one bundle.
 
-``CodeIndex`` holds the encoder, the float or binary FAISS index, the ids and
-display metadata, search, and the bundle. ``retrieval.text.index.TextIndex``
+``CodeIndex`` holds the numpy encoder, the float or binary FAISS index, the
+ids and display metadata, search, and the bundle. ``retrieval.text.index.TextIndex``
 adds TF-IDF features; ``retrieval.images.index.ImageIndex`` adds pixels.
+
+Searching never needs Keras: a loaded index runs the encoder exported to
+numpy (``retrieval.runtime``). Training, retraining and saving import the
+model package when they are called, so loading an index for search does not
+import TensorFlow.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import scipy
-import sklearn
 
-from indexing import BinaryIndex, IndexingError, VectorIndex, read_index, read_manifest, staged_bundle, write_manifest
-from retrieval.model._tf import keras, tf
+from indexing import BinaryIndex, BundleReader, IndexingError, VectorIndex, read_index, staged_bundle, write_manifest
 from retrieval.config import BuildConfig
-from retrieval.model.builder import build_autoencoder
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.model.codes import binarize, finish_codes
-from retrieval.model.neighbours import Signals
-from retrieval.model.training import encode, train
+from retrieval.runtime.encoder import Encoder, binarize
 
 SNIPPET_CHARS = 160
-COMMON_FILES = {"encoder": "encoder.keras", "index": "index.faiss", "doc_ids": "doc_ids.json", "metadata": "metadata.jsonl"}
+COMMON_FILES = {"encoder": "encoder.keras", "steps": "encoder.json", "weights": "encoder.npz",
+                "index": "index.faiss", "doc_ids": "doc_ids.json", "metadata": "metadata.jsonl"}
+SEARCH_FILES = ("index", "doc_ids", "metadata")  # and the exported encoder, or a .keras one in an older bundle
+METADATA_KEYS = {"title", "snippet", "label"}
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,23 @@ class Hit:
 
 
 def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
-    flat = re.sub(r"\s+", " ", text).strip()
+    flat = " ".join(text.split())
     return flat if len(flat) <= chars else flat[: chars - 1].rstrip() + "…"
 
 
-def load_keras(path: Path) -> keras.Model:
-    """Load a ``.keras`` model in safe mode: no code from the file runs."""
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:  # Keras raises many types for a bad archive
-        raise IndexingError(f"cannot load the model in {path}: {err}") from None
+def _check_ids(doc_ids, path) -> list:
+    if not isinstance(doc_ids, list) or not all(isinstance(d, str) for d in doc_ids):
+        raise IndexingError(f"{path} is damaged: {COMMON_FILES['doc_ids']} must be a JSON list of strings")
+    return doc_ids
+
+
+def _check_metadata(rows, path) -> list:
+    for number, row in enumerate(rows, start=1):
+        if (not isinstance(row, dict) or set(row) - METADATA_KEYS or not isinstance(row.get("title"), str)
+                or not isinstance(row.get("snippet"), str) or not isinstance(row.get("label"), (str, type(None)))):
+            raise IndexingError(f"{path} is damaged: line {number} of {COMMON_FILES['metadata']} must be an object "
+                                "with a string title and snippet and a string or null label")
+    return rows
 
 
 class CodeIndex:
@@ -63,8 +71,8 @@ class CodeIndex:
 
     Attributes
     ----------
-    encoder_ : keras.Model
-        Features (n, d) -> codes (n, code_size).
+    encoder_ : retrieval.runtime.Encoder
+        Features (n, d) -> codes (n, code_size), in numpy.
     index_ : indexing.VectorIndex or indexing.BinaryIndex
     metadata_ : list of dict
         Per document, in index order: ``title``, ``snippet``, ``label``.
@@ -78,6 +86,7 @@ class CodeIndex:
 
     def __init__(self, config=None):
         self.config = config if config is not None else self.CONFIG()
+        self._reader = None
 
     def features(self, inputs):
         """Inputs (texts, images) -> feature rows (n, d)."""
@@ -87,20 +96,22 @@ class CodeIndex:
         if not hasattr(self, "index_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(...) or {type(self).__name__}.load(path)")
 
+    # --- training (imports Keras when called) ---------------------------------------------------
     def _train(self, X, doc_ids, on_stage, on_epoch, **train_options):
         """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``."""
+        from retrieval.model.fit import fit_codes
+
         stage = on_stage or (lambda name: None)
         signals = self._signals(X, stage)
-        stage("training")
-        models = build_autoencoder(X.shape[1], self.config.autoencoder, seed=self.config.train.seed, anchor=signals.anchor)
-        self.history_ = train(models, X, self.config.autoencoder, self.config.train, on_epoch=on_epoch,
-                              targets=signals.targets, **train_options)
-        stage("encoding")
-        models, codes = finish_codes(models, X, self.config.autoencoder, seed=self.config.train.seed)
-        self.encoder_ = models.encoder
+        models, self.encoder_, codes, self.history_ = fit_codes(X, self.config, signals, stage, on_epoch, **train_options)
+        self._keras = {"encoder": models.encoder, "decoder": models.decoder}
         stage("indexing")
         self.index_ = self._new_index(codes.shape[1]).add(self.searchable(codes), doc_ids)
         return models
+
+    def _signals(self, X, stage):
+        """What training takes from the corpus besides its rows (text: neighbour targets and the anchor)."""
+        return None
 
     @property
     def binary(self) -> bool:
@@ -126,15 +137,10 @@ class CodeIndex:
         started = time.perf_counter()
         other = type(self)(config)
         self._share_features(other)
-        models = other._train(X, list(self.index_.id_map.doc_ids), None, None, **other._train_options())
-        other._keep(models)
+        other._train(X, list(self.index_.id_map.doc_ids), None, None, **other._train_options())
         other.metadata_ = self.metadata_
         other.build_seconds_ = time.perf_counter() - started
         return other
-
-    def _signals(self, X, stage) -> Signals:
-        """What training takes from the corpus besides its rows (text: neighbour targets and the anchor)."""
-        return Signals()
 
     def _stored_features(self):
         raise RetrievalError(f"an index of {self.KIND} keeps no features; pass the rows to retrain")
@@ -145,25 +151,45 @@ class CodeIndex:
     def _train_options(self) -> dict:
         return {}
 
-    def _keep(self, models) -> None:
-        """Keep the decoder (in memory; image bundles also save it)."""
-        self.decoder_ = models.decoder
+    def keras_model(self, part: str):
+        """The trained Keras ``encoder`` or ``decoder`` (read from the bundle, in safe mode, on first use)."""
+        if self._reader is None:
+            self._check_fitted()
+        if part not in self._keras_cache():
+            from retrieval.model.fit import load_keras
+
+            name = COMMON_FILES["encoder"] if part == "encoder" else self.FILES.get(part)
+            if name is None or self._reader is None:
+                raise RetrievalError(f"this {type(self).__name__} keeps no Keras {part}")
+            self._keras[part] = load_keras(self._reader.read_bytes(name), name)
+        return self._keras[part]
+
+    def _keras_cache(self) -> dict:
+        if not hasattr(self, "_keras"):
+            self._keras = {}
+        return self._keras
+
+    @property
+    def decoder_(self):
+        """The Keras decoder: codes (n, code_size) -> reconstructions (n, d)."""
+        return self.keras_model("decoder")
 
     @property
     def labels_(self) -> list:
         self._check_fitted()
         return [meta["label"] for meta in self.metadata_]
 
+    # --- search (numpy and FAISS only) -----------------------------------------------------------
     def encode(self, inputs) -> np.ndarray:
         """Codes of shape (n, code_size), float32."""
         self._check_fitted()
-        return encode(self.encoder_, self.features(inputs))
+        return self.encoder_.encode(self.features(inputs))
 
     def _hits(self, hits, skip: str | None = None, k: int | None = None) -> list[list[Hit]]:
         results = []
-        for row_ids, row_scores, row_pos in zip(hits.doc_ids, hits.scores, hits.positions):
+        for row_ids, row_scores, row_pos in zip(hits.doc_ids, hits.scores.tolist(), hits.positions.tolist()):
             row = [
-                Hit(doc_id, float(score), **self.metadata_[pos])
+                Hit(doc_id, score, **self.metadata_[pos])
                 for doc_id, score, pos in zip(row_ids, row_scores, row_pos)
                 if doc_id != skip and pos >= 0
             ]
@@ -185,7 +211,10 @@ class CodeIndex:
         hits = self.index_.search(code, k + 1 if isinstance(k, int) and k > 0 else k)
         return self._hits(hits, skip=doc_id, k=k)[0]
 
+    # --- the bundle ------------------------------------------------------------------------------
     def manifest_body(self) -> dict:
+        from retrieval.model.fit import library_versions
+
         return {
             "kind": self.KIND,
             "config": self.config.to_dict(),
@@ -195,19 +224,17 @@ class CodeIndex:
             "labelled": any(label is not None for label in self.labels_),
             "build_seconds": round(getattr(self, "build_seconds_", 0.0), 2),
             "history": self.history_,
-            "library_versions": {
-                "tensorflow": tf.__version__,
-                "keras": keras.__version__,
-                "scikit-learn": sklearn.__version__,
-                "scipy": scipy.__version__,
-            },
+            "encoder": self.encoder_.describe(),
+            "library_versions": library_versions(),
         }
 
     def save(self, path, extra: dict | None = None) -> dict:
         """Write the bundle to directory ``path`` atomically; return the manifest."""
         self._check_fitted()
         with staged_bundle(Path(path)) as staged:
-            self.encoder_.save(staged / COMMON_FILES["encoder"])
+            self.keras_model("encoder").save(staged / COMMON_FILES["encoder"])
+            (staged / COMMON_FILES["steps"]).write_text(json.dumps(self.encoder_.spec()))
+            (staged / COMMON_FILES["weights"]).write_bytes(self.encoder_.npz_bytes())
             self.index_.write(staged / COMMON_FILES["index"])
             (staged / COMMON_FILES["doc_ids"]).write_text(json.dumps(list(self.index_.id_map.doc_ids)))
             with open(staged / COMMON_FILES["metadata"], "w") as handle:
@@ -220,29 +247,48 @@ class CodeIndex:
     def _save_files(self, staged: Path) -> None:
         raise NotImplementedError
 
-    def _load_files(self, path: Path, manifest: dict) -> None:
+    def _load_files(self, reader: BundleReader) -> None:
         raise NotImplementedError
 
+    def _load_encoder(self, reader: BundleReader) -> Encoder:
+        files = reader.manifest["files"]
+        if COMMON_FILES["steps"] in files and COMMON_FILES["weights"] in files:
+            return Encoder.from_bytes(reader.read_bytes(COMMON_FILES["steps"]), reader.read_bytes(COMMON_FILES["weights"]))
+        # a bundle written before the numpy runtime: export its Keras encoder once, in memory
+        from retrieval.model.export import export_encoder
+
+        return export_encoder(self.keras_model("encoder"))
+
     @classmethod
-    def load(cls, path):
-        """Load and verify a bundle; never runs code from the directory."""
+    def load(cls, path, mmap: bool = True):
+        """Load one generation of a bundle for search, reading only what search needs, each file verified.
+
+        Never runs code from the directory and never imports Keras for a bundle
+        written by this version. With ``mmap``, the FAISS codes are mapped
+        read-only rather than copied.
+        """
         path = Path(path)
-        manifest = read_manifest(path)
+        reader = BundleReader(path)
+        manifest = reader.manifest
         if manifest.get("kind") != cls.KIND:
+            reader.close()
             raise IndexingError(f"{path} holds a {manifest.get('kind')!r} index; this command reads {cls.KIND!r} indexes")
-        missing = [name for name in [*COMMON_FILES.values(), *cls.FILES.values()] if name not in manifest["files"]]
-        if missing:
-            raise IndexingError(f"{path} is damaged: the manifest does not list {', '.join(missing)}")
-        index = cls(cls.CONFIG.from_dict(manifest["config"]))
-        index.manifest_, index._path = manifest, path
-        index.encoder_ = load_keras(path / COMMON_FILES["encoder"])
-        doc_ids = json.loads((path / COMMON_FILES["doc_ids"]).read_text())
-        index.index_ = read_index(path / COMMON_FILES["index"], doc_ids, manifest["metric"])
-        with open(path / COMMON_FILES["metadata"]) as handle:
-            index.metadata_ = [json.loads(line) for line in handle]
+        reader.require([COMMON_FILES[name] for name in SEARCH_FILES] + list(cls.FILES.values()))
+        try:
+            index = cls(cls.CONFIG.from_dict(manifest["config"]))
+        except (KeyError, TypeError) as err:
+            raise IndexingError(f"{path} is damaged: its manifest has no usable config ({err})") from None
+        index.manifest_, index._path, index._reader = manifest, path, reader
+        index.encoder_ = index._load_encoder(reader)
+        doc_ids = _check_ids(reader.read_json(COMMON_FILES["doc_ids"]), path)
+        index.index_ = read_index(reader.faiss_path(COMMON_FILES["index"]), doc_ids, manifest["metric"], mmap=mmap)
+        index.metadata_ = _check_metadata(reader.read_lines(COMMON_FILES["metadata"]), path)
         index.history_ = manifest.get("history", {})
         index.build_seconds_ = manifest.get("build_seconds", 0.0)
         if len(index.metadata_) != len(doc_ids):
             raise IndexingError(f"{path} is damaged: metadata and ids disagree in length")
-        index._load_files(path, manifest)
+        if index.encoder_.code_size != index.index_.dim:
+            raise IndexingError(f"{path} is inconsistent: the encoder gives {index.encoder_.code_size}-d codes, "
+                                f"the index holds {index.index_.dim}-d ones")
+        index._load_files(reader)
         return index

@@ -1,7 +1,5 @@
 """Errors raised by the learning layer for problems a user can fix."""
 
-from sklearn.exceptions import NotFittedError
-
 __all__ = ["RetrievalError", "CorpusError", "TrainingError", "NotFittedError"]
 
 
@@ -19,3 +17,10 @@ class CorpusError(RetrievalError):
 
 class TrainingError(RetrievalError):
     """Training could not produce a usable model (for example the loss became NaN)."""
+
+
+class NotFittedError(RetrievalError, AttributeError):
+    """A method that needs a fitted or loaded object was called before ``fit`` or ``load``.
+
+    An AttributeError too, as scikit-learn's is, so ``hasattr``-style checks keep working.
+    """

@@ -11,7 +11,8 @@ from indexing import BinaryIndex, IndexingError, hamming_distances, pack_bits, r
 from retrieval.config import AutoencoderConfig, BuildConfig
 from retrieval.errors import NotFittedError, RetrievalError
 from retrieval.evaluation.text import evaluate, rerank
-from retrieval.model.codes import ITQ, binarize
+from retrieval.evaluation.itq import ITQ
+from retrieval.runtime.encoder import binarize
 from retrieval.text.index import TextIndex
 
 BINARY_CONFIG = TINY_CONFIG.override(autoencoder={"codes": "binary", "code_size": 16})
@@ -132,7 +133,7 @@ def test_the_binary_code_layer_is_exactly_binary_in_training_and_learns():
 
 @pytest.mark.parametrize("codes, center", [("float", True), ("binary", False)])
 def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_path, codes, center):
-    from retrieval.code_index import load_keras
+    from retrieval.model.fit import load_keras
     from retrieval.model.builder import build_autoencoder
     from retrieval.text.featurize import TfidfFeaturizer
     from retrieval.model.codes import finish_codes
@@ -142,7 +143,8 @@ def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_
     X = TfidfFeaturizer(config.tfidf).fit_transform(corpus.texts)[:40].toarray()
     models = build_autoencoder(X.shape[1], config.autoencoder, seed=0)
     before = encode(models.decoder, encode(models.encoder, X))
-    finished, transformed = finish_codes(models, X, config.autoencoder)
+    finished, runtime, transformed = finish_codes(models, X, config.autoencoder)
+    assert np.allclose(encode(finished.encoder, X), transformed, atol=1e-5)  # the numpy export matches Keras
     assert np.allclose(encode(finished.decoder, transformed), before, atol=1e-5)  # the inverse undoes the map
     if center:
         assert np.allclose(transformed.mean(axis=0), 0, atol=1e-5)
@@ -152,7 +154,8 @@ def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_
         assert ((transformed > 0.5) == signs).all()
     for model, rows in ((finished.encoder, X), (finished.decoder, transformed)):  # saved, loaded in safe mode
         model.save(tmp_path / "model.keras")
-        assert np.allclose(encode(load_keras(tmp_path / "model.keras"), rows), encode(model, rows), atol=1e-6)
+        assert np.allclose(encode(load_keras((tmp_path / "model.keras").read_bytes(), "model.keras"), rows),
+                           encode(model, rows), atol=1e-6)
 
 
 @pytest.mark.parametrize(

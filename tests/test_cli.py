@@ -117,15 +117,35 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(tmp_path, cli_bundle, q
     assert not (tmp_path / "o").exists()
 
 
-def test_corrupted_bundle_is_refused_by_every_command(tmp_path, cli_bundle, queries_file):
+def _flip_a_bit(path, at: int = 100) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(min(at, path.stat().st_size - 1))
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0x01]))
+
+
+@pytest.mark.parametrize("name", ["encoder.json", "encoder.npz", "index.faiss", "doc_ids.json", "metadata.jsonl",
+                                  "vectorizer.json"])
+def test_a_flipped_bit_in_any_file_a_query_reads_is_refused(tmp_path, cli_bundle, queries_file, name):
     broken = tmp_path / "broken"
     shutil.copytree(cli_bundle, broken)
-    with open(broken / "encoder.keras", "r+b") as handle:
-        handle.seek(100)
-        handle.write(b"\x00\x01\x02")
+    _flip_a_bit(broken / name)
     for args in (["query", broken, "text"], ["info", broken], ["evaluate", broken, "--queries", queries_file]):
         result = run(*args)
-        assert result.exit_code == 1 and "encoder.keras does not match its checksum" in result.stderr
+        assert result.exit_code == 1 and f"{name} does not match its checksum" in result.stderr, args
+
+
+def test_files_a_query_does_not_read_are_checked_when_they_are_read(tmp_path, cli_bundle, corpus):
+    broken = tmp_path / "broken"
+    shutil.copytree(cli_bundle, broken)
+    for name in ("encoder.keras", "tfidf.npz"):
+        _flip_a_bit(broken / name)
+    assert run("query", broken, corpus.texts[0], "-k", "3").exit_code == 0  # reads neither
+    result = run("query", broken, corpus.texts[0], "-k", "3", "--rerank", "10")
+    assert result.exit_code == 1 and "tfidf.npz does not match its checksum" in result.stderr
+    result = run("info", broken)
+    assert result.exit_code == 1 and "does not match its checksum" in result.stderr
 
 
 def test_a_build_that_fails_mid_write_leaves_the_old_index(tmp_path, cli_bundle, corpus_file, monkeypatch):

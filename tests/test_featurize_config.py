@@ -15,7 +15,7 @@ def test_round_trip_through_plain_json_transforms_identically(tmp_path, corpus):
     featurizer = TfidfFeaturizer(TfidfConfig(max_features=300, min_df=2, max_df=0.9)).fit(corpus.texts)
     featurizer.save(tmp_path / "v.json")
     saved = json.loads((tmp_path / "v.json").read_text())
-    assert set(saved) == {"config", "vocabulary", "idf"}
+    assert set(saved) == {"config", "vocabulary", "idf", "effective"}
     again = TfidfFeaturizer.load(tmp_path / "v.json")
     a, b = featurizer.transform(corpus.texts[:10]), again.transform(corpus.texts[:10])
     assert a.dtype == np.float32 and sp.isspmatrix_csr(a)

@@ -78,12 +78,16 @@ def test_smoothed_targets_are_distributions_mixing_in_the_neighbours(tfidf):
     assert (targets[0] > 0).sum() > (own[0] > 0).sum()  # words of the neighbours join each target
 
 
-def test_spectral_anchor_is_orthonormal_and_needs_enough_documents(tfidf):
+def test_spectral_anchor_is_orthonormal_and_spans_a_corpus_smaller_than_the_code(tfidf):
     anchor = spectral_anchor(tfidf, 8)
     assert anchor.shape == (tfidf.shape[1], 8) and anchor.dtype == np.float32
     np.testing.assert_allclose(anchor.T @ anchor, np.eye(8), atol=1e-4)
-    with pytest.raises(RetrievalError, match="needs more than 8 documents"):
-        spectral_anchor(tfidf[:5], 8)
+    small = spectral_anchor(tfidf[:5], 8)  # five documents span at most five directions; the rest start at zero
+    assert small.shape == (tfidf.shape[1], 8)
+    np.testing.assert_allclose(small[:, :5].T @ small[:, :5], np.eye(5), atol=1e-4)
+    assert not small[:, 5:].any()
+    residual = tfidf[:5].toarray() - tfidf[:5].toarray() @ small @ small.T
+    np.testing.assert_allclose(residual, 0, atol=1e-4)
 
 
 def test_signals_follow_the_config(tfidf):

@@ -226,12 +226,21 @@ def query(
         if not text.strip():
             raise RetrievalError("the query text is empty")
         queries, results = [text], index.search([text], k, rerank=rerank)
+    unmatched = 0
     for query_name, hits in zip(queries, results):
+        known = getattr(hits, "known_terms", None)
+        if known == 0:
+            unmatched += 1
         if json_out:
-            display.print_json({"query": query_name, "hits": display.hit_dicts(hits)})
+            display.print_json({"query": query_name, **({"known_terms": known} if known is not None else {}),
+                                "hits": display.hit_dicts(hits)})
         else:
             label = f"like {query_name}" if like is not None else display_query(query_name)
             display.out.print(display.hits_table(label, hits))
+    if unmatched:
+        which = "the query has" if len(queries) == 1 else f"{unmatched} of {len(queries)} queries have"
+        display.err.print(f"note: {which} no term the index knows (only stop words or words outside its "
+                          "vocabulary), so nothing matched")
 
 
 def display_query(text: str, chars: int = 70) -> str:

@@ -30,7 +30,7 @@ def reconstruction_loss(index, X, batch_size: int = 1024) -> float:
     total = 0.0
     for start in range(0, X.shape[0], batch_size):
         rows = _dense(X[start : start + batch_size])
-        predicted = encode(index.decoder_, encode(index.encoder_, rows))
+        predicted = encode(index.decoder_, index.encoder_.encode(rows))
         total += float(np.sum(loss(reconstruction_target(rows, config.output), predicted)))
     return total / X.shape[0]
 

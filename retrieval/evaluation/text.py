@@ -26,7 +26,7 @@ from indexing import hamming_distances
 from retrieval.evaluation.bm25 import BM25
 from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
-from retrieval.model.codes import ITQ
+from retrieval.evaluation.itq import ITQ
 from retrieval.text.index import check_rerank
 
 CHUNK = 256
@@ -208,7 +208,7 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     def score(method, dims, rank):
         return measure(method, dims, rank, q, db, k, own)
 
-    Xq = index.featurizer_.transform(texts)
+    Xq = index.features(texts)
     codes = index.searchable(index.encode(texts))
     code_size = index.index_.dim
     Xd = index.tfidf_ if baselines or rerank_n else None
@@ -229,7 +229,7 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
         for dims in dict.fromkeys((code_size, *lsa_dims)):
             methods.append(_lsa(Xd, Xq, dims, seed, score, order))
         if database_texts is not None:
-            methods.append(_bm25(database_texts, texts, index.featurizer_.config, len(db), score, order))
+            methods.append(_bm25(database_texts, texts, index.config.tfidf, len(db), score, order))
         if index.binary:
             methods.append(_itq(Xd, Xq, code_size, seed, score, order))
     return {

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.code_index import CodeIndex, Hit, load_keras
+from indexing import BundleReader, IndexingError
+from retrieval.code_index import CodeIndex, Hit
 from retrieval.config import ImageConfig
 from retrieval.errors import RetrievalError
-from retrieval.model.training import encode
 
 
 def train_rows(doc_ids) -> np.ndarray:
@@ -43,7 +43,7 @@ class ImageIndex(CodeIndex):
     Attributes
     ----------
     decoder_ : keras.Model
-        Codes (n, code_size) -> pixels (n, h*w) in [0, 1].
+        Codes (n, code_size) -> pixels (n, h*w) in [0, 1]; read from the bundle on first use.
     image_shape_ : (height, width)
     class_names_ : tuple of str
     (and those of CodeIndex)
@@ -67,7 +67,7 @@ class ImageIndex(CodeIndex):
         started = time.perf_counter()
         self.image_shape_, self.class_names_ = tuple(image_shape), tuple(class_names)
         X = as_rows(X, int(np.prod(image_shape)))
-        self._keep(self._train(X, list(doc_ids), on_stage, on_epoch, **self._train_options()))
+        self._train(X, list(doc_ids), on_stage, on_epoch, **self._train_options())
         self.metadata_ = [{"title": doc_id, "snippet": "", "label": label} for doc_id, label in zip(doc_ids, labels)]
         self.build_seconds_ = time.perf_counter() - started
         return self
@@ -87,6 +87,8 @@ class ImageIndex(CodeIndex):
 
     def reconstruct(self, images) -> np.ndarray:
         """The autoencoder's output (n, h*w), float32 in [0, 1]; for noisy input, the denoised image."""
+        from retrieval.model.training import encode  # the decoder stays a Keras model
+
         self._check_fitted()
         return encode(self.decoder_, self.encode(images))
 
@@ -100,9 +102,8 @@ class ImageIndex(CodeIndex):
     def _save_files(self, staged: Path) -> None:
         self.decoder_.save(staged / self.FILES["decoder"])
 
-    def _load_files(self, path: Path, manifest: dict) -> None:
-        self.decoder_ = load_keras(path / self.FILES["decoder"])
-        self.image_shape_ = tuple(manifest["image_shape"])
-        self.class_names_ = tuple(manifest.get("class_names", ()))
-        if self.encoder_.input_shape[-1] != self.pixels:
-            raise RetrievalError(f"{path} is inconsistent: the encoder does not take {self.image_shape_} images")
+    def _load_files(self, reader: BundleReader) -> None:
+        self.image_shape_ = tuple(reader.manifest["image_shape"])
+        self.class_names_ = tuple(reader.manifest.get("class_names", ()))
+        if self.encoder_.input_dim != self.pixels:
+            raise IndexingError(f"{reader.path} is inconsistent: the encoder does not take {self.image_shape_} images")

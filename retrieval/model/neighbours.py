@@ -37,12 +37,12 @@ def neighbour_graph(X, config: NeighbourConfig, seed: int = 0) -> sp.csr_matrix:
 
     Returns
     -------
-    CSR matrix of shape (n, n), float32, each row summing to 1.
+    CSR matrix of shape (n, n), float32, each row summing to 1 (all zero for a single document).
     """
     n = X.shape[0]
     k = min(config.k, n - 1)
-    if k < 1:
-        raise RetrievalError(f"a neighbour graph needs at least 2 documents; got {n}")
+    if k < 1:  # a lone document has no neighbours: its mean of neighbours is empty
+        return sp.csr_matrix((n, n), dtype=np.float32)
     dims = max(1, min(config.dims, X.shape[1] - 1, n - 1))
     Z = TruncatedSVD(dims, random_state=seed).fit_transform(X).astype(np.float32)
     positions = nearest_neighbours(Z, k)
@@ -63,11 +63,12 @@ def smoothed(X, neighbour_mean, weight: float, norm: str) -> sp.csr_matrix:
 def spectral_anchor(X_smooth, code_size: int, seed: int = 0) -> np.ndarray:
     """The top ``code_size`` right singular vectors of ``X_smooth``: shape (d, code_size), float32."""
     size = min(code_size, X_smooth.shape[1] - 1, X_smooth.shape[0] - 1)
-    if size < code_size:
-        raise RetrievalError(
-            f"an anchored code of size {code_size} needs more than {code_size} documents and terms; "
-            f"got {X_smooth.shape[0]} documents and {X_smooth.shape[1]} terms (use --anchor none)"
-        )
+    if size < code_size:  # a corpus smaller than the code: its whole span, then zero columns the learned layer fills
+        dense = X_smooth.toarray() if sp.issparse(X_smooth) else np.asarray(X_smooth)
+        components = np.linalg.svd(dense.astype(np.float64), full_matrices=False)[2][:code_size]
+        anchor = np.zeros((X_smooth.shape[1], code_size), dtype=np.float32)
+        anchor[:, : components.shape[0]] = components.T
+        return anchor
     return TruncatedSVD(code_size, random_state=seed).fit(X_smooth).components_.T.astype(np.float32)
 
 

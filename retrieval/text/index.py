@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from indexing import Hits
+from indexing import BundleReader, Hits, IndexingError, check_k
 from retrieval.code_index import CodeIndex, Hit, snippet
 from retrieval.config import BuildConfig
-from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
-from retrieval.text.featurize import TfidfFeaturizer, load_csr, save_csr
-from retrieval.model.neighbours import Signals, corpus_signals
-from retrieval.model.training import encode
+from retrieval.runtime.tfidf import TfidfTransform, load_csr, save_csr
+from retrieval.text.corpus import Corpus
 
-__all__ = ["CodeIndex", "Hit", "TextIndex"]
+__all__ = ["CodeIndex", "Hit", "HitList", "TextIndex"]
+
+
+class HitList(list):
+    """The hits of one query, best first, with how many of its terms the vocabulary knows.
+
+    ``known_terms`` = 0 means the query held only stop words or unknown
+    terms: nothing can match it, and the list is empty.
+    """
+
+    def __init__(self, hits=(), known_terms: int | None = None):
+        super().__init__(hits)
+        self.known_terms = known_terms
 
 
 def check_rerank(rerank) -> None:
@@ -40,7 +51,10 @@ class TextIndex(CodeIndex):
 
     Attributes
     ----------
-    featurizer_ : TfidfFeaturizer
+    transform_ : retrieval.runtime.TfidfTransform
+        Texts -> TF-IDF rows, for queries and the database alike.
+    vectorizer_ : dict
+        The saved vocabulary, idf and settings (``vectorizer.json``).
     (and those of CodeIndex)
     """
 
@@ -59,12 +73,15 @@ class TextIndex(CodeIndex):
         ``on_stage(name)`` is called as each stage starts and ``on_epoch(epoch,
         logs)`` after each training epoch, for progress display.
         """
+        from retrieval.text.featurize import TfidfFeaturizer  # scikit-learn: for fitting only
+
         started = time.perf_counter()
         if on_stage:
             on_stage("vectorising")
-        self.featurizer_ = TfidfFeaturizer(self.config.tfidf)
-        X = self.featurizer_.fit_transform(corpus.texts)
-        self._keep(self._train(X, corpus.doc_ids, on_stage, on_epoch))
+        self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(corpus.texts).to_dict()
+        self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
+        X = self.transform_.transform(corpus.texts)  # the same rows a query of the same text gets
+        self._train(X, corpus.doc_ids, on_stage, on_epoch)
         labels = corpus.labels or [None] * len(corpus)
         self.metadata_ = [
             {"title": title, "snippet": snippet(text), "label": label}
@@ -75,12 +92,16 @@ class TextIndex(CodeIndex):
         return self
 
     def features(self, texts):
-        return self.featurizer_.transform(texts)
+        """TF-IDF rows, CSR (n_texts, n_features) float32."""
+        self._check_fitted()
+        return self.transform_.transform(texts)
 
-    def _signals(self, X, stage) -> Signals:
+    def _signals(self, X, stage):
         model = self.config.autoencoder
         if model.anchor == "none" and not (self.config.neighbours.k and self.config.neighbours.weight):
-            return Signals()
+            return None
+        from retrieval.model.neighbours import corpus_signals  # scikit-learn: for training only
+
         stage("neighbours")
         return corpus_signals(X, self.config.neighbours, model.anchor, model.code_size, seed=self.config.train.seed)
 
@@ -88,14 +109,14 @@ class TextIndex(CodeIndex):
         return self.tfidf_
 
     def _share_features(self, other) -> None:
-        other.featurizer_, other._tfidf = self.featurizer_, self.tfidf_
+        other.vectorizer_, other.transform_, other._tfidf = self.vectorizer_, self.transform_, self.tfidf_
 
     @property
     def tfidf_(self):
         """The database's TF-IDF rows, CSR (n_documents, n_features) float32."""
         self._check_fitted()
-        if self._tfidf is None:
-            self._tfidf = load_csr(self._path / self.FILES["tfidf"])
+        if self._tfidf is None:  # read from this index's own generation, checked, on first use
+            self._tfidf = load_csr(self._reader.read_bytes(self.FILES["tfidf"]))
         return self._tfidf
 
     def search(self, texts, k: int = 10, rerank: int = 0) -> list[list[Hit]]:
@@ -106,14 +127,25 @@ class TextIndex(CodeIndex):
         """
         self._check_fitted()
         check_rerank(rerank)
+        check_k(k)
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             return []
         X = self.features(texts)
-        codes = encode(self.encoder_, X)
+        known = self.transform_.known_terms(X)
+        results = [HitList(known_terms=int(n)) for n in known]
+        rows = np.flatnonzero(known)  # a query with no known term matches nothing
+        if not len(rows):
+            return results
+        X = X[rows] if len(rows) < len(texts) else X
+        codes = self.encoder_.encode(X)
         if not rerank:
-            return self.search_codes(codes, k)
-        return self._hits(self._rerank(self.index_.search(self.searchable(codes), _shortlist(rerank, k)), X), k=k)
+            found = self.search_codes(codes, k)
+        else:
+            found = self._hits(self._rerank(self.index_.search(self.searchable(codes), _shortlist(rerank, k)), X), k=k)
+        for row, hits in zip(rows, found):
+            results[row].extend(hits)
+        return results
 
     def similar_to(self, doc_id: str, k: int = 10, rerank: int = 0) -> list[Hit]:
         """The ``k`` documents most similar to an indexed one, excluding itself (``rerank`` as in ``search``)."""
@@ -138,14 +170,18 @@ class TextIndex(CodeIndex):
                     doc_ids=self.index_.id_map.ids(positions))
 
     def manifest_body(self) -> dict:
-        return {**super().manifest_body(), "vocabulary_size": self.featurizer_.n_features_}
+        return {**super().manifest_body(), "vocabulary_size": self.transform_.n_features}
 
     def _save_files(self, staged: Path) -> None:
-        self.featurizer_.save(staged / self.FILES["vectorizer"])
+        (staged / self.FILES["vectorizer"]).write_text(json.dumps(self.vectorizer_))
         save_csr(staged / self.FILES["tfidf"], self.tfidf_)
 
-    def _load_files(self, path: Path, manifest: dict) -> None:
+    def _load_files(self, reader: BundleReader) -> None:
         self._tfidf = None
-        self.featurizer_ = TfidfFeaturizer.load(path / self.FILES["vectorizer"])
-        if self.featurizer_.n_features_ != self.encoder_.input_shape[-1]:
-            raise RetrievalError(f"{path} is inconsistent: vectorizer and encoder widths differ")
+        self.vectorizer_ = reader.read_json(self.FILES["vectorizer"])
+        try:
+            self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
+        except RetrievalError as err:
+            raise IndexingError(f"{reader.path} is damaged: {err}") from None
+        if self.transform_.n_features != self.encoder_.input_dim:
+            raise IndexingError(f"{reader.path} is inconsistent: vectorizer and encoder widths differ")

@@ -1,0 +1,136 @@
+"""Read one generation of a saved index: only the files asked for, each checked against the manifest.
+
+A build swaps a new directory into place while other processes may be
+serving the old one. ``BundleReader`` opens the directory once and every file
+it will ever need relative to that open directory, so all of them come from
+the same generation; a file read later (say the TF-IDF rows for a re-rank)
+is read through the descriptor opened at load time, not by path, and is
+checked when it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import weakref
+from pathlib import Path
+
+from indexing.bundle import MANIFEST_NAME, parse_manifest
+from indexing.errors import IndexingError
+
+_PROC_FD = Path("/proc/self/fd")
+
+
+def _read_fd(fd: int) -> bytes:
+    return os.pread(fd, os.fstat(fd).st_size, 0)
+
+
+class BundleReader:
+    """The files of one saved index, opened together and verified as they are read.
+
+    Parameters
+    ----------
+    path : path of the index directory
+    required : iterable of str
+        Files that must be listed in the manifest. Every listed file is opened
+        now, so that a later read sees this generation.
+
+    Attributes
+    ----------
+    manifest : dict
+    """
+
+    def __init__(self, path, required=()):
+        self.path = Path(path)
+        try:
+            self._dir = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            raise IndexingError(f"no index at {self.path}: the directory does not exist") from None
+        except NotADirectoryError:
+            raise IndexingError(f"no index at {self.path}: it is a file, not a directory") from None
+        self._fds: dict[str, int] = {}
+        self._finalizer = weakref.finalize(self, _close, self._fds, self._dir)
+        try:
+            manifest_fd = self._open(MANIFEST_NAME, f"{self.path} is not a saved index: {MANIFEST_NAME} is missing")
+            self.manifest = parse_manifest(_read_fd(manifest_fd), self.path)
+            self.require(required)
+            for name in self.manifest["files"]:
+                self._open(name, f"{self.path} is damaged: {name} is missing; rebuild the index")
+        except BaseException:
+            self.close()
+            raise
+
+    def require(self, names) -> None:
+        """Raise IndexingError naming any of ``names`` that the manifest does not list."""
+        missing = [name for name in names if name not in self.manifest["files"]]
+        if missing:
+            self.close()
+            raise IndexingError(f"{self.path} is damaged: the manifest does not list {', '.join(missing)}")
+
+    def _open(self, name: str, missing: str) -> int:
+        try:
+            self._fds[name] = os.open(name, os.O_RDONLY, dir_fd=self._dir)
+        except FileNotFoundError:
+            raise IndexingError(missing) from None
+        return self._fds[name]
+
+    def _fd(self, name: str) -> int:
+        if name not in self._fds:
+            raise IndexingError(f"internal error: {name} was not opened with the index")
+        return self._fds[name]
+
+    def _verify(self, name: str, data: bytes) -> bytes:
+        entry = self.manifest["files"][name]
+        if len(data) != entry["bytes"]:
+            raise IndexingError(f"{self.path} is damaged: {name} has {len(data)} bytes, expected {entry['bytes']} "
+                                "(truncated or altered); rebuild the index")
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise IndexingError(f"{self.path} is damaged: {name} does not match its checksum (altered); rebuild the index")
+        return data
+
+    def read_bytes(self, name: str) -> bytes:
+        """The whole file, after checking its size and sha256."""
+        return self._verify(name, _read_fd(self._fd(name)))
+
+    def read_json(self, name: str):
+        try:
+            return json.loads(self.read_bytes(name))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise IndexingError(f"{self.path} is damaged: {name} is not valid JSON ({err})") from None
+
+    def read_lines(self, name: str) -> list:
+        """A JSON-lines file as a list of values; a bad line is named by its number."""
+        values = []
+        for number, line in enumerate(self.read_bytes(name).splitlines(), start=1):
+            try:
+                values.append(json.loads(line))
+            except (ValueError, UnicodeDecodeError) as err:
+                raise IndexingError(f"{self.path} is damaged: line {number} of {name} is not valid JSON ({err})") from None
+        return values
+
+    def faiss_path(self, name: str) -> str:
+        """A path FAISS can open that names this generation's file (after checking it)."""
+        fd = self._fd(name)
+        digest = hashlib.sha256()
+        offset, size = 0, os.fstat(fd).st_size
+        while offset < size:
+            block = os.pread(fd, 1 << 22, offset)
+            digest.update(block)
+            offset += len(block)
+        entry = self.manifest["files"][name]
+        if size != entry["bytes"] or digest.hexdigest() != entry["sha256"]:
+            raise IndexingError(f"{self.path} is damaged: {name} does not match its checksum (altered); rebuild the index")
+        proc = _PROC_FD / str(fd)
+        return str(proc) if proc.exists() else str(self.path / name)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _close(fds: dict, directory: int) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
+    os.close(directory)
+

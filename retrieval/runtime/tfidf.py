@@ -1,0 +1,113 @@
+"""TF-IDF rows from a saved vocabulary, in numpy and scipy: what a query runs, with no scikit-learn.
+
+It reproduces scikit-learn's ``TfidfVectorizer.transform`` for the settings
+this project saves (word tokens of two or more characters, optional
+lowercasing, raw or sublinear tf, the fitted idf, L2-normalised rows). With
+the vocabulary fixed, stop words need no list: none is in the vocabulary.
+A test checks it against scikit-learn on the same texts.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from itertools import chain, repeat
+
+import numpy as np
+import scipy.sparse as sp
+
+from retrieval.errors import RetrievalError
+
+TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+ASCII_TOKEN = re.compile(r"[0-9A-Za-z_]{2,}")  # the same matches on ASCII text, in half the time
+
+
+class TfidfTransform:
+    """Texts -> L2-normalised TF-IDF rows over a fixed vocabulary.
+
+    Parameters
+    ----------
+    vocabulary : list of str
+        Terms, in column order.
+    idf : ndarray of shape (n_features,), float32
+    sublinear_tf : bool
+        Use 1 + log(tf).
+    lowercase : bool
+    """
+
+    def __init__(self, vocabulary, idf, sublinear_tf: bool = True, lowercase: bool = True):
+        self.vocabulary = list(vocabulary)
+        self.idf = np.asarray(idf, dtype=np.float32)
+        if self.idf.shape != (len(self.vocabulary),):
+            raise RetrievalError("the saved vectorizer is inconsistent: vocabulary and idf do not match")
+        self.columns = {term: column for column, term in enumerate(self.vocabulary)}
+        if len(self.columns) != len(self.vocabulary):
+            raise RetrievalError("the saved vectorizer is inconsistent: a term appears twice")
+        self.sublinear_tf, self.lowercase = bool(sublinear_tf), bool(lowercase)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.vocabulary)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TfidfTransform":
+        """From the ``vectorizer.json`` that ``TfidfFeaturizer.save`` writes."""
+        try:
+            config = data["config"]
+            return cls(data["vocabulary"], data["idf"], config["sublinear_tf"], config["lowercase"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise RetrievalError(f"the saved vectorizer is incomplete or malformed ({err})") from None
+
+    def transform(self, texts) -> sp.csr_matrix:
+        """CSR float32 of shape (n_texts, n_features), each non-empty row of unit L2 norm."""
+        if isinstance(texts, str):
+            raise RetrievalError("transform takes a list of texts, not a single string")
+        texts = list(texts)
+        if any(not isinstance(text, str) for text in texts):
+            bad = next(text for text in texts if not isinstance(text, str))
+            raise RetrievalError(f"a text must be a string; got {type(bad).__name__}")
+        tokens = [self._tokens(text) for text in texts]
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        columns = np.fromiter(map(self.columns.get, chain.from_iterable(tokens), repeat(-1)), dtype=np.int64,
+                              count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        known = columns >= 0
+        # one sorted key per (row, term): unique keys are the row's terms in column order, with their counts
+        keys, counts = np.unique(rows[known] * self.n_features + columns[known], return_counts=True)
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys // self.n_features, minlength=len(texts)), out=indptr[1:])
+        X = sp.csr_matrix((counts.astype(np.float32), (keys % self.n_features).astype(np.int32), indptr),
+                          shape=(len(texts), self.n_features))
+        if self.sublinear_tf:
+            X.data = np.log(X.data) + 1
+        X.data *= self.idf[X.indices]
+        lengths = np.diff(X.indptr)
+        squares = np.bincount(np.repeat(np.arange(X.shape[0]), lengths), weights=X.data ** 2, minlength=X.shape[0])
+        row_norms = np.where(lengths > 0, np.sqrt(squares), 1.0).astype(np.float32)
+        X.data /= np.repeat(row_norms, lengths)
+        return X
+
+    def _tokens(self, text: str) -> list[str]:
+        text = text.lower() if self.lowercase else text
+        return (ASCII_TOKEN if text.isascii() else TOKEN).findall(text)
+
+    @staticmethod
+    def known_terms(X: sp.csr_matrix) -> np.ndarray:
+        """How many distinct vocabulary terms each row holds, shape (n,), int64; 0 = the query matched nothing."""
+        return np.diff(X.indptr).astype(np.int64)
+
+
+def save_csr(path, X: sp.csr_matrix) -> None:
+    """Save a CSR matrix as plain arrays (loadable with ``allow_pickle=False``)."""
+    X = X.tocsr()
+    with open(path, "wb") as handle:  # a handle keeps numpy from appending ".npz"
+        np.savez(handle, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.asarray(X.shape))
+
+
+def load_csr(data: bytes) -> sp.csr_matrix:
+    """A CSR matrix from the bytes ``save_csr`` wrote."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
+    except (ValueError, KeyError, OSError) as err:
+        raise RetrievalError(f"the saved TF-IDF rows are malformed ({err}); rebuild the index") from None

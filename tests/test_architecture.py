@@ -1,0 +1,124 @@
+"""The layout's rules: which package may import which, and a query path without TensorFlow or scikit-learn."""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_ONLY = ("tensorflow", "keras", "sklearn")
+
+# package -> the project packages it may import (module level or inside a function)
+ALLOWED = {
+    "indexing": {"indexing"},
+    "retrieval.errors": set(),
+    "retrieval.config": {"retrieval.errors"},
+    "retrieval.runtime": {"retrieval.runtime", "retrieval.errors", "indexing"},
+    "retrieval.model": {"retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
+    "retrieval.data": {"retrieval.data", "retrieval.errors", "indexing"},
+    "retrieval.code_index": {"retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
+    "retrieval.text": {"retrieval.text", "retrieval.code_index", "retrieval.model", "retrieval.runtime",
+                       "retrieval.config", "retrieval.errors", "indexing"},
+    "retrieval.images": {"retrieval.images", "retrieval.code_index", "retrieval.model", "retrieval.runtime",
+                         "retrieval.data", "retrieval.config", "retrieval.errors", "indexing"},
+    "retrieval.evaluation": {"retrieval.evaluation", "retrieval.text", "retrieval.images", "retrieval.code_index",
+                             "retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
+    "retrieval.cli": {"retrieval", "indexing"},  # the front end may use everything
+    "retrieval": {"retrieval"},  # the package root re-exports lazily
+}
+# packages whose modules import the model package (Keras) only inside the functions that train
+LAZY_MODEL = ("retrieval.code_index", "retrieval.text", "retrieval.images", "retrieval.cli", "retrieval")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path):
+    """(imported module, whether at module level) for every import in ``path``."""
+    tree = ast.parse(path.read_text())
+    top = {id(node) for node in tree.body}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, id(node) in top) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            yield from ((name, id(node) in top) for name in names)
+
+
+def _package(module: str) -> str:
+    return max((p for p in ALLOWED if module == p or module.startswith(p + ".")), key=len)
+
+
+def _project(name: str) -> str | None:
+    return _package(name) if name.split(".")[0] in ("retrieval", "indexing") else None
+
+
+def _sources():
+    return sorted([*ROOT.joinpath("retrieval").rglob("*.py"), *ROOT.joinpath("indexing").rglob("*.py")])
+
+
+def test_imports_go_one_way():
+    wrong = []
+    for path in _sources():
+        module = _module_name(path)
+        own = _package(module)
+        for name, top_level in _imports(path):
+            target = _project(name)
+            if target is None and name.split(".")[0] in TRAINING_ONLY and own in ("indexing", "retrieval.runtime"):
+                wrong.append(f"{module} imports {name}")
+            if target is None:
+                continue
+            allowed = ALLOWED[own]
+            if not any(target == a or target.startswith(a + ".") for a in allowed) and target != own:
+                wrong.append(f"{module} imports {name}")
+            if top_level and own in LAZY_MODEL and own != "retrieval.cli" and target == "retrieval.model":
+                wrong.append(f"{module} imports {name} at module level (Keras only when training)")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_rule_catches_a_wrong_import(tmp_path):
+    assert _package("retrieval.runtime.encoder") == "retrieval.runtime"
+    assert _project("retrieval.model.fit") == "retrieval.model"
+    assert "retrieval.model" not in ALLOWED["retrieval.runtime"]  # the runtime may never reach Keras
+
+
+def _modules_after(code: str, env_extra=None) -> set:
+    """The top-level modules loaded by running ``code`` in a fresh interpreter."""
+    script = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _cli(*args: str) -> str:
+    argv = ["retrieval", *map(str, args)]
+    return (f"import sys\nsys.argv = {argv!r}\nfrom retrieval.cli.main import main\n"
+            "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code")
+
+
+@pytest.mark.parametrize("command", [("--help",), ("query", "{index}", "{text}", "-k", "3"), ("info", "{index}"),
+                                     ("query", "{index}", "--like", "{doc_id}", "--json")],
+                         ids=["help", "query", "info", "like"])
+def test_the_query_path_imports_neither_tensorflow_nor_scikit_learn(bundle_dir, corpus, command):
+    args = [a.format(index=bundle_dir, text=corpus.texts[0], doc_id=corpus.doc_ids[0]) for a in command]
+    loaded = _modules_after(_cli(*args))
+    assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
+
+
+def test_loading_and_searching_from_python_imports_neither(bundle_dir, corpus):
+    code = (f"from retrieval import TextIndex\nindex = TextIndex.load({str(bundle_dir)!r})\n"
+            f"assert index.search([{corpus.texts[0]!r}], 3)[0][0].doc_id == {corpus.doc_ids[0]!r}")
+    loaded = _modules_after(code)
+    assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
+
+
+def test_the_check_would_see_tensorflow(bundle_dir):
+    assert "tensorflow" in _modules_after("import retrieval.model.fit")
