@@ -1,30 +1,36 @@
-"""FAISS search, id mapping and the saved index bundle; no Keras, no scikit-learn."""
+"""FAISS search, id mapping and the saved index bundle; no Keras, no scikit-learn.
 
-from indexing.base import check_k
-from indexing.binary import HAMMING, BinaryIndex, hamming_distances, pack_bits, read_index
-from indexing.bundle import FORMAT_VERSION, read_manifest, staged_bundle, write_manifest
-from indexing.errors import IndexingError
-from indexing.idmap import IdMap
-from indexing.neighbours import nearest_neighbours
-from indexing.reader import BundleReader
-from indexing.vectors import METRICS, Hits, VectorIndex
+Names are imported on first use, so that ``from indexing.errors import
+IndexingError`` (say, in a command's error handler) does not load FAISS.
+"""
 
-__all__ = [
-    "HAMMING",
-    "BinaryIndex",
-    "BundleReader",
-    "FORMAT_VERSION",
-    "METRICS",
-    "Hits",
-    "IdMap",
-    "IndexingError",
-    "VectorIndex",
-    "check_k",
-    "hamming_distances",
-    "nearest_neighbours",
-    "pack_bits",
-    "read_index",
-    "read_manifest",
-    "staged_bundle",
-    "write_manifest",
-]
+_EXPORTS = {
+    "check_k": "indexing.base",
+    "HAMMING": "indexing.binary",
+    "BinaryIndex": "indexing.binary",
+    "hamming_distances": "indexing.binary",
+    "pack_bits": "indexing.binary",
+    "read_index": "indexing.binary",
+    "FORMAT_VERSION": "indexing.bundle",
+    "read_manifest": "indexing.bundle",
+    "staged_bundle": "indexing.bundle",
+    "write_manifest": "indexing.bundle",
+    "IndexingError": "indexing.errors",
+    "IdMap": "indexing.idmap",
+    "nearest_neighbours": "indexing.neighbours",
+    "BundleReader": "indexing.reader",
+    "METRICS": "indexing.vectors",
+    "Hits": "indexing.vectors",
+    "VectorIndex": "indexing.vectors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'indexing' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from indexing import IndexingError
+from indexing.errors import IndexingError
 from retrieval.errors import NotFittedError, RetrievalError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per result on stdout, for machines.")]
