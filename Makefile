@@ -85,9 +85,9 @@ slow: install
 # needs the indexes of `make demo` and `make hashing`
 bench: install
 	$(BIN)/python bench/build_index.py
-	$(BIN)/python bench/query_latency.py $(INDEX)
-	$(BIN)/python bench/query_latency.py $(HASHED)
-	$(BIN)/python bench/query_latency.py $(HASHED) --rerank 100
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/query_path.py $(INDEX)
+	$(BIN)/python bench/runtime_parity.py $(INDEX) $(HASHED)
 	$(BIN)/python bench/speed.py --float $(INDEX) --binary $(HASHED)
 	$(BIN)/python bench/speed.py --float $(INDEX) --binary $(HASHED) --scale 1000000
 

@@ -69,7 +69,7 @@ def run(corpus: str, variant: str, codes: str, seed: int) -> dict:
     return {"corpus": corpus, "variant": variant, "codes": codes, "seed": seed, "spec": VARIANTS[variant],
             "config": config.to_dict(), "epochs": len(index.history_["loss"]), "build_seconds": round(build_seconds, 1),
             "queries": report["queries"], "facts": corpus_facts(train), "methods": report["methods"],
-            "commit": _commit(), "when": time.strftime("%Y-%m-%d %H:%M")}
+            "ties": "seeded", "commit": _commit(), "when": time.strftime("%Y-%m-%d %H:%M")}
 
 
 def _commit() -> str:
@@ -131,11 +131,15 @@ def variant_table(rows: list[dict], seed: int = 0) -> str:
             return ""
         scores = {("autoencoder" if m["method"].startswith("autoencoder") else m["method"]): m["precision_at_k"]
                   for m in row["methods"]}
-        return f"{scores[method or 'autoencoder']:.3f}"
+        # † rows ranked ties by database position (before evaluation broke ties by a seeded permutation)
+        return f"{scores[method or 'autoencoder']:.3f}{'' if row.get('ties') == 'seeded' else ' †'}"
 
     for variant in variants:
         lines.append(f"| {variant} | " + " | ".join(cell(c, variant) for c in corpora) + " |")
     lines.append("| *LSA-32, same run as default* | " + " | ".join(cell(c, "default", "lsa-32") for c in corpora) + " |")
+    if any(row.get("ties") != "seeded" for row in latest.values()):
+        lines += ["", "† measured when evaluation broke ties in score by database position (the fetched corpora are "
+                  "ordered by label); rows without † break them by a seeded permutation"]
     return "\n".join(lines)
 
 

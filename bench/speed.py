@@ -30,7 +30,6 @@ from indexing import BinaryIndex, VectorIndex
 from retrieval.text.corpus import read_corpus
 from retrieval.data.datasets import dataset_path
 from retrieval.text.index import TextIndex
-from retrieval.model.training import encode
 
 
 def timed(fn, repeat: int = 1) -> float:
@@ -98,7 +97,7 @@ def main() -> None:
     float_index, binary_index = TextIndex.load(args.float_index), TextIndex.load(args.binary_index)
     rows = []
     for name, index in ((f"float-{float_index.index_.dim}", float_index), (f"binary-{binary_index.index_.dim}bit", binary_index)):
-        codes = index.searchable(encode(index.encoder_, index.features(texts)))
+        codes = index.searchable(index.encoder_.encode(index.features(texts)))
         rows.append(code_rows(name, index, codes, args.k, args.scale))
     Xq = float_index.features(texts)
     rows.append(tfidf_rows(Xq, sp.csr_matrix(float_index.tfidf_), args.k, args.scale))

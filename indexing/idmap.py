@@ -52,9 +52,12 @@ class IdMap:
     def ids(self, positions: np.ndarray) -> list:
         """Translate an int array of any shape to nested lists of ids (-1 gives None)."""
         positions = np.asarray(positions)
+        doc_ids = self._doc_ids
         if positions.ndim == 0:
             pos = int(positions)
-            return self._doc_ids[pos] if pos >= 0 else None
+            return doc_ids[pos] if pos >= 0 else None
+        if positions.ndim == 2:  # the shape of search results: one flat pass instead of a recursion per element
+            return [[doc_ids[p] if p >= 0 else None for p in row] for row in positions.tolist()]
         return [self.ids(row) for row in positions]
 
     def __len__(self) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +31,8 @@ SEARCH_FILES = ("index", "doc_ids", "metadata")  # and the exported encoder, or 
 METADATA_KEYS = {"title", "snippet", "label"}
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One search result."""
+class Hit(NamedTuple):
+    """One search result (a named tuple: a batch of queries builds many)."""
 
     doc_id: str
     score: float
@@ -86,7 +85,7 @@ class CodeIndex:
 
     def __init__(self, config=None):
         self.config = config if config is not None else self.CONFIG()
-        self._reader = None
+        self._reader, self._shown = None, None
 
     def features(self, inputs):
         """Inputs (texts, images) -> feature rows (n, d)."""
@@ -185,13 +184,24 @@ class CodeIndex:
         self._check_fitted()
         return self.encoder_.encode(self.features(inputs))
 
+    @property
+    def metadata_(self) -> list:
+        return self._metadata
+
+    @metadata_.setter
+    def metadata_(self, rows: list) -> None:
+        self._metadata = rows
+        self._shown = None  # (title, snippet, label) per position, made on first search
+
     def _hits(self, hits, skip: str | None = None, k: int | None = None) -> list[list[Hit]]:
-        results = []
+        if self._shown is None:
+            self._shown = [(meta["title"], meta["snippet"], meta.get("label")) for meta in self.metadata_]
+        shown, results, make = self._shown, [], tuple.__new__  # a batch builds many hits: the fast constructor
         for row_ids, row_scores, row_pos in zip(hits.doc_ids, hits.scores.tolist(), hits.positions.tolist()):
             row = [
-                Hit(doc_id, score, **self.metadata_[pos])
+                make(Hit, (doc_id, score, *shown[pos]))
                 for doc_id, score, pos in zip(row_ids, row_scores, row_pos)
-                if doc_id != skip and pos >= 0
+                if pos >= 0 and doc_id != skip
             ]
             results.append(row[:k] if k is not None else row)
         return results

@@ -8,7 +8,8 @@ import scipy.sparse as sp
 
 from retrieval.config import AutoencoderConfig, BuildConfig, TfidfConfig, TrainConfig
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.text.featurize import TfidfFeaturizer, load_csr, save_csr
+from retrieval.runtime.tfidf import load_csr, save_csr
+from retrieval.text.featurize import TfidfFeaturizer
 
 
 def test_round_trip_through_plain_json_transforms_identically(tmp_path, corpus):
@@ -46,7 +47,7 @@ def test_a_corpus_with_no_usable_terms_is_a_clear_error():
 def test_csr_round_trip_without_pickle(tmp_path):
     X = sp.random(20, 30, density=0.2, format="csr", dtype=np.float32, random_state=0)
     save_csr(tmp_path / "x.npz", X)
-    Y = load_csr(tmp_path / "x.npz")
+    Y = load_csr((tmp_path / "x.npz").read_bytes())
     assert Y.shape == X.shape and (X != Y).nnz == 0
 
 

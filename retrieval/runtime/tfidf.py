@@ -19,7 +19,16 @@ import scipy.sparse as sp
 from retrieval.errors import RetrievalError
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
-ASCII_TOKEN = re.compile(r"[0-9A-Za-z_]{2,}")  # the same matches on ASCII text, in half the time
+
+
+def _ascii_table(lowercase: bool) -> bytes:
+    """A byte table that keeps word characters ([0-9A-Za-z_]), lowercased if asked, and blanks the rest."""
+    table = bytearray(b" " * 256)
+    for code in range(128):
+        char = chr(code)
+        if char.isalnum() or char == "_":
+            table[code] = ord(char.lower() if lowercase else char)
+    return bytes(table)
 
 
 class TfidfTransform:
@@ -44,6 +53,9 @@ class TfidfTransform:
         if len(self.columns) != len(self.vocabulary):
             raise RetrievalError("the saved vectorizer is inconsistent: a term appears twice")
         self.sublinear_tf, self.lowercase = bool(sublinear_tf), bool(lowercase)
+        ascii_terms = {term.encode("ascii"): column for term, column in self.columns.items() if term.isascii()}
+        self._lookup = {**self.columns, **ascii_terms}  # str and bytes keys never collide
+        self._table = _ascii_table(self.lowercase)
 
     @property
     def n_features(self) -> int:
@@ -67,29 +79,33 @@ class TfidfTransform:
             bad = next(text for text in texts if not isinstance(text, str))
             raise RetrievalError(f"a text must be a string; got {type(bad).__name__}")
         tokens = [self._tokens(text) for text in texts]
-        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-        columns = np.fromiter(map(self.columns.get, chain.from_iterable(tokens), repeat(-1)), dtype=np.int64,
+        lengths = np.fromiter(map(len, tokens), np.int64, count=len(tokens))
+        columns = np.fromiter(map(self._lookup.get, chain.from_iterable(tokens), repeat(-1)), np.int64,
                               count=int(lengths.sum()))
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         known = columns >= 0
-        # one sorted key per (row, term): unique keys are the row's terms in column order, with their counts
+        # one sorted key per (row, term): the unique keys are each row's terms in column order, with their counts
         keys, counts = np.unique(rows[known] * self.n_features + columns[known], return_counts=True)
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(keys // self.n_features, minlength=len(texts)), out=indptr[1:])
-        X = sp.csr_matrix((counts.astype(np.float32), (keys % self.n_features).astype(np.int32), indptr),
-                          shape=(len(texts), self.n_features))
+        rows, columns = np.divmod(keys, self.n_features)
+        tf = counts.astype(np.float32)
         if self.sublinear_tf:
-            X.data = np.log(X.data) + 1
-        X.data *= self.idf[X.indices]
-        lengths = np.diff(X.indptr)
-        squares = np.bincount(np.repeat(np.arange(X.shape[0]), lengths), weights=X.data ** 2, minlength=X.shape[0])
-        row_norms = np.where(lengths > 0, np.sqrt(squares), 1.0).astype(np.float32)
-        X.data /= np.repeat(row_norms, lengths)
-        return X
+            tf = np.log(tf) + np.float32(1)
+        weights = tf * self.idf[columns]
+        norms = np.sqrt(np.bincount(rows, weights * weights, minlength=len(texts))).astype(np.float32)
+        weights /= norms[rows]
+        # int32 indices when they fit: scipy then takes the arrays as they are instead of converting them
+        index_type = np.int32 if len(columns) < 2**31 else np.int64
+        indptr = np.zeros(len(texts) + 1, dtype=index_type)
+        np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
+        return sp.csr_matrix((weights, columns.astype(index_type), indptr), shape=(len(texts), self.n_features))
 
-    def _tokens(self, text: str) -> list[str]:
-        text = text.lower() if self.lowercase else text
-        return (ASCII_TOKEN if text.isascii() else TOKEN).findall(text)
+    def _tokens(self, text: str) -> list:
+        """Word tokens as scikit-learn's pattern finds them. ASCII text takes a byte-table path, three times
+        faster than the regular expression; its tokens are bytes (``_lookup`` holds both spellings of a term)
+        and include 1-character ones, which no vocabulary holds."""
+        if text.isascii():
+            return text.encode("ascii").translate(self._table).split()
+        return TOKEN.findall(text.lower() if self.lowercase else text)
 
     @staticmethod
     def known_terms(X: sp.csr_matrix) -> np.ndarray:

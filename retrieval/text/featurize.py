@@ -154,17 +154,3 @@ class TfidfFeaturizer:
     @classmethod
     def load(cls, path: Path) -> "TfidfFeaturizer":
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def save_csr(path: Path, X: sp.csr_matrix) -> None:
-    """Save a CSR matrix as plain arrays (loadable with ``allow_pickle=False``)."""
-    X = X.tocsr()
-    with open(path, "wb") as handle:  # a handle keeps numpy from appending ".npz"
-        np.savez(handle, data=X.data, indices=X.indices, indptr=X.indptr, shape=np.asarray(X.shape))
-
-
-def load_csr(path: Path) -> sp.csr_matrix:
-    with np.load(path, allow_pickle=False) as arrays:
-        return sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
-        )
