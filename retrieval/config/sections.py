@@ -1,0 +1,171 @@
+"""The top-level configs written into every manifest: text builds, image builds, and the TF-IDF featurizer.
+
+Notes
+-----
+``BuildConfig`` and ``ImageConfig`` share ``_Sections``: the dict round trip
+(``from_dict`` ignores keys a newer version may add, so older code still
+reads newer manifests), the CLI flag overrides, and the check that binary
+codes are searched by Hamming distance. ``TfidfConfig`` is here rather than
+with the model sections because only a text build has one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from typing import get_type_hints
+
+from retrieval.config.checks import (
+    ANCHOR_KINDS,
+    METRICS,
+    OUTPUTS,
+    SMOOTHED_NEEDS_NEIGHBOURS,
+    STOP_WORDS,
+    _choice,
+    _positive,
+)
+from retrieval.config.model import AutoencoderConfig, NeighbourConfig, NoiseConfig, TrainConfig
+from retrieval.errors import RetrievalError
+
+
+@dataclass(frozen=True)
+class TfidfConfig:
+    """TF-IDF featurizer settings (scikit-learn ``TfidfVectorizer``).
+
+    ``max_features`` keeps the most frequent terms; ``min_df`` drops terms in
+    fewer documents; ``max_df`` (a fraction) drops near-ubiquitous ones. A
+    small corpus is fitted with what it can bear: ``min_df`` at most one
+    document in ten (so 1 under 20 documents), ``max_df`` 1.0 if it would
+    allow less than one document; the featurizer records the values used.
+    """
+
+    max_features: int = 10000
+    min_df: int = 2
+    max_df: float = 0.5
+    sublinear_tf: bool = True
+    stop_words: str = "english"
+    lowercase: bool = True
+
+    def __post_init__(self):
+        _positive("max_features", self.max_features)
+        _positive("min_df", self.min_df)
+        if not 0.0 < self.max_df <= 1.0:
+            raise RetrievalError(f"max_df must be a fraction in (0, 1]; got {self.max_df!r}")
+        _choice("stop_words", self.stop_words, STOP_WORDS)
+
+
+class _Sections:
+    """Shared by the top-level configs: dict round trip, flag overrides, the metric check."""
+
+    def _check_metric(self) -> None:
+        """Binary codes are searched by Hamming distance (a default cosine becomes hamming)."""
+        _choice("metric", self.metric, METRICS)
+        binary = self.autoencoder.codes == "binary"
+        if binary and self.metric == "cosine":
+            object.__setattr__(self, "metric", "hamming")
+        elif binary != (self.metric == "hamming"):
+            raise RetrievalError(
+                f"metric {self.metric!r} does not fit {self.autoencoder.codes} codes: binary codes use hamming, "
+                f"float codes cosine or l2"
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def epochs_for(self, n_rows: int) -> int:
+        """How many epochs training ``n_rows`` rows takes, an anchored encoder's decoder warm-up included."""
+        warmup, epochs = self.train.epochs_for(round(n_rows * (1 - self.train.validation_fraction)))
+        return epochs + (warmup if self.autoencoder.anchor != "none" else 0)
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Rebuild from ``to_dict`` output, ignoring keys a newer version may add."""
+        kwargs = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            section = get_type_hints(cls)[f.name]
+            if is_dataclass(section):
+                known = {g.name for g in fields(section)}
+                value = section(**{k: v for k, v in value.items() if k in known})
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+    def override(self, metric=None, **sections):
+        """A copy with the given fields replaced; ``None`` values leave a field as it is.
+
+        ``sections`` maps a section name (``autoencoder``, ``train``, ...) to a
+        dict of its fields. Choosing another ``output`` without a ``loss``
+        brings the loss that suits it.
+        """
+        changes = {name: {k: v for k, v in (values or {}).items() if v is not None} for name, values in sections.items()}
+        model = changes.get("autoencoder", {})
+        output = model.get("output")
+        if output in OUTPUTS and output != self.autoencoder.output and "loss" not in model:
+            model["loss"] = OUTPUTS[output][0]
+        kind = model.get("kind")
+        if hasattr(self, "noise"):  # images: denoising means a noise kind, Gaussian 0.5 unless named
+            if kind == "denoising" and changes.get("noise", {}).get("kind", self.noise.kind) == "none":
+                changes.setdefault("noise", {}).update(kind="gaussian")
+        elif kind in ("plain", "denoising") and "input_dropout" not in model:  # text: masking noise
+            model["input_dropout"] = 0.0 if kind == "plain" else AutoencoderConfig.input_dropout
+        anchorless = (kind is not None and kind not in ANCHOR_KINDS) or model.get("binarizer", "itq") != "itq"
+        if anchorless and "anchor" not in model:  # the kinds whose code layer takes no anchor
+            model["anchor"] = "none"
+        train = changes.get("train", {})
+        if "epochs" in train and "steps" not in train:  # asking for epochs means a budget of epochs
+            train["steps"] = 0
+        if metric is None and model.get("codes") == "float" and self.metric == "hamming":
+            metric = "cosine"
+        return replace(
+            self, **{name: replace(getattr(self, name), **values) for name, values in changes.items()},
+            metric=metric or self.metric,
+        )
+
+
+TEXT_TRAIN = dict(steps=600, max_epochs=8, warmup_steps=300, learning_rate=3e-4)  # measured in bench/corpora.py
+
+
+@dataclass(frozen=True)
+class BuildConfig(_Sections):
+    """Everything a text index build needs; recorded in the manifest.
+
+    The text defaults anchor the code on smoothed LSA, reconstruct
+    neighbour-smoothed targets, and train for a budget of optimiser steps
+    (at a learning rate low enough not to pull the codes far from the anchor)
+    after a decoder warm-up (see ``retrieval.model.neighbours``).
+    """
+
+    tfidf: TfidfConfig = field(default_factory=TfidfConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=lambda: AutoencoderConfig(anchor="smoothed_lsa"))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(**TEXT_TRAIN))
+    neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
+    metric: str = "cosine"
+
+    def __post_init__(self):
+        self._check_metric()
+        if self.autoencoder.anchor == "smoothed_lsa" and self.neighbours.k == 0:
+            raise RetrievalError(SMOOTHED_NEEDS_NEIGHBOURS)
+
+
+@dataclass(frozen=True)
+class ImageConfig(_Sections):
+    """Everything an image index build needs; recorded in the manifest.
+
+    ``model`` names the preset ``autoencoder`` was made from (see
+    ``retrieval.images.data.image_model``); ``noise`` makes it a denoising one.
+    """
+
+    model: str = "lecture"
+    autoencoder: AutoencoderConfig = field(
+        default_factory=lambda: AutoencoderConfig(
+            hidden=(), code_activation="relu", output="sigmoid", loss="binary_crossentropy", input_dropout=0.0,
+            kind="plain", center_codes=False,
+        )
+    )
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=256))
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    metric: str = "cosine"
+
+    def __post_init__(self):
+        self._check_metric()
