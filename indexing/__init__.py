@@ -4,6 +4,8 @@ Names are imported on first use, so that ``from indexing.errors import
 IndexingError`` (say, in a command's error handler) does not load FAISS.
 """
 
+from indexing.lazy import lazy_exports
+
 _EXPORTS = {
     "check_k": "indexing.base",
     "HAMMING": "indexing.binary",
@@ -25,12 +27,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'indexing' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("indexing", globals(), _EXPORTS)

@@ -13,6 +13,8 @@ Packages, by concern: ``model`` (Keras: blocks, builder, training, export),
 ``cli`` (the command line). ``indexing`` beside it holds FAISS and bundles.
 """
 
+from indexing.lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -28,12 +30,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'retrieval' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("retrieval", globals(), _EXPORTS)

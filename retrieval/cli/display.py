@@ -146,6 +146,24 @@ def evaluation_table(report: dict) -> Table:
     return table
 
 
+def _query_path(manifest: dict) -> str:
+    """What a query runs: the numpy steps exported at build time, or Keras for an older bundle."""
+    steps = manifest.get("encoder")
+    if not steps:
+        return "Keras encoder (built before the numpy runtime; exported in memory when loaded)"
+    words = []
+    for step in steps:
+        word = {"dense": "dense", "conv2d": "conv", "add": "add", "code_transform": "fixed map"}.get(step["op"])
+        if word is None:
+            continue
+        if step["name"] == "anchor":
+            word = "anchor"
+        units = f" {step['units']}" if step.get("units") else ""
+        activation = f" {step['activation']}" if step.get("activation") not in (None, "linear") else ""
+        words.append(f"{word}{units}{activation}")
+    return f"numpy, {len(steps)} steps: " + ", ".join(words)
+
+
 def info_table(path, manifest: dict) -> Table:
     table = Table(title=str(path), title_justify="left", show_header=False)
     table.add_column("field", style="bold")
@@ -167,6 +185,7 @@ def info_table(path, manifest: dict) -> Table:
          else f"{manifest['code_size']} ({manifest['metric']}{', centred' if ae.get('center_codes') else ''})"),
         ("layers", "-".join(str(w) for w in ["in", *conv, *ae["hidden"], ae["code_size"], *reversed(ae["hidden"]), *reversed(conv), "in"])),
         ("output / loss", f"{ae['output']} / {ae['loss']}"),
+        ("query path", _query_path(manifest)),
         *([("anchor", f"{ae['anchor']} (a fixed projection added to the code)")] if ae.get("anchor", "none") != "none" else []),
         *([("targets", f"own words + {nb['weight']:g} x mean of {nb['k']} LSA-{nb['dims']} neighbours")]
           if (nb := cfg.get("neighbours")) and nb.get("k") and nb.get("weight") else []),

@@ -205,6 +205,7 @@ def query(
     id_field: IdField = "id",
     text_field: TextField = "text",
     rerank: RerankOpt = 0,
+    workers: Annotated[Optional[int], typer.Option(help="Processes for a --file batch with --json [one per core; one under 500 queries each].")] = None,
     json_out: JsonOpt = False,
 ):
     """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
@@ -216,7 +217,20 @@ def query(
         raise RetrievalError(f"give exactly one of TEXT, --file or --like (got {', '.join(given) or 'none'})")
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
+    if workers is not None and workers <= 0:
+        raise RetrievalError(f"--workers must be a positive whole number; got {workers}")
     index = TextIndex.load(index_dir)
+    if file is not None and json_out:  # the batch path: JSON lines, on every core
+        from retrieval.cli import batch
+
+        documents, _ = _read(file, fmt, id_field, text_field)
+        count = batch.worker_count(workers, len(documents))
+        unmatched = 0
+        for text, missed in batch.json_lines(index, documents.doc_ids, documents.texts, k, rerank, count):
+            sys.stdout.write(text)
+            unmatched += missed
+        _note_unmatched(display, unmatched, len(documents))
+        return
     if like is not None:
         queries, results = [like], [index.similar_to(like, k, rerank=rerank)]
     elif file is not None:
@@ -236,8 +250,12 @@ def query(
         else:
             label = f"like {query_name}" if like is not None else display_query(query_name)
             display.out.print(display.hits_table(label, hits))
+    _note_unmatched(display, unmatched, len(queries))
+
+
+def _note_unmatched(display, unmatched: int, queries: int) -> None:
     if unmatched:
-        which = "the query has" if len(queries) == 1 else f"{unmatched} of {len(queries)} queries have"
+        which = "the query has" if queries == 1 else f"{unmatched} of {queries} queries have"
         display.err.print(f"note: {which} no term the index knows (only stop words or words outside its "
                           "vocabulary), so nothing matched")
 
