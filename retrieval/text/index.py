@@ -119,11 +119,23 @@ class TextIndex(CodeIndex):
             self._tfidf = load_csr(self._reader.read_bytes(self.FILES["tfidf"]))
         return self._tfidf
 
-    def search(self, texts, k: int = 10, rerank: int = 0) -> list[list[Hit]]:
+    def search(self, texts, k: int = 10, rerank: int = 0) -> list[HitList]:
         """The ``k`` most similar documents to each text, best first.
 
-        With ``rerank`` = N > 0, the codes propose max(N, k) candidates and TF-IDF
-        cosine orders them (semantic hashing's recipe); scores are then cosines.
+        Parameters
+        ----------
+        texts : str or sequence of str
+        k : int
+            Hits per text; a ``k`` larger than the index returns every document.
+        rerank : int
+            With N > 0, the codes propose max(N, k) candidates and TF-IDF cosine
+            orders them (semantic hashing's recipe); scores are then cosines.
+
+        Returns
+        -------
+        list of HitList, one per text
+            Each a list of ``Hit``, with ``known_terms``: a text with no term in
+            the vocabulary gets an empty list and ``known_terms`` 0.
         """
         self._check_fitted()
         check_rerank(rerank)
