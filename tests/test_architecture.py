@@ -122,3 +122,11 @@ def test_loading_and_searching_from_python_imports_neither(bundle_dir, corpus):
 
 def test_the_check_would_see_tensorflow(bundle_dir):
     assert "tensorflow" in _modules_after("import retrieval.model.fit")
+
+
+def test_searching_a_loaded_image_index_imports_neither(image_index, tmp_path):
+    image_index.save(tmp_path / "images")
+    code = (f"import numpy as np\nfrom retrieval import ImageIndex\nindex = ImageIndex.load({str(tmp_path / 'images')!r})\n"
+            "assert len(index.search(np.zeros((1, 784), dtype=np.float32), 3)[0]) == 3")
+    loaded = _modules_after(code)
+    assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)

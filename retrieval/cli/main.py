@@ -108,7 +108,7 @@ def build(
     seed: SeedOpt = None,
     stacked: StackedOpt = None,
     max_features: Annotated[Optional[int], typer.Option(help="Vocabulary size [10000].")] = None,
-    min_df: Annotated[Optional[int], typer.Option(help="Drop terms in fewer documents [2].")] = None,
+    min_df: Annotated[Optional[int], typer.Option(help="Drop terms in fewer documents [2, at most a tenth of the corpus].")] = None,
     max_df: Annotated[Optional[float], typer.Option(help="Drop terms in more than this fraction of documents [0.5].")] = None,
     stop_words: Annotated[Optional[str], typer.Option(help="english or none [english].")] = None,
     sublinear_tf: Annotated[Optional[bool], typer.Option("--sublinear-tf/--raw-tf", help="Use 1 + log(tf) [sublinear].")] = None,
