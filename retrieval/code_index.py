@@ -86,6 +86,7 @@ class CodeIndex:
     def __init__(self, config=None):
         self.config = config if config is not None else self.CONFIG()
         self._reader, self._shown = None, None
+        self._keras: dict = {}  # trained Keras models, kept after fitting or read from the bundle when asked
 
     def features(self, inputs):
         """Inputs (texts, images) -> feature rows (n, d)."""
@@ -154,7 +155,7 @@ class CodeIndex:
         """The trained Keras ``encoder`` or ``decoder`` (read from the bundle, in safe mode, on first use)."""
         if self._reader is None:
             self._check_fitted()
-        if part not in self._keras_cache():
+        if part not in self._keras:
             from retrieval.model.fit import load_keras
 
             name = COMMON_FILES["encoder"] if part == "encoder" else self.FILES.get(part)
@@ -162,11 +163,6 @@ class CodeIndex:
                 raise RetrievalError(f"this {type(self).__name__} keeps no Keras {part}")
             self._keras[part] = load_keras(self._reader.read_bytes(name), name)
         return self._keras[part]
-
-    def _keras_cache(self) -> dict:
-        if not hasattr(self, "_keras"):
-            self._keras = {}
-        return self._keras
 
     @property
     def decoder_(self):
