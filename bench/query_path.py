@@ -69,7 +69,8 @@ def cold(index_dir: Path, repeats: int) -> dict:
 
 
 def precision_at(ranked_labels: list, query_labels, k: int) -> float:
-    return float(np.mean([np.mean([label == want for label in row[:k]]) for row, want in zip(ranked_labels, query_labels)]))
+    """Relevant hits among the first k, over k (a query that returned nothing scores 0)."""
+    return float(np.mean([sum(label == want for label in row[:k]) / k for row, want in zip(ranked_labels, query_labels)]))
 
 
 def warm(index_dir: Path, queries, train, n: int, seed: int) -> dict:

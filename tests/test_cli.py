@@ -117,16 +117,6 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(tmp_path, cli_bundle, q
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("rerank", ["0", "5"])
-def test_a_batch_split_between_workers_answers_as_one_process_does(cli_bundle, queries_file, rerank):
-    one = run("query", cli_bundle, "--file", queries_file, "-k", "3", "--rerank", rerank, "--json", "--workers", "1")
-    two = run("query", cli_bundle, "--file", queries_file, "-k", "3", "--rerank", rerank, "--json", "--workers", "3")
-    assert one.exit_code == 0 and two.exit_code == 0
-    assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 20
-    bad = run("query", cli_bundle, "--file", queries_file, "--json", "--workers", "0")
-    assert bad.exit_code == 1 and "--workers must be a positive whole number" in bad.stderr
-
-
 def _flip_a_bit(path, at: int = 100) -> None:
     with open(path, "r+b") as handle:
         handle.seek(min(at, path.stat().st_size - 1))

@@ -205,7 +205,6 @@ def query(
     id_field: IdField = "id",
     text_field: TextField = "text",
     rerank: RerankOpt = 0,
-    workers: Annotated[Optional[int], typer.Option(help="Processes for a --file batch with --json [one per core; one under 500 queries each].")] = None,
     json_out: JsonOpt = False,
 ):
     """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
@@ -217,20 +216,7 @@ def query(
         raise RetrievalError(f"give exactly one of TEXT, --file or --like (got {', '.join(given) or 'none'})")
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
-    if workers is not None and workers <= 0:
-        raise RetrievalError(f"--workers must be a positive whole number; got {workers}")
     index = TextIndex.load(index_dir)
-    if file is not None and json_out:  # the batch path: JSON lines, on every core
-        from retrieval.cli import batch
-
-        documents, _ = _read(file, fmt, id_field, text_field)
-        count = batch.worker_count(workers, len(documents))
-        unmatched = 0
-        for text, missed in batch.json_lines(index, documents.doc_ids, documents.texts, k, rerank, count):
-            sys.stdout.write(text)
-            unmatched += missed
-        _note_unmatched(display, unmatched, len(documents))
-        return
     if like is not None:
         queries, results = [like], [index.similar_to(like, k, rerank=rerank)]
     elif file is not None:

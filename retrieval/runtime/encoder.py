@@ -15,7 +15,6 @@ import json
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import erf
 
 from retrieval.errors import RetrievalError
 
@@ -23,6 +22,12 @@ FORMAT = 1
 INPUT = "features"  # the name of the encoder's input in a step's ``inputs``
 OPS = ("dense", "add", "reshape", "conv2d", "flatten", "code_transform")
 THRESHOLD = 0.5  # binary codes: a bit is set where the sigmoid code exceeds this
+
+
+def _erf(x):
+    from scipy.special import erf  # only gelu needs it, and importing it costs a cold query 50 ms
+
+    return erf(x)
 
 
 def _elu(x, alpha=1.0):
@@ -34,7 +39,7 @@ ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, 0),
     "elu": _elu,
     "selu": lambda x: np.float32(1.0507009873554805) * _elu(x, 1.6732632423543772),
-    "gelu": lambda x: 0.5 * x * (1 + erf(x / np.sqrt(2)).astype(x.dtype)),  # Keras 3: exact, not tanh-approximate
+    "gelu": lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2)).astype(x.dtype)),  # Keras 3: exact, not tanh-approximate
     "tanh": np.tanh,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
     "softmax": lambda x: (lambda e: e / e.sum(axis=-1, keepdims=True))(np.exp(x - x.max(axis=-1, keepdims=True))),
