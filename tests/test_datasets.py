@@ -289,3 +289,11 @@ def test_debian_fetch_says_what_it_needs(tmp_path, monkeypatch):
     with pytest.raises(RetrievalError, match="debian-packages needs apt-get .*; it is not on PATH"):
         datasets.fetch("debian-packages", tmp_path)
     assert not (tmp_path / "debian-packages" / "train.jsonl").exists()
+
+
+def test_a_source_checkout_keeps_its_datasets_in_its_own_data_directory(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.delenv(datasets.ENV_DATA_DIR, raising=False)
+    checkout = Path(__file__).resolve().parents[1]
+    assert datasets.data_dir() == checkout / "data"

@@ -94,7 +94,7 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
         return Path(override)
     if os.environ.get(ENV_DATA_DIR):
         return Path(os.environ[ENV_DATA_DIR])
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]  # retrieval/data/datasets.py -> the checkout
     if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
         return checkout / "data"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrieval"
