@@ -119,8 +119,10 @@ class IdIndex:
         return self
 
 
-def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str, flags: int = 0):
+def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str, mmap: bool = False):
     """``reader(path, flags)``, with errors that name the file, checked to hold as many entries as ``doc_ids``.
+
+    With ``mmap`` the stored codes are mapped read-only rather than copied.
 
     Returns
     -------
@@ -128,7 +130,7 @@ def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str, flags:
     doc_ids : list of str
     """
     try:
-        raw = reader(str(path), flags)
+        raw = reader(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0)
     except RuntimeError as err:
         raise IndexingError(f"cannot read {what} {path}: {str(err).splitlines()[0]}") from None
     doc_ids = list(doc_ids)

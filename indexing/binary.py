@@ -81,8 +81,7 @@ class BinaryIndex(IdIndex):
     @classmethod
     def read(cls, path: Path, doc_ids, mmap: bool = False) -> "BinaryIndex":
         """Read an index written by ``write`` and attach its ``doc_ids``; ``mmap`` maps the codes read-only."""
-        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
-        raw, doc_ids = read_raw(faiss.read_index_binary, path, doc_ids, "binary FAISS index", "codes", flags)
+        raw, doc_ids = read_raw(faiss.read_index_binary, path, doc_ids, "binary FAISS index", "codes", mmap)
         return cls(raw.d)._attach(raw, doc_ids)
 
 

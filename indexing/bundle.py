@@ -210,16 +210,17 @@ def read_manifest(bundle_dir: Path, verify: bool = True) -> dict:
         path = bundle_dir / name
         if not path.is_file():
             raise IndexingError(f"{bundle_dir} is damaged: {name} is missing; rebuild the index")
-        if not verify:
-            continue
-        size = path.stat().st_size
-        if size != entry["bytes"]:
-            raise IndexingError(
-                f"{bundle_dir} is damaged: {name} has {size} bytes, expected {entry['bytes']} "
-                "(truncated or altered); rebuild the index"
-            )
-        if sha256_file(path) != entry["sha256"]:
-            raise IndexingError(
-                f"{bundle_dir} is damaged: {name} does not match its checksum (altered); rebuild the index"
-            )
+        if verify:
+            check_file(bundle_dir, name, entry, path.stat().st_size, lambda: sha256_file(path))
     return manifest
+
+
+def check_file(bundle_dir: Path, name: str, entry: dict, size: int, sha256) -> None:
+    """Raise IndexingError unless a file's ``size`` and ``sha256()`` (called only if the size fits) match ``entry``."""
+    if size != entry["bytes"]:
+        raise IndexingError(
+            f"{bundle_dir} is damaged: {name} has {size} bytes, expected {entry['bytes']} "
+            "(truncated or altered); rebuild the index"
+        )
+    if sha256() != entry["sha256"]:
+        raise IndexingError(f"{bundle_dir} is damaged: {name} does not match its checksum (altered); rebuild the index")

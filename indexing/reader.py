@@ -16,10 +16,19 @@ import os
 import weakref
 from pathlib import Path
 
-from indexing.bundle import MANIFEST_NAME, parse_manifest
+from indexing.bundle import MANIFEST_NAME, check_file, parse_manifest
 from indexing.errors import IndexingError
 
 _PROC_FD = Path("/proc/self/fd")
+
+
+def _sha256_fd(fd: int) -> str:
+    """The sha256 of an open file, read in blocks (a large index need not fit in memory twice)."""
+    digest, offset = hashlib.sha256(), 0
+    while block := os.pread(fd, 1 << 22, offset):
+        digest.update(block)
+        offset += len(block)
+    return digest.hexdigest()
 
 
 def _read_fd(fd: int) -> bytes:
@@ -81,12 +90,7 @@ class BundleReader:
         return self._fds[name]
 
     def _verify(self, name: str, data: bytes) -> bytes:
-        entry = self.manifest["files"][name]
-        if len(data) != entry["bytes"]:
-            raise IndexingError(f"{self.path} is damaged: {name} has {len(data)} bytes, expected {entry['bytes']} "
-                                "(truncated or altered); rebuild the index")
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise IndexingError(f"{self.path} is damaged: {name} does not match its checksum (altered); rebuild the index")
+        check_file(self.path, name, self.manifest["files"][name], len(data), lambda: hashlib.sha256(data).hexdigest())
         return data
 
     def read_bytes(self, name: str) -> bytes:
@@ -119,15 +123,7 @@ class BundleReader:
     def faiss_path(self, name: str) -> str:
         """A path FAISS can open that names this generation's file (after checking it)."""
         fd = self._fd(name)
-        digest = hashlib.sha256()
-        offset, size = 0, os.fstat(fd).st_size
-        while offset < size:
-            block = os.pread(fd, 1 << 22, offset)
-            digest.update(block)
-            offset += len(block)
-        entry = self.manifest["files"][name]
-        if size != entry["bytes"] or digest.hexdigest() != entry["sha256"]:
-            raise IndexingError(f"{self.path} is damaged: {name} does not match its checksum (altered); rebuild the index")
+        check_file(self.path, name, self.manifest["files"][name], os.fstat(fd).st_size, lambda: _sha256_fd(fd))
         proc = _PROC_FD / str(fd)
         return str(proc) if proc.exists() else str(self.path / name)
 

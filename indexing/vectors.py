@@ -79,6 +79,5 @@ class VectorIndex(IdIndex):
     @classmethod
     def read(cls, path: Path, doc_ids, metric: str, mmap: bool = False) -> "VectorIndex":
         """Read an index written by ``write`` and attach its ``doc_ids``; ``mmap`` maps the codes read-only."""
-        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
-        raw, doc_ids = read_raw(faiss.read_index, path, doc_ids, "FAISS index", "vectors", flags)
+        raw, doc_ids = read_raw(faiss.read_index, path, doc_ids, "FAISS index", "vectors", mmap)
         return cls(raw.d, metric)._attach(raw, doc_ids)

@@ -192,10 +192,10 @@ class CodeIndex:
     def _hits(self, hits, skip: str | None = None, k: int | None = None) -> list[list[Hit]]:
         if self._shown is None:
             self._shown = [(meta["title"], meta["snippet"], meta.get("label")) for meta in self.metadata_]
-        shown, results, make = self._shown, [], tuple.__new__  # a batch builds many hits: the fast constructor
+        shown, results = self._shown, []
         for row_ids, row_scores, row_pos in zip(hits.doc_ids, hits.scores.tolist(), hits.positions.tolist()):
             row = [
-                make(Hit, (doc_id, score, *shown[pos]))
+                Hit(doc_id, score, *shown[pos])
                 for doc_id, score, pos in zip(row_ids, row_scores, row_pos)
                 if pos >= 0 and doc_id != skip
             ]

@@ -33,9 +33,8 @@ def tied_index(n_per_label: int = PER_LABEL):
     packed = np.full((n, N_BITS // 8), 0b10110010, dtype=np.uint8)
     return SimpleNamespace(
         labels_=[label for label in LABELS for _ in range(n_per_label)],
-        featurizer_=SimpleNamespace(transform=lambda texts: features(len(texts))),
         features=lambda texts: features(len(texts)),
-        encode=lambda texts: np.ones((len(texts), N_BITS), dtype=np.float32),
+        encoder_=SimpleNamespace(encode=lambda rows: np.ones((rows.shape[0], N_BITS), dtype=np.float32)),
         searchable=lambda codes: np.full((len(codes), N_BITS // 8), 0b10110010, dtype=np.uint8),
         index_=BinaryIndex(N_BITS).add(packed, [f"doc{i}" for i in range(n)]),
         tfidf_=features(n),

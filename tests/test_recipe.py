@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from conftest import TINY_CONFIG, TINY_FLAGS, make_corpus, run_cli, write_jsonl
 from indexing import IndexingError, nearest_neighbours
@@ -165,7 +164,7 @@ def test_bm25_scores_match_the_formula():
     texts = ["apple banana apple", "banana cherry", "cherry cherry cherry date"]
     bm25 = BM25(k1=1.2, b=0.75).fit(texts)
     scores = bm25.scores(["apple cherry"])[0]
-    lengths, avg = np.array([3, 2, 4]), 3.0
+    avg = 3.0  # document lengths 3, 2 and 4
 
     def term(tf, df, length):
         return math.log1p((3 - df + 0.5) / (df + 0.5)) * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * length / avg))

@@ -99,32 +99,6 @@ def hits_table(title: str, hits) -> Table:
     return table
 
 
-class HitLines:
-    """JSON lines of query results, each hit's fixed fields encoded once per document (batches repeat them).
-
-    ``line(...)`` gives the same JSON as ``print_json({"query": ..., "hits": hit_dicts(hits)})``.
-    """
-
-    def __init__(self):
-        self._fixed: dict = {}
-
-    def _fields(self, hit) -> tuple[str, str]:
-        fields = self._fixed.get(hit.doc_id)
-        if fields is None:
-            label = f', "label": {json.dumps(hit.label, ensure_ascii=False)}' if hit.label else ""
-            fields = self._fixed[hit.doc_id] = (json.dumps(hit.doc_id, ensure_ascii=False),
-                                                 f', "title": {json.dumps(hit.title, ensure_ascii=False)}{label}')
-        return fields
-
-    def line(self, query: str, hits, known_terms: int | None = None) -> str:
-        encoded = []
-        for hit in hits:
-            doc_id, rest = self._fields(hit)
-            encoded.append(f'{{"id": {doc_id}, "score": {round(hit.score, 6)!r}{rest}}}')
-        known = f', "known_terms": {known_terms}' if known_terms is not None else ""
-        return f'{{"query": {json.dumps(query, ensure_ascii=False)}{known}, "hits": [{", ".join(encoded)}]}}\n'
-
-
 def hit_dicts(hits) -> list[dict]:
     return [
         {"id": h.doc_id, "score": round(h.score, 6), "title": h.title, **({"label": h.label} if h.label else {})}

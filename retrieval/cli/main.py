@@ -226,13 +226,14 @@ def query(
         if not text.strip():
             raise RetrievalError("the query text is empty")
         queries, results = [text], index.search([text], k, rerank=rerank)
-    unmatched, lines = 0, display.HitLines()
+    unmatched = 0
     for query_name, hits in zip(queries, results):
         known = getattr(hits, "known_terms", None)
         if known == 0:
             unmatched += 1
         if json_out:
-            sys.stdout.write(lines.line(query_name, hits, known))
+            display.print_json({"query": query_name, **({"known_terms": known} if known is not None else {}),
+                                "hits": display.hit_dicts(hits)})
         else:
             label = f"like {query_name}" if like is not None else display_query(query_name)
             display.out.print(display.hits_table(label, hits))

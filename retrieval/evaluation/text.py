@@ -209,7 +209,7 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
         return measure(method, dims, rank, q, db, k, own)
 
     Xq = index.features(texts)
-    codes = index.searchable(index.encode(texts))
+    codes = index.searchable(index.encoder_.encode(Xq))  # the rows above, not featurised a second time
     code_size = index.index_.dim
     Xd = index.tfidf_ if baselines or rerank_n else None
     XdT = Xd.T.tocsr() if Xd is not None else None
