@@ -8,6 +8,7 @@ from indexing.lazy import lazy_exports
 
 _EXPORTS = {
     "check_k": "indexing.base",
+    "set_search_threads": "indexing.base",
     "HAMMING": "indexing.binary",
     "BinaryIndex": "indexing.binary",
     "hamming_distances": "indexing.binary",

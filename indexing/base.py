@@ -52,6 +52,18 @@ def _threads_for(n_queries: int):
         faiss.omp_set_num_threads(threads)
 
 
+def set_search_threads(threads: int) -> None:
+    """Let every FAISS search in this process use at most ``threads`` threads.
+
+    A server answering many requests at once wants 1: its parallelism comes
+    from the requests, and a thread team per search would fight the others
+    (and numpy's BLAS threads) for the same cores.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise IndexingError(f"threads must be a positive whole number, got {threads!r}")
+    faiss.omp_set_num_threads(threads)
+
+
 def check_k(k) -> None:
     """``k`` must be a positive whole number."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:

@@ -40,6 +40,11 @@ class Hit(NamedTuple):
     snippet: str
     label: str | None = None
 
+    def to_json(self) -> dict:
+        """The hit as ``retrieval query --json`` and the HTTP API show it."""
+        return {"id": self.doc_id, "score": round(self.score, 6), "title": self.title, "label": self.label,
+                "snippet": self.snippet}
+
 
 def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
     flat = " ".join(text.split())

@@ -60,7 +60,7 @@ def test_query_text_table_and_json(cli_bundle, corpus):
     answer = json.loads(result.stdout)
     assert answer["query"] == corpus.texts[3]
     assert answer["hits"][0]["id"] == corpus.doc_ids[3] and len(answer["hits"]) == 3
-    assert set(answer["hits"][0]) == {"id", "score", "title", "label"}
+    assert set(answer["hits"][0]) == {"id", "score", "title", "label", "snippet"}
 
 
 def test_query_file_is_one_json_line_per_query(cli_bundle, queries_file, queries):

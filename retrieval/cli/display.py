@@ -100,10 +100,7 @@ def hits_table(title: str, hits) -> Table:
 
 
 def hit_dicts(hits) -> list[dict]:
-    return [
-        {"id": h.doc_id, "score": round(h.score, 6), "title": h.title, **({"label": h.label} if h.label else {})}
-        for h in hits
-    ]
+    return [hit.to_json() for hit in hits]
 
 
 def evaluation_table(report: dict) -> Table:

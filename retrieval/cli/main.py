@@ -16,6 +16,7 @@ from retrieval.cli.common import (
 from retrieval.errors import RetrievalError
 from retrieval.cli.data import data_app, demo_app
 from retrieval.cli.images import images_app
+from retrieval.cli.serve import serve
 
 app = typer.Typer(
     help="Semantic document search with deep autoencoders: TF-IDF -> autoencoder codes -> FAISS.",
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(images_app, name="images")
 app.add_typer(demo_app, name="demo")
+app.command()(serve)
 
 
 def _split_ints(value: str, name: str) -> tuple[int, ...]:

@@ -12,7 +12,8 @@ A package so that each module stays small and about one concern:
 - ``model``: the sections of a build (``AutoencoderConfig``,
   ``TrainConfig``, ``NeighbourConfig``, ``NoiseConfig``);
 - ``sections``: the top-level configs (``BuildConfig``, ``ImageConfig``,
-  their shared ``_Sections``) and ``TfidfConfig``.
+  their shared ``_Sections``) and ``TfidfConfig``;
+- ``serve``: ``ServeConfig``, the HTTP server's address and limits.
 
 Everything is re-exported here, so ``from retrieval.config import X`` works
 as it did when this was one module.
@@ -38,11 +39,12 @@ from retrieval.config.checks import (
 )
 from retrieval.config.model import AutoencoderConfig, NeighbourConfig, NoiseConfig, TrainConfig
 from retrieval.config.sections import TEXT_TRAIN, BuildConfig, ImageConfig, TfidfConfig, _Sections
+from retrieval.config.serve import ServeConfig
 from retrieval.errors import RetrievalError  # noqa: F401  (the single module exposed it; kept importable from here)
 
 __all__ = [
     "ACTIVATIONS", "ANCHOR_KINDS", "ANCHORS", "BINARIZERS", "BINARY_KINDS", "CODES", "KINDS", "LR_SCHEDULES",
     "METRICS", "NOISE_KINDS", "OPTIMIZERS", "OUTPUTS", "SMOOTHED_NEEDS_NEIGHBOURS", "STOP_WORDS", "TEXT_TRAIN",
-    "AutoencoderConfig", "BuildConfig", "ImageConfig", "NeighbourConfig", "NoiseConfig", "TfidfConfig",
-    "TrainConfig",
+    "AutoencoderConfig", "BuildConfig", "ImageConfig", "NeighbourConfig", "NoiseConfig", "ServeConfig",
+    "TfidfConfig", "TrainConfig",
 ]

@@ -1,0 +1,88 @@
+"""A bounded HTTP/1.1 load: N clients, each on one keep-alive connection, each sending M requests, then stopping.
+
+The client is a few lines of asyncio over raw sockets rather than an HTTP
+library, so that on a 2-core machine the load generator costs the server as
+little CPU as possible (it measures the server, not the client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    body: bytes
+    sent: float  # perf_counter when the request was written
+    seconds: float
+
+
+@dataclass
+class LoadResult:
+    responses: list = field(default_factory=list)
+    errors: list = field(default_factory=list)  # (kind, detail)
+    wall: float = 0.0
+
+
+def get(path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+def post_json(path: str, payload) -> bytes:
+    body = json.dumps(payload).encode()
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", 0)))
+    return status, headers, body
+
+
+async def _client(port: int, requests: list[bytes], result: LoadResult, deadline: float) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for request in requests:
+            if time.perf_counter() > deadline:
+                result.errors.append(("timeout", "the run's time bound passed"))
+                return
+            sent = time.perf_counter()
+            writer.write(request)
+            try:
+                status, headers, body = await _read_response(reader)
+            except (asyncio.IncompleteReadError, ConnectionError) as err:
+                result.errors.append(("connection", repr(err)))
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            result.responses.append(Response(status, headers, body, sent, time.perf_counter() - sent))
+    finally:
+        writer.close()
+
+
+def run_load(port: int, make_requests: Callable[[int], list[bytes]], clients: int, max_seconds: float) -> LoadResult:
+    """``clients`` connections at once, client ``c`` sending ``make_requests(c)`` in order; stops by ``max_seconds``."""
+
+    async def main():
+        result = LoadResult()
+        started = time.perf_counter()
+        deadline = started + max_seconds
+        await asyncio.gather(*(_client(port, make_requests(c), result, deadline) for c in range(clients)))
+        result.wall = time.perf_counter() - started
+        return result
+
+    return asyncio.run(main())

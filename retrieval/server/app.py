@@ -1,0 +1,77 @@
+"""The HTTP service: ``create_app`` puts the routers, the error handlers and the guard over live indexes.
+
+Searching runs the numpy query path (``retrieval.runtime``): the server never
+imports TensorFlow, Keras or scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import retrieval
+from retrieval.config import ServeConfig
+from retrieval.server import errors
+from retrieval.server.guard import Guard
+from retrieval.server.live import LiveIndex, Watcher
+from retrieval.server.routes import docs, page, search, status
+from retrieval.server.state import Served
+
+DESCRIPTION = """Semantic search over indexes built by `retrieval build`: TF-IDF, deep-autoencoder codes, FAISS.
+
+Every answer carries `X-Index-Generation`, the build that answered; a rebuilt index directory is served
+without a restart. Errors are `{"error": "..."}` with a 4xx status."""
+
+
+def load_indexes(paths: Mapping[str, object]) -> dict[str, LiveIndex]:
+    """Name -> directory, loaded (each raises IndexingError naming its problem)."""
+    return {name: LiveIndex(name, path) for name, path in paths.items()}
+
+
+def create_app(indexes: Mapping[str, LiveIndex], config: ServeConfig | None = None, watch: bool = True) -> FastAPI:
+    """The ASGI app over loaded ``indexes`` (name -> LiveIndex; the first is the default).
+
+    With ``watch``, a thread checks each directory every ``config.reload_interval``
+    seconds while the app runs and loads a rebuilt one.
+    """
+    config = config or ServeConfig()
+    served = Served(dict(indexes), config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        watcher = Watcher(served.indexes.values(), config.reload_interval).start() if watch else None
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.stop()
+
+    app = FastAPI(title="retrieval", version=retrieval.__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    app.state.served = served
+    errors.install(app)
+    for module in (search, status, page, docs):
+        app.include_router(module.router)
+    app.add_middleware(Guard, api_key=config.api_key)
+    return app
+
+
+SPEC_VARIABLE = "RETRIEVAL_SERVE_SPEC"
+
+
+def app_from_environment() -> FastAPI:
+    """The app that each of several worker processes builds (``retrieval serve --workers N``).
+
+    The parent passes the index directories and the config as JSON in
+    ``RETRIEVAL_SERVE_SPEC``; each worker loads and watches the indexes itself.
+    """
+    import json
+    import os
+
+    from indexing import set_search_threads
+
+    spec = json.loads(os.environ[SPEC_VARIABLE])
+    set_search_threads(1)
+    return create_app(load_indexes(spec["indexes"]), ServeConfig(**spec["config"]))

@@ -1,0 +1,68 @@
+"""Every failure as a JSON ``{"error": "..."}`` that names the problem: 4xx for the request, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("retrieval.server")
+
+
+class ApiError(Exception):
+    """A request the server refuses: an HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+def json_response(payload, status: int = 200, headers: dict | None = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> Response:
+    return json_response({"error": message}, status, headers)
+
+
+def validation_message(errors, located: bool = False) -> str:
+    """Pydantic's errors as one line: ``k: Input should be a valid integer (got 'ten')``.
+
+    ``located``: FastAPI's errors, whose location starts with where the value was (query, path, body).
+    """
+    parts = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))[1 if located else 0:]
+        where = ".".join(str(part) for part in loc)
+        got = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+        parts.append(f"{where or 'request'}: {error.get('msg', 'invalid')}{got}")
+    return "; ".join(parts)
+
+
+def install(app: FastAPI) -> None:
+    """Route every exception to a JSON error; unknown failures are logged and answered 500 without detail."""
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError):
+        return error_response(error.status, error.message, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        return error_response(400, validation_message(error.errors(), located=True))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException):
+        message = {404: f"no such endpoint: {request.method} {request.url.path} (see /docs)",
+                   405: f"{request.method} is not allowed on {request.url.path} (see /docs)"}.get(
+            error.status_code, str(error.detail))
+        return error_response(error.status_code, message, getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception):
+        log.exception("internal error answering %s %s", request.method, request.url.path)
+        return error_response(500, "internal error; the server's log has the details")

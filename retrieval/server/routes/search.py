@@ -1,0 +1,111 @@
+"""Search by text (one query or a batch), by an indexed document, and a document's metadata."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from retrieval.server.errors import ApiError, json_response, validation_message
+from retrieval.server.schemas import (
+    BatchRequest, BatchResponse, DocumentResponse, ErrorResponse, SearchResponse, SimilarResponse,
+)
+from retrieval.server.state import Served, headers_for, served
+
+router = APIRouter(tags=["search"])
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 415)}
+IndexParam = Query(None, description="Which served index (default: the first).")
+KParam = Query(10, description="Hits to return, 1 to --max-k.")
+RerankParam = Query(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
+BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": BatchRequest.model_json_schema()}}}}
+
+
+def result(query: str, hits) -> dict:
+    return {"query": query, "known_terms": hits.known_terms, "hits": [hit.to_json() for hit in hits]}
+
+
+@router.get("/search", response_model=SearchResponse, responses=ERRORS)
+async def search(q: str | None = Query(None, description="The query text."), k: int = KParam,
+                 rerank: int = RerankParam, index: str | None = IndexParam, state: Served = Depends(served)):
+    """The documents most similar to the text ``q``, best first."""
+    state.check_query(q)
+    state.check_k(k)
+    state.check_rerank(rerank)
+    live, generation = state.generation(index)
+    hits = generation.index.search([q], k, rerank=rerank)[0]
+    return json_response(result(q, hits), headers=headers_for(live, generation))
+
+
+async def _json_body(request: Request, limit: int):
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise ApiError(415, f"POST /search takes a JSON body (Content-Type: application/json); got "
+                            f"{kind or 'no Content-Type'}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the body is {int(declared):,} bytes; the limit is {limit:,}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"the body is over the limit of {limit:,} bytes")
+    try:
+        return json.loads(bytes(body).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "the body is not UTF-8") from None
+    except json.JSONDecodeError as err:
+        raise ApiError(400, f"the body is not valid JSON: {err}") from None
+
+
+@router.post("/search", response_model=BatchResponse, responses=ERRORS, openapi_extra=BATCH_BODY)
+async def search_batch(request: Request, state: Served = Depends(served)):
+    """Several queries, encoded as one batch: ``{"queries": [...], "k": 10}``."""
+    payload = await _json_body(request, state.config.max_body_bytes)
+    try:
+        batch = BatchRequest.model_validate(payload)
+    except ValidationError as err:
+        raise ApiError(400, f"the body does not fit {{\"queries\": [\"...\"], \"k\": 10}}: "
+                            f"{validation_message(err.errors())}") from None
+    if not batch.queries:
+        raise ApiError(400, "queries is empty: give at least one query text")
+    if len(batch.queries) > state.config.max_batch:
+        raise ApiError(413, f"the batch holds {len(batch.queries):,} queries; the limit is "
+                            f"{state.config.max_batch} (the server's --max-batch)")
+    for number, text in enumerate(batch.queries):
+        state.check_query(text, f"queries[{number}]")
+    state.check_k(batch.k)
+    state.check_rerank(batch.rerank)
+    live, generation = state.generation(batch.index)
+    # a batch takes milliseconds: run it off the event loop so that single queries keep flowing
+    found = await run_in_threadpool(generation.index.search, batch.queries, batch.k, batch.rerank)
+    body = {"results": [result(text, hits) for text, hits in zip(batch.queries, found)]}
+    return json_response(body, headers=headers_for(live, generation))
+
+
+def _known(generation, doc_id: str) -> None:
+    if doc_id not in generation.index.index_.id_map:
+        raise ApiError(404, f"no document with id {doc_id!r} in this index")
+
+
+@router.get("/similar/{doc_id:path}", response_model=SimilarResponse, responses=ERRORS)
+async def similar(doc_id: str, k: int = KParam, rerank: int = RerankParam, index: str | None = IndexParam,
+                  state: Served = Depends(served)):
+    """The documents most similar to the indexed document ``doc_id``, which is left out."""
+    state.check_k(k)
+    state.check_rerank(rerank)
+    live, generation = state.generation(index)
+    _known(generation, doc_id)
+    hits = generation.index.similar_to(doc_id, k, rerank=rerank)
+    return json_response({"id": doc_id, "hits": [hit.to_json() for hit in hits]}, headers=headers_for(live, generation))
+
+
+@router.get("/documents/{doc_id:path}", response_model=DocumentResponse, responses=ERRORS)
+async def document(doc_id: str, index: str | None = IndexParam, state: Served = Depends(served)):
+    """What the index keeps of a document: its title, label and snippet."""
+    live, generation = state.generation(index)
+    _known(generation, doc_id)
+    meta = generation.index.metadata_[generation.index.index_.id_map.position(doc_id)]
+    body = {"id": doc_id, "title": meta["title"], "label": meta.get("label"), "snippet": meta["snippet"]}
+    return json_response(body, headers=headers_for(live, generation))

@@ -1,0 +1,62 @@
+"""What every route shares: the served indexes, the limits, and the checks of request values."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from retrieval.config import ServeConfig
+from retrieval.server.errors import ApiError
+from retrieval.server.live import Generation, LiveIndex
+
+GENERATION_HEADER = "X-Index-Generation"
+
+
+class Served:
+    """The live indexes by name (the first is the default) and the server's config."""
+
+    def __init__(self, indexes: dict[str, LiveIndex], config: ServeConfig):
+        if not indexes:
+            raise ValueError("serve at least one index")
+        self.indexes, self.config = indexes, config
+        self.default = next(iter(indexes))
+
+    def live(self, name: str | None) -> LiveIndex:
+        """The index called ``name`` (None: the default); 404 naming the served ones if there is none."""
+        if name is None or name == "":
+            return self.indexes[self.default]
+        try:
+            return self.indexes[name]
+        except KeyError:
+            raise ApiError(404, f"no index named {name!r}; this server has {', '.join(map(repr, self.indexes))}") from None
+
+    def generation(self, name: str | None) -> tuple[LiveIndex, Generation]:
+        live = self.live(name)
+        return live, live.current  # read once: the whole answer comes from this generation
+
+    def check_k(self, k: int) -> None:
+        if k < 1 or k > self.config.max_k:
+            raise ApiError(400, f"k must be from 1 to {self.config.max_k} (the server's --max-k); got {k}")
+
+    def check_rerank(self, rerank: int) -> None:
+        if rerank < 0 or rerank > self.config.max_rerank:
+            raise ApiError(400, f"rerank must be from 0 (off) to {self.config.max_rerank} (the server's "
+                                f"--max-rerank); got {rerank}")
+
+    def check_query(self, text: str | None, what: str = "q") -> str:
+        if text is None:
+            raise ApiError(400, f"{what} is missing: give the query text, e.g. /search?q=space+shuttle")
+        if not text.strip():
+            raise ApiError(400, f"{what} is empty: give the query text")
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > self.config.max_query_bytes:
+            raise ApiError(413, f"{what} is {size:,} bytes; the limit is {self.config.max_query_bytes:,} "
+                                "(the server's --max-query-bytes)")
+        return text
+
+
+async def served(request: Request) -> Served:  # async: a plain def would run in the thread pool
+    return request.app.state.served
+
+
+def headers_for(live: LiveIndex, generation: Generation) -> dict:
+    return {GENERATION_HEADER: generation.id, "X-Index-Name": live.name}
