@@ -27,11 +27,14 @@ ALLOWED = {
                          "retrieval.data", "retrieval.config", "retrieval.errors", "indexing"},
     "retrieval.evaluation": {"retrieval.evaluation", "retrieval.text", "retrieval.images", "retrieval.code_index",
                              "retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
+    "retrieval.server": {"retrieval.server", "retrieval.text", "retrieval.runtime", "retrieval.config",
+                         "retrieval.errors", "retrieval", "indexing"},  # the HTTP front end: the text pipeline
     "retrieval.cli": {"retrieval", "indexing"},  # the front end may use everything
     "retrieval": {"retrieval", "indexing"},  # the package root re-exports lazily
 }
 # packages whose modules import the model package (Keras) only inside the functions that train
-LAZY_MODEL = ("retrieval.code_index", "retrieval.text", "retrieval.images", "retrieval.cli", "retrieval")
+LAZY_MODEL = ("retrieval.code_index", "retrieval.text", "retrieval.images", "retrieval.cli", "retrieval",
+              "retrieval.server")
 
 
 def _module_name(path: Path) -> str:
@@ -82,6 +85,13 @@ def test_imports_go_one_way():
     assert not wrong, "\n".join(wrong)
 
 
+def test_the_server_never_reaches_the_model():
+    wrong = [f"{_module_name(path)} imports {name}" for path in ROOT.joinpath("retrieval", "server").rglob("*.py")
+             for name, _ in _imports(path) if _project(name) in ("retrieval.model", "retrieval.evaluation")
+             or name.split(".")[0] in TRAINING_ONLY]
+    assert not wrong, wrong
+
+
 def test_the_rule_catches_a_wrong_import(tmp_path):
     assert _package("retrieval.runtime.encoder") == "retrieval.runtime"
     assert _project("retrieval.model.fit") == "retrieval.model"
@@ -128,5 +138,15 @@ def test_searching_a_loaded_image_index_imports_neither(image_index, tmp_path):
     image_index.save(tmp_path / "images")
     code = (f"import numpy as np\nfrom retrieval import ImageIndex\nindex = ImageIndex.load({str(tmp_path / 'images')!r})\n"
             "assert len(index.search(np.zeros((1, 784), dtype=np.float32), 3)[0]) == 3")
+    loaded = _modules_after(code)
+    assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
+
+
+def test_serving_a_request_imports_neither(bundle_dir, corpus):
+    code = ("from fastapi.testclient import TestClient\nfrom retrieval.server.app import create_app, load_indexes\n"
+            f"app = create_app(load_indexes({{'default': {str(bundle_dir)!r}}}))\n"
+            "with TestClient(app) as client:\n"
+            f"    assert client.get('/search', params={{'q': {corpus.texts[0]!r}}}).json()['hits']\n"
+            f"    assert client.get('/?q=x').status_code == 200 and client.post('/search', json={{'queries': ['x']}}).status_code == 200")
     loaded = _modules_after(code)
     assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)

@@ -210,6 +210,9 @@ def query(
     json_out: JsonOpt = False,
 ):
     """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
+    from retrieval.runtime.threads import limit_blas_threads
+
+    limit_blas_threads(1)  # before numpy loads: the encoder's products are small (see retrieval.runtime.threads)
     from retrieval.cli import display
     from retrieval.text.index import TextIndex
 

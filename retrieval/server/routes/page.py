@@ -98,11 +98,12 @@ async def page(q: str = Query(""), like: str | None = Query(None), k: str = Quer
         k = int(k)
         live, generation = state.generation(index)  # one generation for the whole page
         headers = headers_for(live, generation)
-        about = f"{live.name}: {len(generation.index.index_):,} documents"
+        documents = f"{len(generation.index.index_):,} documents"
+        about = f"{live.name}: {documents}" if len(state.indexes) > 1 else documents
         body = _results(state, generation, q, like, k, index)
     except ApiError as error:
         status, body = error.status, _message(error.message, error=True)
-    title = f"{q} · retrieval" if q.strip() else "retrieval"
+    title = f"similar to {like} · retrieval" if like else f"{q} · retrieval" if q.strip() else "retrieval"
     return HTMLResponse(render(state, title, _form(state, q, index), body, about), status_code=status, headers=headers)
 
 

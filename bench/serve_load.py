@@ -1,0 +1,241 @@
+"""A bounded load on ``retrieval serve`` over 127.0.0.1, beside the Python API called directly in the same run.
+
+    python bench/serve_load.py indexes/20newsgroups [--rebuild-with indexes/20newsgroups-64bit] [--workers 1,2]
+
+For each worker count: start ``retrieval serve`` on a copy of the index, warm it up, then
+- singles: ``--clients`` connections, each sending ``--requests`` ``GET /search?q=...&k=10`` one after another;
+- batches: the same clients sending ``--batches`` ``POST /search`` of ``--batch-size`` queries each;
+- rebuild: the singles load again while the directory is swapped twice (to the ``--rebuild-with`` index
+  and back) by the same atomic swap a build makes; every answer is checked against the library's answer
+  for the generation its header names (a mixed answer would differ), and the lag is how long after a
+  swap a request could still be answered by the old generation.
+Requests/s, p50 and p99 latency (ms), errors (non-200 answers and failed connections), and the servers'
+resident memory. The queries are seeded random 20 Newsgroups test documents (as in bench/query_path.py).
+Every run stops by itself: a fixed number of requests, and ``--max-seconds`` per phase at most.
+Rows go to ``bench/results/serve_load.jsonl``; ``--table`` prints the last one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
+
+from retrieval.runtime.threads import limit_blas_threads  # noqa: E402
+
+limit_blas_threads(1)  # the same thread settings as the server, before numpy loads
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import urllib.parse  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from http_client import get, post_json, run_load  # noqa: E402
+from serving import serving  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results" / "serve_load.jsonl"
+K = 10
+
+
+def stats(seconds: list[float], count: int, wall: float, errors: int) -> dict:
+    ms = np.asarray(seconds) * 1000 if seconds else np.zeros(1)
+    return {"per_second": round(count / wall, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2), "errors": errors}
+
+
+def direct(index, texts: list[str], batch_size: int) -> dict:
+    """The Python API in this process, one thread: single queries, then batches."""
+    for text in texts[:50]:
+        index.search([text], K)
+    seconds, started = [], time.perf_counter()
+    for text in texts:
+        t = time.perf_counter()
+        index.search([text], K)
+        seconds.append(time.perf_counter() - t)
+    single = stats(seconds, len(texts), time.perf_counter() - started, 0)
+    started = time.perf_counter()
+    for i in range(0, len(texts), batch_size):
+        index.search(texts[i:i + batch_size], K)
+    return {"single": single, "batch_queries_per_second": round(len(texts) / (time.perf_counter() - started), 1)}
+
+
+def single_requests(texts, per_client):
+    def make(client: int) -> list[bytes]:
+        rng = np.random.default_rng(client)
+        return [get("/search?" + urllib.parse.urlencode({"q": texts[i], "k": K}))
+                for i in rng.integers(0, len(texts), per_client)]
+    return make
+
+
+def batch_requests(texts, per_client, size):
+    def make(client: int) -> list[bytes]:
+        rng = np.random.default_rng(1000 + client)
+        return [post_json("/search", {"queries": [texts[i] for i in rng.integers(0, len(texts), size)], "k": K})
+                for _ in range(per_client)]
+    return make
+
+
+def errors_of(result) -> int:
+    return len(result.errors) + sum(r.status != 200 for r in result.responses)
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of the server and its worker processes."""
+    pids, total = [pid], 0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
+def swap_in(source: Path, directory: Path) -> float:
+    """Replace ``directory`` by a copy of ``source`` the way a build does; the time the swap completed."""
+    from indexing import staged_bundle
+
+    with staged_bundle(directory) as staged:
+        for path in source.iterdir():
+            shutil.copy2(path, staged / path.name)
+    return time.perf_counter()
+
+
+def rebuild_run(port, directory, original, other, texts, clients, per_client, max_seconds, expected) -> dict:
+    """The singles load while the directory is swapped to ``other`` and back; checks every answer."""
+    swaps = []
+
+    def swapper():
+        time.sleep(max(0.5, per_client * clients / 3000))
+        swaps.append(swap_in(other, directory))
+        time.sleep(max(0.5, per_client * clients / 3000))
+        swaps.append(swap_in(original, directory))
+
+    thread = threading.Thread(target=swapper)
+    thread.start()
+    result = run_load(port, single_requests(texts, per_client), clients, max_seconds)
+    thread.join()
+    mixed, lags, seen = 0, [0.0, 0.0], set()
+    for response in result.responses:
+        if response.status != 200:
+            continue
+        generation = response.headers.get("x-index-generation")
+        seen.add(generation)
+        body = json.loads(response.body)
+        if [hit["id"] for hit in body["hits"]] != expected[generation][body["query"]]:
+            mixed += 1
+    order = [g for g in dict.fromkeys(r.headers.get("x-index-generation") for r in result.responses) if g]
+    if len(swaps) == 2 and len(order) >= 2:
+        for n, (swapped, old) in enumerate(zip(swaps, order[:2])):  # first away from the original, then back
+            late = [r.sent - swapped for r in result.responses
+                    if r.sent > swapped and r.headers.get("x-index-generation") == old]
+            lags[n] = round(max(late, default=0.0), 3)
+    return {**stats([r.seconds for r in result.responses], len(result.responses), result.wall, errors_of(result)),
+            "generations_seen": len(seen), "swaps": len(swaps), "mixed_answers": mixed,
+            "old_generation_answered_after_swap_s": max(lags)}
+
+
+def run_workers(workers, index_dir, other, texts, args, expected) -> dict:
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch) / "served"
+        shutil.copytree(index_dir, directory)
+        with serving(directory, "--workers", workers, "--reload-interval", "0.25") as (url, process):
+            port = int(url.rsplit(":", 1)[1])
+            run_load(port, single_requests(texts, 50), args.clients, args.max_seconds)  # warm-up
+            singles = run_load(port, single_requests(texts, args.requests), args.clients, args.max_seconds)
+            batches = run_load(port, batch_requests(texts, args.batches, args.batch_size), args.clients, args.max_seconds)
+            row = {
+                "workers": workers,
+                "single": stats([r.seconds for r in singles.responses], len(singles.responses), singles.wall,
+                                errors_of(singles)),
+                "batch": {**stats([r.seconds for r in batches.responses], len(batches.responses), batches.wall,
+                                  errors_of(batches)),
+                          "queries_per_second": round(len(batches.responses) * args.batch_size / batches.wall, 1)},
+                "resident_mb": resident_mb(process.pid),
+            }
+            if other is not None:
+                row["rebuild"] = rebuild_run(port, directory, Path(index_dir), other, texts, args.clients,
+                                             args.requests, args.max_seconds, expected)
+    return row
+
+
+def table(row: dict) -> str:
+    d = row["direct"]
+    lines = [f"`retrieval serve` on {row['index']} ({row['documents']:,} documents), {row['clients']} clients on "
+             f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test queries",
+             "", "| | requests/s | p50 ms | p99 ms | errors | batches of %d: queries/s | memory MB |" % row["batch_size"],
+             "|---|---:|---:|---:|---:|---:|---:|",
+             f"| Python API, same process, 1 thread | {d['single']['per_second']:,.0f} | {d['single']['p50_ms']} | "
+             f"{d['single']['p99_ms']} | – | {d['batch_queries_per_second']:,.0f} | – |"]
+    for w in row["servers"]:
+        s, b = w["single"], w["batch"]
+        lines.append(f"| HTTP, --workers {w['workers']} | {s['per_second']:,.0f} | {s['p50_ms']} | {s['p99_ms']} | "
+                     f"{s['errors'] + b['errors']} | {b['queries_per_second']:,.0f} | {w['resident_mb']} |")
+    for w in row["servers"]:
+        if "rebuild" in w:
+            r = w["rebuild"]
+            lines.append(f"\nrebuild under load (--workers {w['workers']}): {r['swaps']} swaps, {r['per_second']:,.0f} "
+                         f"requests/s, p99 {r['p99_ms']} ms, {r['errors']} errors, {r['mixed_answers']} mixed answers, "
+                         f"old generation answered up to {r['old_generation_answered_after_swap_s']} s after a swap")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("index", type=Path, nargs="?", default=ROOT / "indexes" / "20newsgroups")
+    parser.add_argument("--queries", type=Path, default=ROOT / "data" / "20newsgroups" / "test.jsonl")
+    parser.add_argument("--rebuild-with", type=Path, default=ROOT / "indexes" / "20newsgroups-64bit")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=600, help="single queries per client")
+    parser.add_argument("--batches", type=int, default=40, help="batches per client")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--distinct", type=int, default=1000, help="distinct test queries drawn (seeded)")
+    parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", action="store_true", help="print the last recorded row and exit")
+    args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(RESULTS.read_text().splitlines()[-1])))
+        return
+    from indexing import set_search_threads
+    from retrieval.text.corpus import read_corpus
+    from retrieval.text.index import TextIndex
+
+    set_search_threads(1)
+    queries, _ = read_corpus(args.queries)
+    picked = np.random.default_rng(args.seed).choice(len(queries), size=min(args.distinct, len(queries)), replace=False)
+    texts = [queries.texts[i] for i in picked]
+    index = TextIndex.load(args.index)
+    other = args.rebuild_with if args.rebuild_with and args.rebuild_with.exists() else None
+    expected = {}
+    from retrieval.server.live import generation_id
+
+    for path in [args.index] + ([other] if other else []):
+        loaded = TextIndex.load(path)
+        expected[generation_id(loaded.manifest_)] = {t: [h.doc_id for h in hits]
+                                                     for t, hits in zip(texts, (loaded.search([t], K)[0] for t in texts))}
+    row = {"index": str(args.index), "documents": len(index.index_), "clients": args.clients, "queries": len(texts),
+           "batch_size": args.batch_size, "rebuild_with": str(other) if other else None,
+           "cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+           "date": time.strftime("%Y-%m-%d"), "direct": direct(index, texts, args.batch_size)}
+    del index
+    row["servers"] = [run_workers(int(w), args.index, other, texts, args, expected) for w in args.workers.split(",")]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    print(table(row))
+
+
+if __name__ == "__main__":
+    main()
