@@ -77,11 +77,13 @@ async def _client(port: int, requests: list[bytes], result: LoadResult, deadline
 def run_load(port: int, make_requests: Callable[[int], list[bytes]], clients: int, max_seconds: float) -> LoadResult:
     """``clients`` connections at once, client ``c`` sending ``make_requests(c)`` in order; stops by ``max_seconds``."""
 
+    requests = [make_requests(c) for c in range(clients)]  # made before the clock starts
+
     async def main():
         result = LoadResult()
         started = time.perf_counter()
         deadline = started + max_seconds
-        await asyncio.gather(*(_client(port, make_requests(c), result, deadline) for c in range(clients)))
+        await asyncio.gather(*(_client(port, requests[c], result, deadline) for c in range(clients)))
         result.wall = time.perf_counter() - started
         return result
 

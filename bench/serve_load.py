@@ -10,7 +10,9 @@ For each worker count: start ``retrieval serve`` on a copy of the index, warm it
   for the generation its header names (a mixed answer would differ), and the lag is how long after a
   swap a request could still be answered by the old generation.
 Requests/s, p50 and p99 latency (ms), errors (non-200 answers and failed connections), and the servers'
-resident memory. The queries are seeded random 20 Newsgroups test documents (as in bench/query_path.py).
+resident memory. Each load runs ``--repeats`` times on new connections and the median run is reported
+(with several workers, how the kernel shares 8 keep-alive connections among them moves a run by a third);
+errors are summed over all runs. The queries are seeded random 20 Newsgroups test documents (as in bench/query_path.py).
 Every run stops by itself: a fixed number of requests, and ``--max-seconds`` per phase at most.
 Rows go to ``bench/results/serve_load.jsonl``; ``--table`` prints the last one.
 """
@@ -50,6 +52,12 @@ def stats(seconds: list[float], count: int, wall: float, errors: int) -> dict:
     ms = np.asarray(seconds) * 1000 if seconds else np.zeros(1)
     return {"per_second": round(count / wall, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2), "errors": errors}
+
+
+def median_run(runs: list[dict], key: str) -> dict:
+    """The run with the median ``key``, its errors replaced by those of all runs."""
+    ordered = sorted(runs, key=lambda run: run[key])
+    return {**ordered[len(ordered) // 2], "errors": sum(run["errors"] for run in runs)}
 
 
 def direct(index, texts: list[str], batch_size: int) -> dict:
@@ -136,9 +144,10 @@ def rebuild_run(port, directory, original, other, texts, clients, per_client, ma
             mixed += 1
     order = [g for g in dict.fromkeys(r.headers.get("x-index-generation") for r in result.responses) if g]
     if len(swaps) == 2 and len(order) >= 2:
+        ends = [swaps[1], float("inf")]
         for n, (swapped, old) in enumerate(zip(swaps, order[:2])):  # first away from the original, then back
-            late = [r.sent - swapped for r in result.responses
-                    if r.sent > swapped and r.headers.get("x-index-generation") == old]
+            late = [r.sent - swapped for r in result.responses  # before the next swap brings ``old`` back
+                    if swapped < r.sent < ends[n] and r.headers.get("x-index-generation") == old]
             lags[n] = round(max(late, default=0.0), 3)
     return {**stats([r.seconds for r in result.responses], len(result.responses), result.wall, errors_of(result)),
             "generations_seen": len(seen), "swaps": len(swaps), "mixed_answers": mixed,
@@ -152,15 +161,19 @@ def run_workers(workers, index_dir, other, texts, args, expected) -> dict:
         with serving(directory, "--workers", workers, "--reload-interval", "0.25") as (url, process):
             port = int(url.rsplit(":", 1)[1])
             run_load(port, single_requests(texts, 50), args.clients, args.max_seconds)  # warm-up
-            singles = run_load(port, single_requests(texts, args.requests), args.clients, args.max_seconds)
-            batches = run_load(port, batch_requests(texts, args.batches, args.batch_size), args.clients, args.max_seconds)
+            singles, batches = [], []
+            for _ in range(args.repeats):  # each on new connections, which the workers share out anew
+                run = run_load(port, single_requests(texts, args.requests), args.clients, args.max_seconds)
+                singles.append(stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)))
+            for _ in range(args.repeats):
+                run = run_load(port, batch_requests(texts, args.batches, args.batch_size), args.clients, args.max_seconds)
+                batches.append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)),
+                                "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
             row = {
                 "workers": workers,
-                "single": stats([r.seconds for r in singles.responses], len(singles.responses), singles.wall,
-                                errors_of(singles)),
-                "batch": {**stats([r.seconds for r in batches.responses], len(batches.responses), batches.wall,
-                                  errors_of(batches)),
-                          "queries_per_second": round(len(batches.responses) * args.batch_size / batches.wall, 1)},
+                "single": median_run(singles, "per_second"),
+                "batch": median_run(batches, "queries_per_second"),
+                "runs": {"single": singles, "batch": batches},
                 "resident_mb": resident_mb(process.pid),
             }
             if other is not None:
@@ -171,8 +184,12 @@ def run_workers(workers, index_dir, other, texts, args, expected) -> dict:
 
 def table(row: dict) -> str:
     d = row["direct"]
+    runs = {w["workers"]: ", ".join(f"{r['per_second']:,.0f}" for r in w.get("runs", {}).get("single", []))
+            for w in row["servers"]}
     lines = [f"`retrieval serve` on {row['index']} ({row['documents']:,} documents), {row['clients']} clients on "
-             f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test queries",
+             f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test documents as queries"
+             + (f", cut to {row['words']} words" if row.get("words") else ", whole")
+             + f" ({row.get('query_bytes_mean', '?')} bytes on average)",
              "", "| | requests/s | p50 ms | p99 ms | errors | batches of %d: queries/s | memory MB |" % row["batch_size"],
              "|---|---:|---:|---:|---:|---:|---:|",
              f"| Python API, same process, 1 thread | {d['single']['per_second']:,.0f} | {d['single']['p50_ms']} | "
@@ -181,6 +198,7 @@ def table(row: dict) -> str:
         s, b = w["single"], w["batch"]
         lines.append(f"| HTTP, --workers {w['workers']} | {s['per_second']:,.0f} | {s['p50_ms']} | {s['p99_ms']} | "
                      f"{s['errors'] + b['errors']} | {b['queries_per_second']:,.0f} | {w['resident_mb']} |")
+    lines.append("\nsingle-query runs, requests/s: " + "; ".join(f"--workers {w}: {r}" for w, r in runs.items()))
     for w in row["servers"]:
         if "rebuild" in w:
             r = w["rebuild"]
@@ -194,14 +212,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("index", type=Path, nargs="?", default=ROOT / "indexes" / "20newsgroups")
     parser.add_argument("--queries", type=Path, default=ROOT / "data" / "20newsgroups" / "test.jsonl")
-    parser.add_argument("--rebuild-with", type=Path, default=ROOT / "indexes" / "20newsgroups-64bit")
+    parser.add_argument("--rebuild-with", default=str(ROOT / "indexes" / "20newsgroups-64bit"),
+                        help="an index to swap in under load ('' for none)")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=600, help="single queries per client")
     parser.add_argument("--batches", type=int, default=40, help="batches per client")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each load; the median run is reported")
     parser.add_argument("--distinct", type=int, default=1000, help="distinct test queries drawn (seeded)")
     parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--words", type=int, default=0, help="cut each query to its first N words (0: whole documents)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", action="store_true", help="print the last recorded row and exit")
     args = parser.parse_args()
@@ -216,8 +237,10 @@ def main() -> None:
     queries, _ = read_corpus(args.queries)
     picked = np.random.default_rng(args.seed).choice(len(queries), size=min(args.distinct, len(queries)), replace=False)
     texts = [queries.texts[i] for i in picked]
+    if args.words:
+        texts = [" ".join(text.split()[:args.words]) for text in texts]
     index = TextIndex.load(args.index)
-    other = args.rebuild_with if args.rebuild_with and args.rebuild_with.exists() else None
+    other = Path(args.rebuild_with) if args.rebuild_with and Path(args.rebuild_with).is_dir() else None
     expected = {}
     from retrieval.server.live import generation_id
 
@@ -226,6 +249,7 @@ def main() -> None:
         expected[generation_id(loaded.manifest_)] = {t: [h.doc_id for h in hits]
                                                      for t, hits in zip(texts, (loaded.search([t], K)[0] for t in texts))}
     row = {"index": str(args.index), "documents": len(index.index_), "clients": args.clients, "queries": len(texts),
+           "words": args.words or None, "query_bytes_mean": round(float(np.mean([len(t.encode()) for t in texts]))),
            "batch_size": args.batch_size, "rebuild_with": str(other) if other else None,
            "cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
            "date": time.strftime("%Y-%m-%d"), "direct": direct(index, texts, args.batch_size)}

@@ -16,6 +16,10 @@ from serving import fetch_json, serving
 TRAINING_LIBRARIES = ("libtensorflow", "_pywrap_tensorflow", "/keras/", "/sklearn/")
 
 
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def _mapped(pid: int) -> set[str]:
     return {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if "/" in line}
 
@@ -30,8 +34,10 @@ def test_serves_without_tensorflow_or_scikit_learn(server, corpus):
     url, process = server
     status, headers, body = fetch_json(url + "/search?q=" + corpus.texts[0].split()[0])
     assert status == 200 and body["hits"]
-    loaded = [path for path in _mapped(process.pid) if any(name in path for name in TRAINING_LIBRARIES)]
-    assert loaded == [] and any("faiss" in path for path in _mapped(process.pid))
+    pids = [process.pid, *_children(process.pid)]  # the server, and its workers if it has several
+    mapped = set().union(*(_mapped(pid) for pid in pids))
+    loaded = [path for path in mapped if any(name in path for name in TRAINING_LIBRARIES)]
+    assert loaded == [] and any("faiss" in path for path in mapped)
 
 
 def test_listens_on_loopback_only(server):
@@ -39,12 +45,13 @@ def test_listens_on_loopback_only(server):
     port = int(url.rsplit(":", 1)[1])
     own = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     listening = [fields[1] for fields in own if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port]
-    assert listening == ["0100007F:%04X" % port]  # 127.0.0.1 in /proc's byte order
+    assert listening and set(listening) == {"0100007F:%04X" % port}  # 127.0.0.1 in /proc's byte order; a socket per worker
 
 
-def test_sigterm_finishes_the_request_in_flight(bundle_dir, corpus):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_finishes_the_request_in_flight(bundle_dir, corpus, workers):
     body = json.dumps({"queries": corpus.texts[:3], "k": 2}).encode()
-    with serving(bundle_dir) as (url, process):
+    with serving(bundle_dir, "--workers", workers) as (url, process):
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=20) as sock:
             sock.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
@@ -66,11 +73,25 @@ def test_sigterm_finishes_the_request_in_flight(bundle_dir, corpus):
 
 
 def test_two_named_indexes_and_workers(bundle_dir, corpus):
-    with serving("--index", f"news={bundle_dir}", "--index", f"copy={bundle_dir}", "--workers", "2") as (url, _):
+    with serving("--index", f"news={bundle_dir}", "--index", f"copy={bundle_dir}", "--workers", "2") as (url, process):
         for name in ("news", "copy"):
             status, headers, body = fetch_json(f"{url}/health?index={name}")
             assert status == 200 and body["index"] == name and headers["X-Index-Name"] == name
         assert fetch_json(url + "/health")[2]["index"] == "news"  # the first is the default
+        workers = [c for c in _children(process.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        assert len(workers) == 2  # two workers, each with its own socket on the port (and multiprocessing's tracker)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert not any(Path(f"/proc/{worker}").exists() for worker in workers)
+
+
+def test_a_port_in_use_is_a_one_line_error(bundle_dir):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_cli("serve", bundle_dir, "--port", port, "--workers", "2")
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import gc
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,6 +14,7 @@ from retrieval.config import ServeConfig
 from retrieval.errors import RetrievalError
 
 DEFAULTS = ServeConfig()
+MAX_DEFAULT_WORKERS = 4
 
 
 def index_paths(index_dir: Path | None, named: list[str]) -> dict[str, Path]:
@@ -35,6 +35,11 @@ def index_paths(index_dir: Path | None, named: list[str]) -> dict[str, Path]:
     return paths
 
 
+def default_workers() -> int:
+    """One process per core this process may use, at most ``MAX_DEFAULT_WORKERS`` (each holds the indexes)."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
+
+
 @user_errors
 def serve(
     index_dir: Annotated[Optional[Path], typer.Argument(metavar="DIR", help="A directory written by `retrieval build`, served as 'default'.")] = None,
@@ -47,7 +52,7 @@ def serve(
     max_batch: Annotated[int, typer.Option(help="Most queries in one POST /search.")] = DEFAULTS.max_batch,
     api_key: Annotated[Optional[str], typer.Option(envvar="RETRIEVAL_API_KEY", show_envvar=True, help="Require this key (X-API-Key, Bearer or Basic password) on every request but /health.")] = None,
     reload_interval: Annotated[float, typer.Option(help="Seconds between checks for a rebuilt index directory.")] = DEFAULTS.reload_interval,
-    workers: Annotated[int, typer.Option(help="Worker processes; each loads the indexes (the codes are shared, memory-mapped).")] = 1,
+    workers: Annotated[Optional[int], typer.Option(show_default=False, help="Worker processes, each with the indexes loaded (the FAISS codes are memory-mapped, so shared) and its own socket on the port. [default: one per core, at most 4]")] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")] = False,
 ):
     """Serve saved text indexes over HTTP: a JSON API (described at /docs) and a search page at /.
@@ -62,27 +67,31 @@ def serve(
 
     from indexing import set_search_threads
     from retrieval.cli import display
-    from retrieval.server.app import SPEC_VARIABLE, create_app, load_indexes
+    from retrieval.server.app import create_app, load_indexes
+    from retrieval.server.workers import check_port, serve_with_workers
 
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise RetrievalError(f"--workers must be at least 1; got {workers}")
     config = ServeConfig(host=host, port=port, max_k=max_k, max_rerank=max_rerank, max_query_bytes=max_query_bytes,
                          max_batch=max_batch, api_key=api_key, reload_interval=reload_interval)
     paths = index_paths(index_dir, index)
     set_search_threads(1)  # concurrent requests are the parallelism; a thread team per search would compete
     with display.status("loading…"):
         live = load_indexes(paths)
-    if workers < 1:
-        raise RetrievalError(f"--workers must be at least 1; got {workers}")
+    check_port(host, port)
     shown = "[::1]" if host == "::1" else host
     for name, item in live.items():
         display.err.print(f"{name}: {item.path} ({len(item.current.index.index_):,} documents, "
                           f"generation {item.current.id})", highlight=False)
-    display.err.print(f"serving on http://{shown}:{port}/ (API docs at /docs; Ctrl-C to stop)", highlight=False)
+    processes = "1 process" if workers == 1 else f"{workers} worker processes"
+    display.err.print(f"serving on http://{shown}:{port}/ with {processes} (API docs at /docs; Ctrl-C to stop)",
+                      highlight=False)
     options = dict(host=host, port=port, log_level="info" if access_log else "warning", access_log=access_log,
                    timeout_graceful_shutdown=30, server_header=False)
     if workers == 1:
         uvicorn.run(create_app(live, config), **options)
         return
-    del live  # each worker loads its own
-    os.environ[SPEC_VARIABLE] = json.dumps({"indexes": {name: str(path) for name, path in paths.items()},
-                                            "config": dataclasses.asdict(config)})
-    uvicorn.run("retrieval.server.app:app_from_environment", factory=True, workers=workers, **options)
+    del live  # each worker loads its own; this process only watches over them
+    gc.collect()
+    serve_with_workers(paths, config, workers, options)

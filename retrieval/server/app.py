@@ -57,21 +57,3 @@ def create_app(indexes: Mapping[str, LiveIndex], config: ServeConfig | None = No
     app.add_middleware(Guard, api_key=config.api_key)
     return app
 
-
-SPEC_VARIABLE = "RETRIEVAL_SERVE_SPEC"
-
-
-def app_from_environment() -> FastAPI:
-    """The app that each of several worker processes builds (``retrieval serve --workers N``).
-
-    The parent passes the index directories and the config as JSON in
-    ``RETRIEVAL_SERVE_SPEC``; each worker loads and watches the indexes itself.
-    """
-    import json
-    import os
-
-    from indexing import set_search_threads
-
-    spec = json.loads(os.environ[SPEC_VARIABLE])
-    set_search_threads(1)
-    return create_app(load_indexes(spec["indexes"]), ServeConfig(**spec["config"]))
