@@ -8,7 +8,7 @@ INDEX := indexes/20newsgroups
 HASHED := indexes/20newsgroups-64bit
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo hashing reuters corpora sweep images family test slow bench install clean
+.PHONY: demo hashing reuters corpora sweep images family serve screenshot test slow bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,14 @@ family: install
 	$(BIN)/retrieval images train --out indexes/fashion-linear --model linear --epochs 30 --lr-schedule cosine
 	$(BIN)/retrieval images evaluate indexes/fashion-linear
 
+# The HTTP API and search page over the index `make demo` builds (http://127.0.0.1:8000/; Ctrl-C stops it)
+serve: install
+	$(BIN)/retrieval serve $(INDEX)
+
+# The README's picture of the search page; needs Debian's chromium and chromium-driver
+screenshot: install
+	$(BIN)/python docs/screenshot.py $(INDEX) --query "nasa launched the space shuttle into orbit" --out docs/images/serve.png
+
 test: install
 	$(BIN)/python -m pytest
 
@@ -88,6 +96,8 @@ bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/query_path.py $(INDEX)
 	$(BIN)/python bench/runtime_parity.py $(INDEX) $(HASHED)
+	$(BIN)/python bench/serve_load.py $(INDEX) --rebuild-with $(HASHED)
+	$(BIN)/python bench/serve_load.py $(INDEX) --words 8 --workers 2 --rebuild-with ""
 	$(BIN)/python bench/speed.py --float $(INDEX) --binary $(HASHED)
 	$(BIN)/python bench/speed.py --float $(INDEX) --binary $(HASHED) --scale 1000000
 

@@ -14,7 +14,7 @@ resident memory. Each load runs ``--repeats`` times on new connections and the m
 (with several workers, how the kernel shares 8 keep-alive connections among them moves a run by a third);
 errors are summed over all runs. The queries are seeded random 20 Newsgroups test documents (as in bench/query_path.py).
 Every run stops by itself: a fixed number of requests, and ``--max-seconds`` per phase at most.
-Rows go to ``bench/results/serve_load.jsonl``; ``--table`` prints the last one.
+Rows go to ``bench/results/serve_load.jsonl``; ``--table`` prints the last one (with the same ``--words``).
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def table(row: dict) -> str:
     d = row["direct"]
     runs = {w["workers"]: ", ".join(f"{r['per_second']:,.0f}" for r in w.get("runs", {}).get("single", []))
             for w in row["servers"]}
-    lines = [f"`retrieval serve` on {row['index']} ({row['documents']:,} documents), {row['clients']} clients on "
+    lines = [f"`retrieval serve` on {os.path.relpath(row['index'], ROOT)} ({row['documents']:,} documents), {row['clients']} clients on "
              f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test documents as queries"
              + (f", cut to {row['words']} words" if row.get("words") else ", whole")
              + f" ({row.get('query_bytes_mean', '?')} bytes on average)",
@@ -226,8 +226,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", action="store_true", help="print the last recorded row and exit")
     args = parser.parse_args()
-    if args.table:
-        print(table(json.loads(RESULTS.read_text().splitlines()[-1])))
+    if args.table:  # the last row measured with the same --words
+        rows = [json.loads(line) for line in RESULTS.read_text().splitlines()]
+        print(table([row for row in rows if (row.get("words") or 0) == args.words][-1]))
         return
     from indexing import set_search_threads
     from retrieval.text.corpus import read_corpus

@@ -143,6 +143,7 @@ BAD_POSTS = [
     (json.dumps({"queries": [3]}).encode(), JSON, 400, r"queries.0: .*string"),
     (json.dumps({"queries": ["space", ""]}).encode(), JSON, 400, r"queries\[1\] is empty"),
     (json.dumps({"queries": ["a" * 1001]}).encode(), JSON, 413, r"queries\[0\] is 1,001 bytes"),
+    (b'{"queries": ["\\ud800 space"]}', JSON, 400, r"queries\[0\] is not valid Unicode"),
     (json.dumps({"queries": ["space"], "k": "3"}).encode(), JSON, 400, r"k: .*integer"),
     (json.dumps({"queries": ["space"], "k": 0}).encode(), JSON, 400, "k must be from 1"),
     (json.dumps({"queries": ["space"], "k": 99}).encode(), JSON, 400, "--max-k"),

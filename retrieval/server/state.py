@@ -47,7 +47,10 @@ class Served:
             raise ApiError(400, f"{what} is missing: give the query text, e.g. /search?q=space+shuttle")
         if not text.strip():
             raise ApiError(400, f"{what} is empty: give the query text")
-        size = len(text.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escapes can carry
+            raise ApiError(400, f"{what} is not valid Unicode (it holds a lone surrogate)") from None
         if size > self.config.max_query_bytes:
             raise ApiError(413, f"{what} is {size:,} bytes; the limit is {self.config.max_query_bytes:,} "
                                 "(the server's --max-query-bytes)")
