@@ -48,8 +48,9 @@ def test_listens_on_loopback_only(server):
     assert listening and set(listening) == {"0100007F:%04X" % port}  # 127.0.0.1 in /proc's byte order; a socket per worker
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigterm_finishes_the_request_in_flight(bundle_dir, corpus, workers):
+@pytest.mark.parametrize("workers, stop", [("1", signal.SIGTERM), ("2", signal.SIGTERM), ("1", signal.SIGINT),
+                                          ("2", signal.SIGINT)], ids=["term-1", "term-2", "int-1", "int-2"])
+def test_a_stop_signal_finishes_the_request_in_flight(bundle_dir, corpus, workers, stop):
     body = json.dumps({"queries": corpus.texts[:3], "k": 2}).encode()
     with serving(bundle_dir, "--workers", workers) as (url, process):
         host, port = url.removeprefix("http://").split(":")
@@ -57,7 +58,7 @@ def test_sigterm_finishes_the_request_in_flight(bundle_dir, corpus, workers):
             sock.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
             time.sleep(0.3)
-            process.send_signal(signal.SIGTERM)  # the request is in flight: its body is half sent
+            process.send_signal(stop)  # the request is in flight: its body is half sent
             time.sleep(0.3)
             sock.sendall(body[10:])
             answer = b""
@@ -67,7 +68,7 @@ def test_sigterm_finishes_the_request_in_flight(bundle_dir, corpus, workers):
                     break
                 answer += chunk
         # uvicorn re-raises the signal once it has shut down, so that supervisors see why it stopped
-        assert process.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert process.wait(timeout=30) in (0, -stop)
     head, _, payload = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200") and len(json.loads(payload)["results"]) == 3
 
