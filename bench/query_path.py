@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rows import append_row  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "query_path.jsonl"
@@ -179,9 +181,7 @@ def main() -> None:
            "cold": cold(args.index, args.repeats), "batch": batch(args.index, queries, args.batch),
            "warm": warm(args.index, queries, train, args.n, args.seed),
            "peak_rss_mb_this_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS, "a") as handle:
-        handle.write(json.dumps(row) + "\n")
+    append_row(RESULTS, row)
     print(table(row))
 
 

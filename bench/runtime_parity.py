@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rows import append_row  # bench/, the script's own folder
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -57,8 +59,7 @@ def main() -> None:
               f"{own_numpy['precision_at_k']:.4f} | {own_keras['precision_at_k']:.4f} | "
               f"{own_numpy['mean_average_precision']:.4f} | {own_keras['mean_average_precision']:.4f} | "
               f"{row['max_code_difference']:.1e} | {bits} |")
-        with open(ROOT / "bench" / "results" / "runtime_parity.jsonl", "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        append_row(ROOT / "bench" / "results" / "runtime_parity.jsonl", row)
 
 
 class _KerasEncoder:

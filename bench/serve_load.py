@@ -42,6 +42,7 @@ import urllib.parse  # noqa: E402
 import numpy as np  # noqa: E402
 
 from http_client import get, post_json, run_load  # noqa: E402
+from rows import append_row, read_rows  # noqa: E402
 from serving import serving  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "serve_load.jsonl"
@@ -227,7 +228,7 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the last recorded row and exit")
     args = parser.parse_args()
     if args.table:  # the last row measured with the same --words
-        rows = [json.loads(line) for line in RESULTS.read_text().splitlines()]
+        rows = read_rows(RESULTS)
         print(table([row for row in rows if (row.get("words") or 0) == args.words][-1]))
         return
     from indexing import set_search_threads
@@ -256,9 +257,7 @@ def main() -> None:
            "date": time.strftime("%Y-%m-%d"), "direct": direct(index, texts, args.batch_size)}
     del index
     row["servers"] = [run_workers(int(w), args.index, other, texts, args, expected) for w in args.workers.split(",")]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS, "a") as handle:
-        handle.write(json.dumps(row) + "\n")
+    append_row(RESULTS, row)
     print(table(row))
 
 
