@@ -11,7 +11,6 @@ and, for binary codes, the fraction of query bits that differ.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
