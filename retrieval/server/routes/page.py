@@ -76,7 +76,7 @@ def _results(state: Served, generation, q: str, like: str | None, k: int, index:
     return summary + _hits(hits, index, k)
 
 
-def render(state: Served, title: str, form: str, body: str, about: str) -> str:
+def render(title: str, form: str, body: str, about: str) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -104,7 +104,7 @@ async def page(q: str = Query(""), like: str | None = Query(None), k: str = Quer
     except ApiError as error:
         status, body = error.status, _message(error.message, error=True)
     title = f"similar to {like} · retrieval" if like else f"{q} · retrieval" if q.strip() else "retrieval"
-    return HTMLResponse(render(state, title, _form(state, q, index), body, about), status_code=status, headers=headers)
+    return HTMLResponse(render(title, _form(state, q, index), body, about), status_code=status, headers=headers)
 
 
 @router.get("/static/page.css")
