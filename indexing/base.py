@@ -117,6 +117,36 @@ class IdIndex:
             distances, positions = self._index.search(queries, min(int(k), len(self)))
         return Hits(scores=self._scores(distances), positions=positions, doc_ids=self.id_map.ids(positions))
 
+    def _empty(self) -> "IdIndex":
+        """An empty, writable index of the same kind and size."""
+        raise NotImplementedError
+
+    def _rebuilt(self, stored: np.ndarray, doc_ids) -> "IdIndex":
+        """A new index of ``stored`` codes (already prepared: added as they are, bit for bit)."""
+        other = self._empty()
+        if len(doc_ids):
+            other._index.add_with_ids(np.ascontiguousarray(stored), other.id_map.extend(doc_ids))
+        return other
+
+    def plus(self, codes, doc_ids) -> "IdIndex":
+        """A new, writable index: every stored code in its place, then ``codes`` under the new ``doc_ids``.
+
+        The stored codes are copied, so this works on a read-only (memory-mapped) index too.
+        """
+        return self._rebuilt(self.stored(), list(self.id_map.doc_ids)).add(codes, doc_ids)
+
+    def without(self, doc_ids) -> tuple["IdIndex", np.ndarray]:
+        """A new index without ``doc_ids`` (each must be present), the others in their order.
+
+        Returns the index and the kept positions of this one, int64 of shape (n_kept,), so that the
+        caller can keep its per-document rows in step.
+        """
+        keep = np.ones(len(self), dtype=bool)
+        keep[[self.id_map.position(doc_id) for doc_id in doc_ids]] = False
+        kept = np.flatnonzero(keep)
+        ids = self.id_map.doc_ids
+        return self._rebuilt(self.stored()[kept], [ids[i] for i in kept]), kept
+
     def stored(self) -> np.ndarray:
         """Every stored code in position order (as ``_prepare`` made it), shape (n, code width)."""
         return self._index.index.reconstruct_n(0, len(self))

@@ -56,6 +56,9 @@ class BinaryIndex(IdIndex):
         self._index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.dim))
         self.id_map = IdMap()
 
+    def _empty(self) -> "BinaryIndex":
+        return BinaryIndex(self.dim)
+
     def _prepare(self, codes, what: str) -> np.ndarray:
         codes = np.asarray(codes)
         if codes.ndim == 1:

@@ -49,6 +49,9 @@ class VectorIndex(IdIndex):
         self._index = faiss.IndexIDMap2(flat)
         self.id_map = IdMap()
 
+    def _empty(self) -> "VectorIndex":
+        return VectorIndex(self.dim, self.metric)
+
     def _prepare(self, X, what: str) -> np.ndarray:
         X = _as_matrix(X, self.dim, what)
         if self.metric == "cosine":

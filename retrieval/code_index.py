@@ -224,9 +224,8 @@ class CodeIndex:
 
     # --- the bundle ------------------------------------------------------------------------------
     def manifest_body(self) -> dict:
-        from retrieval.model.fit import library_versions
-
         return {
+            **self._carried(),
             "kind": self.KIND,
             "config": self.config.to_dict(),
             "documents": len(self.index_),
@@ -236,14 +235,36 @@ class CodeIndex:
             "build_seconds": round(getattr(self, "build_seconds_", 0.0), 2),
             "history": self.history_,
             "encoder": self.encoder_.describe(),
-            "library_versions": library_versions(),
+            "library_versions": self._trained_with(),
+            **({"updates": self.updates_} if getattr(self, "updates_", None) else {}),
         }
+
+    def _trained_with(self) -> dict:
+        """The versions that trained the model: this process's, or (for a loaded bundle) those it records."""
+        if getattr(self, "manifest_", None) is not None:
+            return self.manifest_.get("library_versions", {})
+        from retrieval.model.fit import library_versions
+
+        return library_versions()
+
+    def _carried(self) -> dict:
+        """What a loaded bundle's manifest says beyond this class's own fields (the corpus report, the
+        end-of-build check), kept when an updated index is saved again."""
+        manifest = getattr(self, "manifest_", None) or {}
+        return {key: value for key, value in manifest.items() if key not in ("format_version", "files")}
+
+    def _write_keras(self, staged: Path, part: str, name: str) -> None:
+        """Save a trained Keras model, or copy a loaded bundle's file as it is (no TensorFlow needed)."""
+        if part not in self._keras and self._reader is not None and name in self._reader.manifest["files"]:
+            (staged / name).write_bytes(self._reader.read_bytes(name))
+        else:
+            self.keras_model(part).save(staged / name)
 
     def save(self, path, extra: dict | None = None) -> dict:
         """Write the bundle to directory ``path`` atomically; return the manifest."""
         self._check_fitted()
         with staged_bundle(Path(path)) as staged:
-            self.keras_model("encoder").save(staged / COMMON_FILES["encoder"])
+            self._write_keras(staged, "encoder", COMMON_FILES["encoder"])
             (staged / COMMON_FILES["steps"]).write_text(json.dumps(self.encoder_.spec()))
             (staged / COMMON_FILES["weights"]).write_bytes(self.encoder_.npz_bytes())
             self.index_.write(staged / COMMON_FILES["index"])
@@ -296,6 +317,7 @@ class CodeIndex:
         index.metadata_ = _check_metadata(reader.read_lines(COMMON_FILES["metadata"]), path)
         index.history_ = manifest.get("history", {})
         index.build_seconds_ = manifest.get("build_seconds", 0.0)
+        index.updates_ = manifest.get("updates", {})
         if len(index.metadata_) != len(doc_ids):
             raise IndexingError(f"{path} is damaged: metadata and ids disagree in length")
         if index.encoder_.code_size != index.index_.dim:

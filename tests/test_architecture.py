@@ -150,3 +150,15 @@ def test_serving_a_request_imports_neither(bundle_dir, corpus):
             f"    assert client.get('/?q=x').status_code == 200 and client.post('/search', json={{'queries': ['x']}}).status_code == 200")
     loaded = _modules_after(code)
     assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
+
+
+def test_updating_an_index_imports_no_tensorflow(bundle_dir, corpus, tmp_path):
+    import shutil
+
+    shutil.copytree(bundle_dir, tmp_path / "index")
+    code = ("from retrieval import TextIndex\nfrom retrieval.text.corpus import Corpus\n"
+            f"index = TextIndex.load({str(tmp_path / 'index')!r})\n"
+            f"new = Corpus(doc_ids=['added'], texts=[{corpus.texts[0]!r}], titles=['added'], labels=['topic0'])\n"
+            f"index.add(new).remove(['added', {corpus.doc_ids[1]!r}]).save({str(tmp_path / 'index')!r})")
+    loaded = _modules_after(code)
+    assert not loaded & {"tensorflow", "keras"}, loaded & {"tensorflow", "keras"}

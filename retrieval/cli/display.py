@@ -166,6 +166,7 @@ def info_table(path, manifest: dict) -> Table:
                      + f", {tr['optimizer']} lr {tr['learning_rate']:g}, batch {tr['batch_size']}, seed {tr['seed']}"),
         ("final loss", f"{history[-1]:.4f}" if history else "-"),
         ("build time", f"{manifest.get('build_seconds', 0):.1f} s"),
+        *([("since the build", updates_line(manifest["updates"]))] if manifest.get("updates") else []),
         *([("check", manifest["validation"]["message"])] if manifest.get("validation") else []),
         ("format", str(manifest["format_version"])),
         ("versions", ", ".join(f"{k} {v}" for k, v in sorted(manifest["library_versions"].items()))),
@@ -174,6 +175,15 @@ def info_table(path, manifest: dict) -> Table:
     for field, value in rows:
         table.add_row(field, value)
     return table
+
+
+def updates_line(updates: dict) -> str:
+    """What ``add`` and ``remove`` did since the build, and how much of the new text the vocabulary lacks."""
+    parts = [f"{updates.get(name, 0):,} {name}" for name in ("added", "replaced", "removed") if updates.get(name)]
+    if updates.get("words"):
+        share = updates["unknown_words"] / updates["words"]
+        parts.append(f"{share:.0%} of the new documents' words are outside the vocabulary")
+    return "; ".join(parts) or "nothing"
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:

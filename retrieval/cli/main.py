@@ -259,6 +259,77 @@ def display_query(text: str, chars: int = 70) -> str:
 
 @app.command()
 @user_errors
+def add(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
+    corpus: Annotated[Path, typer.Argument(help="New documents: a directory of .txt/.md files, or a .jsonl, .csv or .tsv file.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace documents whose id is already in the index.")] = False,
+    fmt: FormatOpt = None,
+    id_field: IdField = "id",
+    text_field: TextField = "text",
+    label_field: LabelField = "label",
+    title_field: TitleField = "title",
+    json_out: JsonOpt = False,
+):
+    """Add documents to an index without retraining: the stored vectorizer and encoder encode them.
+
+    The index directory is replaced atomically, as by build; a running server picks it up.
+    """
+    import time
+
+    from retrieval.cli import display
+    from retrieval.text.index import TextIndex
+
+    started = time.perf_counter()
+    index = TextIndex.load(index_dir)
+    documents, report = _read(corpus, fmt, id_field, text_field, label_field, title_field)
+    before = dict(index.updates_)
+    with display.status(f"adding {len(documents):,} documents…"):
+        manifest = index.add(documents, replace=replace).save(index_dir)
+    _print_update(display, index_dir, manifest, before, time.perf_counter() - started, json_out)
+
+
+@app.command()
+@user_errors
+def remove(
+    index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
+    doc_ids: Annotated[Optional[list[str]], typer.Argument(metavar="ID...", help="Ids of the documents to remove.")] = None,
+    ids_file: Annotated[Optional[Path], typer.Option("--ids", help="A file of ids to remove, one per line.")] = None,
+    json_out: JsonOpt = False,
+):
+    """Remove documents from an index by id (replaced atomically, as by build)."""
+    import time
+
+    from retrieval.cli import display
+    from retrieval.text.index import TextIndex
+
+    started = time.perf_counter()
+    wanted = list(doc_ids or [])
+    if ids_file is not None:
+        wanted += [line.strip() for line in ids_file.read_text().splitlines() if line.strip()]
+    if not wanted:
+        raise RetrievalError("give the ids to remove: retrieval remove DIR ID..., or --ids FILE")
+    index = TextIndex.load(index_dir)
+    before = dict(index.updates_)
+    with display.status(f"removing {len(set(wanted)):,} documents…"):
+        manifest = index.remove(wanted).save(index_dir)
+    _print_update(display, index_dir, manifest, before, time.perf_counter() - started, json_out)
+
+
+def _print_update(display, index_dir, manifest: dict, before: dict, seconds: float, json_out: bool) -> None:
+    updates = manifest.get("updates", {})
+    changed = {name: updates.get(name, 0) - before.get(name, 0) for name in ("added", "replaced", "removed")}
+    summary = {"out": str(index_dir), **changed, "documents": manifest["documents"], "seconds": round(seconds, 2),
+               "since_build": updates}
+    if json_out:
+        display.print_json(summary)
+        return
+    done = ", ".join(f"{value:,} {name}" for name, value in changed.items() if value) or "no change"
+    display.out.print(f"updated {index_dir}: {done}; {manifest['documents']:,} documents ({seconds:.1f} s). "
+                      f"Since the build: {display.updates_line(updates)}")
+
+
+@app.command()
+@user_errors
 def info(
     index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
     json_out: JsonOpt = False,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from indexing import BundleReader, Hits, IndexingError, check_k
 from retrieval.code_index import CodeIndex, Hit, snippet
@@ -82,14 +83,63 @@ class TextIndex(CodeIndex):
         self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
         X = self.transform_.transform(corpus.texts)  # the same rows a query of the same text gets
         self._train(X, corpus.doc_ids, on_stage, on_epoch)
-        labels = corpus.labels or [None] * len(corpus)
-        self.metadata_ = [
-            {"title": title, "snippet": snippet(text), "label": label}
-            for title, text, label in zip(corpus.titles, corpus.texts, labels)
-        ]
+        self.metadata_ = _metadata(corpus)
         self._tfidf = X
         self.build_seconds_ = time.perf_counter() - started
         return self
+
+    # --- updates: no retraining; the stored vectorizer and encoder take the new documents ---------
+    def add(self, corpus: Corpus, replace: bool = False) -> "TextIndex":
+        """Encode ``corpus`` with the stored vectorizer and encoder and add it to the index.
+
+        An id already in the index is an error unless ``replace``, which removes the old document
+        first. ``updates_`` counts what came after the build, and how many of the new documents'
+        words the vocabulary lacks (``info`` shows the share: a high one says rebuild).
+        """
+        from retrieval.text.coverage import stop_words, word_coverage
+
+        self._check_fitted()
+        if not len(corpus):
+            raise RetrievalError("there are no documents to add")
+        present = [doc_id for doc_id in corpus.doc_ids if doc_id in self.index_.id_map]
+        if present and not replace:
+            raise RetrievalError(f"{len(present)} of the documents are already in the index (e.g. "
+                                 f"{', '.join(map(repr, present[:3]))}); pass --replace to replace them")
+        if present:
+            self._drop(present)
+        X = self.transform_.transform(corpus.texts)
+        self.index_ = self.index_.plus(self.searchable(self.encoder_.encode(X)), corpus.doc_ids)
+        self.metadata_ = self.metadata_ + _metadata(corpus)
+        self._tfidf = sp.vstack([self.tfidf_, X], format="csr")
+        words, unknown = word_coverage(corpus.texts, self.transform_, stop_words(self.config.tfidf.stop_words))
+        self._count(added=len(corpus) - len(present), replaced=len(present), words=words, unknown_words=unknown)
+        return self
+
+    def remove(self, doc_ids) -> "TextIndex":
+        """Remove documents by id; every id must be in the index, and at least one must remain."""
+        self._check_fitted()
+        doc_ids = list(dict.fromkeys(doc_ids))
+        missing = [doc_id for doc_id in doc_ids if doc_id not in self.index_.id_map]
+        if missing:
+            raise RetrievalError(f"{len(missing)} of the ids are not in the index (e.g. "
+                                 f"{', '.join(map(repr, missing[:3]))}); nothing was removed")
+        if len(doc_ids) >= len(self.index_):
+            raise RetrievalError("that would remove every document; build a new index instead")
+        self._drop(doc_ids)
+        self._count(removed=len(doc_ids))
+        return self
+
+    def _drop(self, doc_ids) -> None:
+        tfidf = self.tfidf_
+        self.index_, kept = self.index_.without(doc_ids)
+        self.metadata_ = [self.metadata_[i] for i in kept]
+        self._tfidf = tfidf[kept]
+
+    def _count(self, **counts) -> None:
+        updates = dict(getattr(self, "updates_", None) or {})
+        for name, value in counts.items():
+            updates[name] = updates.get(name, 0) + int(value)
+        self.updates_ = updates
 
     def features(self, texts):
         """TF-IDF rows, CSR (n_texts, n_features) float32."""
@@ -197,3 +247,10 @@ class TextIndex(CodeIndex):
             raise IndexingError(f"{reader.path} is damaged: {err}") from None
         if self.transform_.n_features != self.encoder_.input_dim:
             raise IndexingError(f"{reader.path} is inconsistent: vectorizer and encoder widths differ")
+
+
+def _metadata(corpus: Corpus) -> list[dict]:
+    """What search shows of each document: title, snippet, label."""
+    labels = corpus.labels or [None] * len(corpus)
+    return [{"title": title, "snippet": snippet(text), "label": label}
+            for title, text, label in zip(corpus.titles, corpus.texts, labels)]

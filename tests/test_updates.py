@@ -1,0 +1,142 @@
+"""`add` and `remove` without retraining: the library, the bundle, the command line and a live server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import make_corpus, run_cli, write_jsonl
+from retrieval.errors import RetrievalError
+
+
+@pytest.fixture
+def copy_dir(tmp_path, bundle_dir):
+    path = tmp_path / "index"
+    shutil.copytree(bundle_dir, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def new_docs():
+    return make_corpus(3, seed=11, prefix="new")  # the tiny corpus's topics, other documents
+
+
+def _load(path):
+    from retrieval.text.index import TextIndex
+
+    return TextIndex.load(path)
+
+
+def test_added_documents_are_found_and_the_others_keep_their_codes(copy_dir, new_docs, corpus):
+    index = _load(copy_dir)
+    before = index.index_.stored().copy()
+    index.add(new_docs)
+    assert len(index.index_) == len(corpus) + len(new_docs)
+    assert np.array_equal(index.index_.stored()[: len(corpus)], before)  # bit for bit
+    for doc_id, text, title in zip(new_docs.doc_ids, new_docs.texts, new_docs.titles):
+        hit = index.search([text], 1)[0][0]
+        assert (hit.doc_id, hit.title) == (doc_id, title) and hit.score == pytest.approx(1, abs=1e-5)
+        assert index.search([text], 1, rerank=20)[0][0].doc_id == doc_id  # the TF-IDF rows moved with them
+    assert index.updates_["added"] == len(new_docs) and index.updates_["words"] > 0
+
+
+def test_updates_survive_save_and_load(copy_dir, new_docs, corpus):
+    from indexing import read_manifest
+
+    original = read_manifest(copy_dir)
+    manifest = _load(copy_dir).add(new_docs).save(copy_dir)
+    assert manifest["documents"] == len(corpus) + len(new_docs) and manifest["updates"]["added"] == len(new_docs)
+    written = read_manifest(copy_dir)
+    for key in set(original) - {"files", "documents"}:  # config, history, versions that trained it, ...
+        assert written[key] == original[key], key
+    loaded = _load(copy_dir)
+    assert loaded.updates_ == manifest["updates"]
+    assert loaded.search([new_docs.texts[4]], 1)[0][0].doc_id == new_docs.doc_ids[4]
+
+
+def test_an_id_already_present_needs_replace(copy_dir, corpus):
+    index = _load(copy_dir)
+    again = make_corpus(1, seed=12, prefix="doc")  # ids doc-T-000 exist already
+    with pytest.raises(RetrievalError, match=r"4 of the documents are already in the index .*--replace"):
+        index.add(again)
+    index.add(again, replace=True)
+    assert len(index.index_) == len(corpus) and index.updates_ == {**index.updates_, "added": 0, "replaced": 4}
+    hit = index.search([again.texts[0]], 1)[0][0]
+    assert hit.doc_id == again.doc_ids[0] and hit.score == pytest.approx(1, abs=1e-5)  # the new text answers
+
+
+def test_removed_documents_are_gone_and_the_rest_stay_aligned(copy_dir, corpus):
+    index = _load(copy_dir)
+    gone = corpus.doc_ids[:10]
+    index.remove(gone)
+    assert len(index.index_) == len(corpus) - 10 and index.updates_["removed"] == 10
+    for doc_id in gone:
+        assert doc_id not in index.index_.id_map
+        with pytest.raises(Exception, match="unknown document id"):
+            index.similar_to(doc_id)
+    for position in (10, 55, 99):
+        hit = index.search([corpus.texts[position]], 1, rerank=20)[0][0]
+        assert (hit.doc_id, hit.title, hit.label) == (corpus.doc_ids[position], corpus.titles[position],
+                                                      corpus.labels[position])
+
+
+@pytest.mark.parametrize("ids, message", [
+    (["doc-0-000", "nope"], r"1 of the ids are not in the index \(e.g. 'nope'\); nothing was removed"),
+])
+def test_bad_removals_change_nothing(copy_dir, corpus, ids, message):
+    index = _load(copy_dir)
+    with pytest.raises(RetrievalError, match=message):
+        index.remove(ids)
+    assert len(index.index_) == len(corpus)
+    with pytest.raises(RetrievalError, match="would remove every document"):
+        index.remove(corpus.doc_ids)
+
+
+def test_a_failed_save_leaves_the_previous_index(copy_dir, new_docs, corpus, monkeypatch):
+    import retrieval.code_index
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(retrieval.code_index, "write_manifest", broken)
+    with pytest.raises(OSError, match="disk full"):
+        _load(copy_dir).add(new_docs).save(copy_dir)
+    monkeypatch.undo()
+    assert len(_load(copy_dir).index_) == len(corpus)
+    assert not list(copy_dir.parent.glob(".index.tmp-*"))
+
+
+def test_the_commands(copy_dir, tmp_path, new_docs, corpus):
+    path = tmp_path / "new.jsonl"
+    write_jsonl(path, new_docs)
+    result = run_cli("add", copy_dir, path, "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["added"] == len(new_docs) and summary["documents"] == len(corpus) + len(new_docs)
+    result = run_cli("add", copy_dir, path)
+    assert result.exit_code == 1 and "pass --replace" in result.stderr
+    assert run_cli("add", copy_dir, path, "--replace").exit_code == 0
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(new_docs.doc_ids[:5]) + "\n")
+    result = run_cli("remove", copy_dir, corpus.doc_ids[0], "--ids", ids, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["removed"] == 6
+    result = run_cli("remove", copy_dir, "no-such-id")
+    assert result.exit_code == 1 and "not in the index" in result.stderr
+    result = run_cli("remove", copy_dir)
+    assert result.exit_code == 1 and "give the ids to remove" in result.stderr
+    info = run_cli("info", copy_dir).stdout
+    assert "since the build" in info and "6 removed" in info
+    assert "words are outside the vocabulary" in info
+
+
+def test_a_live_server_picks_up_an_update(copy_dir, new_docs, corpus):
+    from retrieval.server.live import LiveIndex
+
+    live = LiveIndex("default", copy_dir)
+    first = live.current.id
+    _load(copy_dir).add(new_docs).save(copy_dir)
+    assert live.refresh() and live.current.id != first
+    assert len(live.current.index.index_) == len(corpus) + len(new_docs)
