@@ -10,6 +10,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexing.ann import IndexPlan, describe, empty_copy, prepare_for_reconstruction, set_search
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
 
@@ -80,6 +81,7 @@ class IdIndex:
 
     dim: int
     id_map: IdMap
+    read_only: bool = False  # loaded memory-mapped: FAISS cannot grow or clear its codes
 
     def _prepare(self, codes, what: str) -> np.ndarray:
         raise NotImplementedError
@@ -89,12 +91,35 @@ class IdIndex:
 
     def add(self, codes, doc_ids):
         """Add n codes under the given n unique ids; returns the index."""
+        if self.read_only:
+            raise IndexingError("this index was loaded memory-mapped, read-only; plus() makes a writable copy")
         doc_ids = list(doc_ids)
         codes = self._prepare(codes, "codes")
         if len(doc_ids) != codes.shape[0]:
             raise IndexingError(f"got {codes.shape[0]} codes but {len(doc_ids)} document ids")
+        if not self._index.is_trained:  # an IVF index learns its lists from the first codes it gets
+            plan = self.plan
+            if codes.shape[0] < plan.nlist:
+                raise IndexingError(f"an IVF index of {plan.nlist} lists needs at least as many documents to "
+                                    f"train on; got {codes.shape[0]}")
+            self._index.train(codes)
+            prepare_for_reconstruction(self._index)
         positions = self.id_map.extend(doc_ids)
         self._index.add_with_ids(codes, positions)
+        return self
+
+    @property
+    def plan(self) -> IndexPlan:
+        """Which FAISS index this is (flat, ivf, hnsw) and its parameters."""
+        return describe(self._index)
+
+    @property
+    def exact(self) -> bool:
+        return self.plan.exact
+
+    def set_search(self, nprobe: int | None = None, ef_search: int | None = None) -> "IdIndex":
+        """Query-time effort of an approximate index (IVF lists scanned, HNSW candidates); None keeps it."""
+        set_search(self._index, nprobe, ef_search)
         return self
 
     def __len__(self) -> int:
@@ -118,7 +143,12 @@ class IdIndex:
         return Hits(scores=self._scores(distances), positions=positions, doc_ids=self.id_map.ids(positions))
 
     def _empty(self) -> "IdIndex":
-        """An empty, writable index of the same kind and size."""
+        """An empty, writable index of the same kind, size and (trained) lists."""
+        other = self._like()
+        other._index = empty_copy(self._index, self.dim, getattr(self, "metric", "") == "cosine")
+        return other
+
+    def _like(self) -> "IdIndex":
         raise NotImplementedError
 
     def _rebuilt(self, stored: np.ndarray, doc_ids) -> "IdIndex":
@@ -157,6 +187,7 @@ class IdIndex:
 
     def _attach(self, raw, doc_ids) -> IdIndex:
         self._index = raw
+        prepare_for_reconstruction(raw)
         self.id_map.extend(doc_ids)
         return self
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexing.ann import IndexPlan, new_binary_index
 from indexing.base import IdIndex, read_raw
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
@@ -48,15 +49,15 @@ class BinaryIndex(IdIndex):
 
     metric = HAMMING
 
-    def __init__(self, n_bits: int):
+    def __init__(self, n_bits: int, plan: IndexPlan | None = None):
         if isinstance(n_bits, bool) or int(n_bits) <= 0 or int(n_bits) % 8:
             raise IndexingError(f"a binary code length must be a positive multiple of 8 bits; got {n_bits!r}")
         self.dim = int(n_bits)
         self.n_bytes = self.dim // 8
-        self._index = faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(self.dim))
+        self._index = new_binary_index(plan or IndexPlan(), self.dim)
         self.id_map = IdMap()
 
-    def _empty(self) -> "BinaryIndex":
+    def _like(self) -> "BinaryIndex":
         return BinaryIndex(self.dim)
 
     def _prepare(self, codes, what: str) -> np.ndarray:
@@ -85,7 +86,9 @@ class BinaryIndex(IdIndex):
     def read(cls, path: Path, doc_ids, mmap: bool = False) -> "BinaryIndex":
         """Read an index written by ``write`` and attach its ``doc_ids``; ``mmap`` maps the codes read-only."""
         raw, doc_ids = read_raw(faiss.read_index_binary, path, doc_ids, "binary FAISS index", "codes", mmap)
-        return cls(raw.d)._attach(raw, doc_ids)
+        index = cls(raw.d)._attach(raw, doc_ids)
+        index.read_only = mmap
+        return index
 
 
 def read_index(path: Path, doc_ids, metric: str, mmap: bool = False):

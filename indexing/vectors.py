@@ -7,6 +7,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from indexing.ann import IndexPlan, new_float_index
 from indexing.base import Hits, IdIndex, read_raw
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
@@ -36,20 +37,21 @@ class VectorIndex(IdIndex):
         Code size.
     metric : {"cosine", "l2"}
         ``cosine`` normalises codes and searches by inner product.
+    plan : indexing.ann.IndexPlan, optional
+        Flat (exact, the default), IVF or HNSW (approximate); see ``indexing.ann.plan_index``.
     """
 
-    def __init__(self, dim: int, metric: str = "cosine"):
+    def __init__(self, dim: int, metric: str = "cosine", plan: IndexPlan | None = None):
         if metric not in METRICS:
             raise IndexingError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
         if int(dim) <= 0:
             raise IndexingError(f"code size must be positive, got {dim}")
         self.dim = int(dim)
         self.metric = metric
-        flat = faiss.IndexFlatIP(self.dim) if metric == "cosine" else faiss.IndexFlatL2(self.dim)
-        self._index = faiss.IndexIDMap2(flat)
+        self._index = new_float_index(plan or IndexPlan(), self.dim, metric == "cosine")
         self.id_map = IdMap()
 
-    def _empty(self) -> "VectorIndex":
+    def _like(self) -> "VectorIndex":
         return VectorIndex(self.dim, self.metric)
 
     def _prepare(self, X, what: str) -> np.ndarray:
@@ -83,4 +85,6 @@ class VectorIndex(IdIndex):
     def read(cls, path: Path, doc_ids, metric: str, mmap: bool = False) -> "VectorIndex":
         """Read an index written by ``write`` and attach its ``doc_ids``; ``mmap`` maps the codes read-only."""
         raw, doc_ids = read_raw(faiss.read_index, path, doc_ids, "FAISS index", "vectors", mmap)
-        return cls(raw.d, metric)._attach(raw, doc_ids)
+        index = cls(raw.d, metric)._attach(raw, doc_ids)
+        index.read_only = mmap
+        return index

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from indexing import BinaryIndex, BundleReader, IndexingError, VectorIndex, read_index, staged_bundle, write_manifest
+from indexing.ann import plan_index
 from retrieval.config import BuildConfig
 from retrieval.errors import NotFittedError, RetrievalError
 from retrieval.runtime.encoder import Encoder, binarize
@@ -111,7 +112,7 @@ class CodeIndex:
         models, self.encoder_, codes, self.history_ = fit_codes(X, self.config, signals, stage, on_epoch, **train_options)
         self._keras = {"encoder": models.encoder, "decoder": models.decoder}
         stage("indexing")
-        self.index_ = self._new_index(codes.shape[1]).add(self.searchable(codes), doc_ids)
+        self.index_ = self._new_index(codes.shape[1], len(doc_ids)).add(self.searchable(codes), doc_ids)
         return models
 
     def _signals(self, X, stage):
@@ -123,8 +124,11 @@ class CodeIndex:
         """Whether codes are thresholded to bits and searched by Hamming distance."""
         return self.config.autoencoder.codes == "binary"
 
-    def _new_index(self, code_size: int):
-        return BinaryIndex(code_size) if self.binary else VectorIndex(code_size, self.config.metric)
+    def _new_index(self, code_size: int, n_documents: int):
+        """An empty index of the kind ``config.index`` asks for at this size (see ``indexing.ann``)."""
+        cfg = self.config.index
+        plan = plan_index(cfg.kind, n_documents, cfg.nlist, cfg.nprobe, cfg.m, cfg.ef_search)
+        return BinaryIndex(code_size, plan) if self.binary else VectorIndex(code_size, self.config.metric, plan)
 
     def searchable(self, codes: np.ndarray) -> np.ndarray:
         """What the FAISS index takes: float codes as they are, binary ones thresholded and packed."""
@@ -231,6 +235,7 @@ class CodeIndex:
             "documents": len(self.index_),
             "code_size": self.index_.dim,
             "metric": self.index_.metric,
+            "index": self.index_.plan.to_dict(),
             "labelled": any(label is not None for label in self.labels_),
             "build_seconds": round(getattr(self, "build_seconds_", 0.0), 2),
             "history": self.history_,

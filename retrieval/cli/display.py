@@ -157,6 +157,7 @@ def info_table(path, manifest: dict) -> Table:
         ("layers", "-".join(str(w) for w in ["in", *conv, *ae["hidden"], ae["code_size"], *reversed(ae["hidden"]), *reversed(conv), "in"])),
         ("output / loss", f"{ae['output']} / {ae['loss']}"),
         ("query path", _query_path(manifest)),
+        ("search", search_words(manifest.get("index", {"kind": "flat"}))),
         *([("anchor", f"{ae['anchor']} (a fixed projection added to the code)")] if ae.get("anchor", "none") != "none" else []),
         *([("targets", f"own words + {nb['weight']:g} x mean of {nb['k']} LSA-{nb['dims']} neighbours")]
           if (nb := cfg.get("neighbours")) and nb.get("k") and nb.get("weight") else []),
@@ -175,6 +176,15 @@ def info_table(path, manifest: dict) -> Table:
     for field, value in rows:
         table.add_row(field, value)
     return table
+
+
+def search_words(plan: dict) -> str:
+    """How the FAISS index searches, in words: exact, or IVF / HNSW with their settings."""
+    if plan.get("kind") == "ivf":
+        return f"IVF index, {plan['nlist']:,} lists, {plan['nprobe']} scanned per query (approximate)"
+    if plan.get("kind") == "hnsw":
+        return f"HNSW index, {plan['m']} links per document, efSearch {plan['ef_search']} (approximate)"
+    return "flat index (exact)"
 
 
 def updates_line(updates: dict) -> str:

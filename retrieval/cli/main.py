@@ -56,6 +56,8 @@ def _code_words(summary: dict) -> str:
 
 
 RerankOpt = Annotated[int, typer.Option(help="Re-rank the codes' first N candidates (at least k) by TF-IDF cosine (0 = off).")]
+NprobeOpt = Annotated[Optional[int], typer.Option(help="IVF lists scanned per query (more: slower, closer to exact) [chosen at build].")]
+EfSearchOpt = Annotated[Optional[int], typer.Option(help="HNSW candidates kept per query (more: slower, closer to exact) [64].")]
 
 
 def _read(path: Path, fmt, id_field="id", text_field="text", label_field="label", title_field="title"):
@@ -126,6 +128,11 @@ def build(
     max_epochs: Annotated[Optional[int], typer.Option(help="At most this many epochs of a --steps budget (0 = no cap) [8].")] = None,
     warmup_steps: Annotated[Optional[int], typer.Option(help="Decoder-only steps before training an anchored encoder [300].")] = None,
     warmup_learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate of the decoder warm-up [1e-3].")] = None,
+    index_kind: Annotated[Optional[str], typer.Option("--index", help="FAISS index: auto (exact up to 100,000 documents, IVF above), flat (exact), ivf or hnsw [auto].")] = None,
+    nlist: Annotated[Optional[int], typer.Option(help="IVF lists (0 = about 4 x sqrt(documents)) [0].")] = None,
+    nprobe: NprobeOpt = None,
+    hnsw_m: Annotated[Optional[int], typer.Option(help="HNSW links per document [32].")] = None,
+    ef_search: EfSearchOpt = None,
     validate_queries: Annotated[Optional[Path], typer.Option(help="Labelled held-out queries for the end-of-build check against LSA-32.")] = None,
     validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Check the codes against LSA-32 at the end of a labelled build.")] = True,
     json_out: JsonOpt = False,
@@ -149,6 +156,7 @@ def build(
                    steps=steps, max_epochs=max_epochs, warmup_steps=warmup_steps,
                    warmup_learning_rate=warmup_learning_rate),
         neighbours=dict(k=neighbours, weight=neighbour_weight),
+        index=dict(kind=index_kind, nlist=nlist, nprobe=nprobe, m=hnsw_m, ef_search=ef_search),
         metric=metric,
     )
     if validate_queries is not None and not validate:
@@ -207,6 +215,8 @@ def query(
     id_field: IdField = "id",
     text_field: TextField = "text",
     rerank: RerankOpt = 0,
+    nprobe: NprobeOpt = None,
+    ef_search: EfSearchOpt = None,
     json_out: JsonOpt = False,
 ):
     """Find the documents most similar to TEXT, to each query in --file, or to --like DOC_ID."""
@@ -222,6 +232,7 @@ def query(
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
     index = TextIndex.load(index_dir)
+    index.index_.set_search(nprobe, ef_search)
     if like is not None:
         queries, results = [like], [index.similar_to(like, k, rerank=rerank)]
     elif file is not None:
@@ -360,6 +371,8 @@ def evaluate(
     label_field: LabelField = "label",
     kinds: Annotated[Optional[str], typer.Option(help="Retrain the index once per kind (comma-separated) with the same budget and compare.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="With --kinds: write compare.json and compare.png here.")] = None,
+    nprobe: NprobeOpt = None,
+    ef_search: EfSearchOpt = None,
     json_out: JsonOpt = False,
 ):
     """Precision@k and MAP of the index (relevant = same label), beside TF-IDF cosine and LSA."""
@@ -370,6 +383,7 @@ def evaluate(
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
     index = TextIndex.load(index_dir)
+    index.index_.set_search(nprobe, ef_search)
     documents, _ = _read(queries, fmt, id_field, text_field, label_field)
     report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed, rerank_n=rerank,
                             lsa_dims=_split_ints(lsa_dims, "--lsa-dims") if lsa_dims else ())
@@ -395,6 +409,9 @@ def evaluate(
         display.print_json(report)
     else:
         display.out.print(display.evaluation_table(report))
+        if "recall_at_10" in report:
+            display.out.print(f"recall@10 of the {display.search_words(report['index'])} against exact search on "
+                              f"the same codes: {report['recall_at_10']:.4f}")
 
 
 def main():

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import get_type_hints
 
 from retrieval.config.checks import (
+    INDEX_KINDS,
     ANCHOR_KINDS,
     METRICS,
     OUTPUTS,
@@ -51,6 +52,28 @@ class TfidfConfig:
         if not 0.0 < self.max_df <= 1.0:
             raise RetrievalError(f"max_df must be a fraction in (0, 1]; got {self.max_df!r}")
         _choice("stop_words", self.stop_words, STOP_WORDS)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Which FAISS index holds the codes (``indexing.ann.plan_index`` states the rule of ``auto``).
+
+    ``nlist`` and ``nprobe`` (IVF) are chosen by size when 0; ``m`` and
+    ``ef_search`` are HNSW's links per document and candidate list.
+    """
+
+    kind: str = "auto"
+    nlist: int = 0
+    nprobe: int = 0
+    m: int = 32
+    ef_search: int = 64
+
+    def __post_init__(self):
+        _choice("index", self.kind, INDEX_KINDS)
+        for name in ("nlist", "nprobe"):
+            _positive(name, getattr(self, name), allow_zero=True)
+        _positive("hnsw m", self.m)
+        _positive("ef_search", self.ef_search)
 
 
 class _Sections:
@@ -141,6 +164,7 @@ class BuildConfig(_Sections):
     train: TrainConfig = field(default_factory=lambda: TrainConfig(**TEXT_TRAIN))
     neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
     metric: str = "cosine"
+    index: IndexConfig = field(default_factory=IndexConfig)
 
     def __post_init__(self):
         self._check_metric()
@@ -166,6 +190,7 @@ class ImageConfig(_Sections):
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=256))
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     metric: str = "cosine"
+    index: IndexConfig = field(default_factory=IndexConfig)
 
     def __post_init__(self):
         self._check_metric()

@@ -232,13 +232,35 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
             methods.append(_bm25(database_texts, texts, index.config.tfidf, len(db), score, order))
         if index.binary:
             methods.append(_itq(Xd, Xq, code_size, seed, score, order))
-    return {
+    report = {
         "k": k,
         "queries": len(keep),
         "skipped": len(queries) - len(keep),
         "database": len(db),
+        "index": index.index_.plan.to_dict(),
         "methods": [asdict(m) for m in methods],
     }
+    if not index.index_.exact:  # P@k above ranks every document exactly; this is what the index's search gives up
+        report["recall_at_10"] = approximate_recall(index.index_, codes, min(10, len(db)))
+    return report
+
+
+def approximate_recall(search_index, codes: np.ndarray, k: int = 10, chunk: int = 1024) -> float:
+    """Recall@k of ``search_index.search`` against exact search on the same codes.
+
+    A hit counts when its exact score reaches the exact k-th best score, so that
+    ties at the k-th place do not count as misses.
+    """
+    found = 0
+    for start in range(0, len(codes), chunk):
+        rows = codes[start:start + chunk]
+        exact = search_index.scores(rows)
+        kth = -np.partition(-exact, k - 1, axis=1)[:, k - 1]
+        positions = search_index.search(rows, k).positions
+        valid = positions >= 0
+        got = np.take_along_axis(exact, np.where(valid, positions, 0), axis=1)
+        found += int(((got >= kth[:, None] - 1e-6) & valid).sum())
+    return round(found / (len(codes) * k), 4)
 
 
 def _with_fit_time(score: MethodScore, started: float, fitted: float) -> MethodScore:
