@@ -30,6 +30,7 @@ COMMON_FILES = {"encoder": "encoder.keras", "steps": "encoder.json", "weights": 
                 "index": "index.faiss", "doc_ids": "doc_ids.json", "metadata": "metadata.jsonl"}
 SEARCH_FILES = ("index", "doc_ids", "metadata")  # and the exported encoder, or a .keras one in an older bundle
 METADATA_KEYS = {"title", "snippet", "label"}
+ENCODE_CHUNK = 10_000  # rows encoded at once when a sample-trained model encodes the whole corpus
 
 
 class Hit(NamedTuple):
@@ -103,14 +104,23 @@ class CodeIndex:
             raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(...) or {type(self).__name__}.load(path)")
 
     # --- training (imports Keras when called) ---------------------------------------------------
-    def _train(self, X, doc_ids, on_stage, on_epoch, **train_options):
-        """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``."""
+    def _train(self, X, doc_ids, on_stage, on_epoch, database=None, **train_options):
+        """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``.
+
+        With ``database`` = (rows, ids), the model trained on ``X`` (a sample) encodes those rows
+        instead, in chunks, through the numpy encoder that queries use, and they are indexed.
+        """
         from retrieval.model.fit import fit_codes
 
         stage = on_stage or (lambda name: None)
         signals = self._signals(X, stage)
         models, self.encoder_, codes, self.history_ = fit_codes(X, self.config, signals, stage, on_epoch, **train_options)
         self._keras = {"encoder": models.encoder, "decoder": models.decoder}
+        if database is not None:
+            stage("encoding")
+            rows, doc_ids = database
+            codes = np.concatenate([self.encoder_.encode(rows[start:start + ENCODE_CHUNK])
+                                    for start in range(0, rows.shape[0], ENCODE_CHUNK)])
         stage("indexing")
         self.index_ = self._new_index(codes.shape[1], len(doc_ids)).add(self.searchable(codes), doc_ids)
         return models

@@ -140,3 +140,30 @@ def test_a_live_server_picks_up_an_update(copy_dir, new_docs, corpus):
     _load(copy_dir).add(new_docs).save(copy_dir)
     assert live.refresh() and live.current.id != first
     assert len(live.current.index.index_) == len(corpus) + len(new_docs)
+
+
+def test_training_on_a_sample_still_indexes_every_document(corpus, fitted):
+    from dataclasses import replace
+
+    from conftest import TINY_CONFIG
+    from retrieval.text.index import TextIndex
+
+    index = TextIndex(replace(TINY_CONFIG, train_sample=60)).fit(corpus)
+    assert len(index.index_) == len(corpus) and index.manifest_body()["config"]["train_sample"] == 60
+    stored = index.index_.stored()
+    assert np.array_equal(stored, index.index_._prepare(index.encode(corpus.texts), "codes"))  # as queries get them
+    found = [hits[0].doc_id for hits in index.search(corpus.texts, 1)]
+    assert found == corpus.doc_ids
+    everything = TextIndex(replace(TINY_CONFIG, train_sample=len(corpus))).fit(corpus)  # a sample that covers it all
+    assert np.array_equal(everything.index_.stored(), fitted.index_.stored())
+
+
+def test_train_sample_from_the_command_line(tmp_path, corpus_file, corpus):
+    from conftest import TINY_FLAGS
+
+    out = tmp_path / "sampled"
+    result = run_cli("build", corpus_file, "--out", out, *TINY_FLAGS, "--train-sample", "50", "--no-validate", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["documents"] == len(corpus)
+    result = run_cli("build", corpus_file, "--out", tmp_path / "bad", *TINY_FLAGS, "--train-sample", "-1")
+    assert result.exit_code == 1 and "train_sample must be non-negative" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -133,6 +134,7 @@ def build(
     nprobe: NprobeOpt = None,
     hnsw_m: Annotated[Optional[int], typer.Option(help="HNSW links per document [32].")] = None,
     ef_search: EfSearchOpt = None,
+    train_sample: Annotated[Optional[int], typer.Option(help="Fit the vocabulary and train on this many documents (a seeded sample); every document is still encoded and indexed (0 = all) [0].")] = None,
     validate_queries: Annotated[Optional[Path], typer.Option(help="Labelled held-out queries for the end-of-build check against LSA-32.")] = None,
     validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Check the codes against LSA-32 at the end of a labelled build.")] = True,
     json_out: JsonOpt = False,
@@ -159,6 +161,8 @@ def build(
         index=dict(kind=index_kind, nlist=nlist, nprobe=nprobe, m=hnsw_m, ef_search=ef_search),
         metric=metric,
     )
+    if train_sample is not None:
+        config = dataclasses.replace(config, train_sample=train_sample)
     if validate_queries is not None and not validate:
         raise RetrievalError("--validate-queries and --no-validate contradict each other; give one")
     with display.status("reading corpus…"):

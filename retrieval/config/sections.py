@@ -165,9 +165,11 @@ class BuildConfig(_Sections):
     neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
     metric: str = "cosine"
     index: IndexConfig = field(default_factory=IndexConfig)
+    train_sample: int = 0  # documents that fit the vocabulary and train the model (0 = all); all are indexed
 
     def __post_init__(self):
         self._check_metric()
+        _positive("train_sample", self.train_sample, allow_zero=True)
         if self.autoencoder.anchor == "smoothed_lsa" and self.neighbours.k == 0:
             raise RetrievalError(SMOOTHED_NEEDS_NEIGHBOURS)
 

@@ -79,14 +79,28 @@ class TextIndex(CodeIndex):
         started = time.perf_counter()
         if on_stage:
             on_stage("vectorising")
-        self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(corpus.texts).to_dict()
+        sample = self._sample(len(corpus))
+        fit_texts = corpus.texts if sample is None else [corpus.texts[i] for i in sample]
+        self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(fit_texts).to_dict()
         self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
         X = self.transform_.transform(corpus.texts)  # the same rows a query of the same text gets
-        self._train(X, corpus.doc_ids, on_stage, on_epoch)
+        if sample is None:
+            self._train(X, corpus.doc_ids, on_stage, on_epoch)
+        else:
+            self._train(X[sample], [corpus.doc_ids[i] for i in sample], on_stage, on_epoch,
+                        database=(X, corpus.doc_ids))
         self.metadata_ = _metadata(corpus)
         self._tfidf = X
         self.build_seconds_ = time.perf_counter() - started
         return self
+
+    def _sample(self, n: int) -> np.ndarray | None:
+        """Sorted positions of the seeded training sample, or None when it would hold every document."""
+        size = self.config.train_sample
+        if not size or size >= n:
+            return None
+        rng = np.random.default_rng(self.config.train.seed)
+        return np.sort(rng.choice(n, size=size, replace=False))
 
     # --- updates: no retraining; the stored vectorizer and encoder take the new documents ---------
     def add(self, corpus: Corpus, replace: bool = False) -> "TextIndex":
