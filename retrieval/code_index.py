@@ -117,7 +117,7 @@ class CodeIndex:
         models, self.encoder_, codes, self.history_ = fit_codes(X, self.config, signals, stage, on_epoch, **train_options)
         self._keras = {"encoder": models.encoder, "decoder": models.decoder}
         if database is not None:
-            stage("encoding")
+            stage("encoding every document")
             rows, doc_ids = database
             codes = np.concatenate([self.encoder_.encode(rows[start:start + ENCODE_CHUNK])
                                     for start in range(0, rows.shape[0], ENCODE_CHUNK)])

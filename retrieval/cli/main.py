@@ -173,7 +173,8 @@ def build(
     if not json_out:
         for line in report.lines():
             display.err.print(line)
-    with display.BuildProgress(config.epochs_for(len(documents))) as progress:
+    trained_on = min(config.train_sample or len(documents), len(documents))
+    with display.BuildProgress(config.epochs_for(trained_on)) as progress:
         index = TextIndex(config).fit(documents, on_stage=progress.stage, on_epoch=progress.epoch)
         check = None
         if validate and (held_out is not None or documents.labels is not None):

@@ -18,6 +18,7 @@ from retrieval.runtime.tfidf import TfidfTransform, load_csr, save_csr
 from retrieval.text.corpus import Corpus
 
 __all__ = ["CodeIndex", "Hit", "HitList", "TextIndex"]
+TRANSFORM_CHUNK = 50_000  # texts featurised at once when building
 
 
 class HitList(list):
@@ -83,7 +84,7 @@ class TextIndex(CodeIndex):
         fit_texts = corpus.texts if sample is None else [corpus.texts[i] for i in sample]
         self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(fit_texts).to_dict()
         self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
-        X = self.transform_.transform(corpus.texts)  # the same rows a query of the same text gets
+        X = self._transform_in_chunks(corpus.texts)  # the same rows a query of the same text gets
         if sample is None:
             self._train(X, corpus.doc_ids, on_stage, on_epoch)
         else:
@@ -93,6 +94,14 @@ class TextIndex(CodeIndex):
         self._tfidf = X
         self.build_seconds_ = time.perf_counter() - started
         return self
+
+    def _transform_in_chunks(self, texts) -> sp.csr_matrix:
+        """TF-IDF rows of many texts, a chunk at a time: the tokens of a million documents at once would
+        take gigabytes. The rows are the same as in one call."""
+        if len(texts) <= TRANSFORM_CHUNK:
+            return self.transform_.transform(texts)
+        return sp.vstack([self.transform_.transform(texts[start:start + TRANSFORM_CHUNK])
+                          for start in range(0, len(texts), TRANSFORM_CHUNK)], format="csr")
 
     def _sample(self, n: int) -> np.ndarray | None:
         """Sorted positions of the seeded training sample, or None when it would hold every document."""

@@ -1,0 +1,99 @@
+"""A large text index measured by top-k search: query latency, recall against exact search, P@100 beside LSA-32.
+
+    python bench/scale_eval.py indexes/synthetic-1m --queries data/synthetic-1000000/test.jsonl [-n 1000]
+
+At a million documents a full ranking per query (what ``retrieval evaluate`` computes for MAP) is
+too costly, so this measures what search returns:
+- latency, one query at a time on one thread: the FAISS search alone (codes in) and text in -> hits;
+- recall@10 of the index's search against exact search over the same codes (ties at the 10th score
+  count as found), as ``retrieval evaluate`` reports it;
+- P@100 of the index's own top 100 (relevant = same label), beside LSA-32 fitted on the same
+  training sample the model saw (``train_sample`` and the seed in the manifest), searched exactly.
+Rows go to ``bench/results/scale_eval.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rows import append_row  # bench/, the script's own folder
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "scale_eval.jsonl"
+K = 100
+
+
+def precision(found_labels: np.ndarray, query_labels: np.ndarray) -> float:
+    return float((found_labels == query_labels[:, None]).mean())
+
+
+def lsa_precision(index, Xq, query_labels, db_labels, seed: int, chunk: int = 200) -> tuple[float, float]:
+    """P@100 of LSA-32 fitted on the model's training sample, exact search over every document."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import normalize
+
+    started = time.perf_counter()
+    Xd = index.tfidf_
+    sample = index._sample(Xd.shape[0])
+    svd = TruncatedSVD(n_components=32, random_state=seed).fit(Xd if sample is None else Xd[sample])
+    Zd = normalize(svd.transform(Xd)).astype(np.float32)
+    Zq = normalize(svd.transform(Xq)).astype(np.float32)
+    hits = np.concatenate([np.argpartition(-(Zq[s:s + chunk] @ Zd.T), K, axis=1)[:, :K]
+                           for s in range(0, len(Zq), chunk)])
+    return precision(db_labels[hits], query_labels), time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("index", type=Path)
+    parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("-n", type=int, default=1000, help="queries (the first n)")
+    args = parser.parse_args()
+    import faiss
+
+    from retrieval.evaluation.text import approximate_recall
+    from retrieval.text.corpus import read_corpus
+    from retrieval.text.index import TextIndex
+
+    index = TextIndex.load(args.index)
+    queries, _ = read_corpus(args.queries)
+    texts, query_labels = queries.texts[: args.n], np.asarray(queries.labels[: args.n])
+    db_labels = np.asarray(index.labels_)
+    Xq = index.features(texts)
+    codes = index.searchable(index.encoder_.encode(Xq))
+    faiss.omp_set_num_threads(1)
+    search_ms, text_ms = [], []
+    for i, text in enumerate(texts):
+        started = time.perf_counter()
+        index.index_.search(codes[i], 10)
+        search_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        index.search([text], 10)
+        text_ms.append((time.perf_counter() - started) * 1000)
+    faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
+    recall = approximate_recall(index.index_, codes, 10, chunk=100)
+    found = index.index_.search(codes, K).positions
+    own = precision(db_labels[found], query_labels)
+    lsa, lsa_seconds = lsa_precision(index, Xq, query_labels, db_labels, index.config.train.seed)
+    row = {"index": os.path.relpath(args.index, ROOT), "documents": len(index.index_), "queries": len(texts),
+           "index_kind": index.index_.plan.to_dict(), "train_sample": index.config.train_sample,
+           "search_p50_ms": round(float(np.median(search_ms)), 3), "search_p99_ms": round(float(np.percentile(search_ms, 99)), 3),
+           "text_p50_ms": round(float(np.median(text_ms)), 3), "text_p99_ms": round(float(np.percentile(text_ms, 99)), 3),
+           "recall_at_10": recall, "precision_at_100": round(own, 4), "lsa32_precision_at_100": round(lsa, 4),
+           "lsa32_seconds": round(lsa_seconds, 1), "cpus": len(os.sched_getaffinity(0)), "date": time.strftime("%Y-%m-%d")}
+    append_row(RESULTS, row)
+    print(f"{row['index']}: {row['documents']:,} documents, {index.index_.plan.kind} index {row['index_kind']}, "
+          f"{row['queries']} queries\n  search p50 {row['search_p50_ms']} ms (p99 {row['search_p99_ms']}), text in -> hits "
+          f"p50 {row['text_p50_ms']} ms (p99 {row['text_p99_ms']}); recall@10 against exact {recall:.4f}\n"
+          f"  P@100 {own:.4f} (the index's own top 100) beside LSA-32 fitted on the same sample {lsa:.4f}")
+
+
+if __name__ == "__main__":
+    main()
