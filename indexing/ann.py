@@ -73,37 +73,29 @@ def plan_index(kind: str, n: int, nlist: int = 0, nprobe: int = 0, m: int = 32, 
     return IndexPlan("ivf", nlist=lists, nprobe=min(nprobe or default_nprobe(lists), lists))
 
 
-def new_float_index(plan: IndexPlan, dim: int, inner_product: bool):
-    """An empty FAISS index for float codes, in an ``IndexIDMap2`` (untrained for IVF)."""
+def new_index(plan: IndexPlan, dim: int, binary: bool = False, inner_product: bool = True):
+    """An empty FAISS index for float codes (in an ``IndexIDMap2``) or packed binary ones (in an
+    ``IndexBinaryIDMap2``); an IVF one is untrained."""
     metric = faiss.METRIC_INNER_PRODUCT if inner_product else faiss.METRIC_L2
+    if binary:
+        flat, hnsw, ivf, wrap = (lambda: faiss.IndexBinaryFlat(dim), lambda: faiss.IndexBinaryHNSW(dim, plan.m),
+                                 lambda q: faiss.IndexBinaryIVF(q, dim, plan.nlist), faiss.IndexBinaryIDMap2)
+    else:
+        flat = (lambda: faiss.IndexFlatIP(dim)) if inner_product else (lambda: faiss.IndexFlatL2(dim))
+        hnsw, ivf, wrap = (lambda: faiss.IndexHNSWFlat(dim, plan.m, metric),
+                           lambda q: faiss.IndexIVFFlat(q, dim, plan.nlist, metric), faiss.IndexIDMap2)
     if plan.kind == "flat":
-        inner = faiss.IndexFlatIP(dim) if inner_product else faiss.IndexFlatL2(dim)
+        inner = flat()
     elif plan.kind == "hnsw":
-        inner = faiss.IndexHNSWFlat(dim, plan.m, metric)
+        inner = hnsw()
         inner.hnsw.efSearch = plan.ef_search
     else:
-        quantizer = faiss.IndexFlatIP(dim) if inner_product else faiss.IndexFlatL2(dim)
-        inner = faiss.IndexIVFFlat(quantizer, dim, plan.nlist, metric)
+        quantizer = flat()
+        inner = ivf(quantizer)
         inner.own_fields = True
         quantizer.this.disown()
         inner.nprobe = plan.nprobe
-    return faiss.IndexIDMap2(inner)
-
-
-def new_binary_index(plan: IndexPlan, n_bits: int):
-    """An empty FAISS index for packed binary codes, in an ``IndexBinaryIDMap2`` (untrained for IVF)."""
-    if plan.kind == "flat":
-        inner = faiss.IndexBinaryFlat(n_bits)
-    elif plan.kind == "hnsw":
-        inner = faiss.IndexBinaryHNSW(n_bits, plan.m)
-        inner.hnsw.efSearch = plan.ef_search
-    else:
-        quantizer = faiss.IndexBinaryFlat(n_bits)
-        inner = faiss.IndexBinaryIVF(quantizer, n_bits, plan.nlist)
-        inner.own_fields = True
-        quantizer.this.disown()
-        inner.nprobe = plan.nprobe
-    return faiss.IndexBinaryIDMap2(inner)
+    return wrap(inner)
 
 
 def inner_index(raw):
@@ -146,8 +138,7 @@ def empty_copy(raw, dim: int, inner_product: bool = True):
     aborts on when a clone of it is reset.
     """
     plan = describe(raw)
-    binary = isinstance(raw, faiss.IndexBinaryIDMap2)
-    new = new_binary_index(plan, dim) if binary else new_float_index(plan, dim, inner_product)
+    new = new_index(plan, dim, isinstance(raw, faiss.IndexBinaryIDMap2), inner_product)
     if plan.kind == "ivf":
         source, target = inner_index(raw), inner_index(new)
         target.quantizer.add(source.quantizer.reconstruct_n(0, source.quantizer.ntotal))

@@ -145,7 +145,7 @@ class IdIndex:
     def _empty(self) -> "IdIndex":
         """An empty, writable index of the same kind, size and (trained) lists."""
         other = self._like()
-        other._index = empty_copy(self._index, self.dim, getattr(self, "metric", "") == "cosine")
+        other._index = empty_copy(self._index, self.dim, self.metric == "cosine")
         return other
 
     def _like(self) -> "IdIndex":
@@ -185,8 +185,8 @@ class IdIndex:
         """The stored code of one document, shape (code width,)."""
         return self._index.reconstruct(self.id_map.position(doc_id))
 
-    def _attach(self, raw, doc_ids) -> IdIndex:
-        self._index = raw
+    def _attach(self, raw, doc_ids, read_only: bool = False) -> IdIndex:
+        self._index, self.read_only = raw, read_only
         prepare_for_reconstruction(raw)
         self.id_map.extend(doc_ids)
         return self

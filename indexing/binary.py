@@ -7,7 +7,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexing.ann import IndexPlan, new_binary_index
+from indexing.ann import IndexPlan, new_index
 from indexing.base import IdIndex, read_raw
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
@@ -54,7 +54,7 @@ class BinaryIndex(IdIndex):
             raise IndexingError(f"a binary code length must be a positive multiple of 8 bits; got {n_bits!r}")
         self.dim = int(n_bits)
         self.n_bytes = self.dim // 8
-        self._index = new_binary_index(plan or IndexPlan(), self.dim)
+        self._index = new_index(plan or IndexPlan(), self.dim, binary=True)
         self.id_map = IdMap()
 
     def _like(self) -> "BinaryIndex":
@@ -86,9 +86,7 @@ class BinaryIndex(IdIndex):
     def read(cls, path: Path, doc_ids, mmap: bool = False) -> "BinaryIndex":
         """Read an index written by ``write`` and attach its ``doc_ids``; ``mmap`` maps the codes read-only."""
         raw, doc_ids = read_raw(faiss.read_index_binary, path, doc_ids, "binary FAISS index", "codes", mmap)
-        index = cls(raw.d)._attach(raw, doc_ids)
-        index.read_only = mmap
-        return index
+        return cls(raw.d)._attach(raw, doc_ids, read_only=mmap)
 
 
 def read_index(path: Path, doc_ids, metric: str, mmap: bool = False):

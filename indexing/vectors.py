@@ -7,7 +7,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexing.ann import IndexPlan, new_float_index
+from indexing.ann import IndexPlan, new_index
 from indexing.base import Hits, IdIndex, read_raw
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
@@ -48,7 +48,7 @@ class VectorIndex(IdIndex):
             raise IndexingError(f"code size must be positive, got {dim}")
         self.dim = int(dim)
         self.metric = metric
-        self._index = new_float_index(plan or IndexPlan(), self.dim, metric == "cosine")
+        self._index = new_index(plan or IndexPlan(), self.dim, inner_product=metric == "cosine")
         self.id_map = IdMap()
 
     def _like(self) -> "VectorIndex":
@@ -85,6 +85,4 @@ class VectorIndex(IdIndex):
     def read(cls, path: Path, doc_ids, metric: str, mmap: bool = False) -> "VectorIndex":
         """Read an index written by ``write`` and attach its ``doc_ids``; ``mmap`` maps the codes read-only."""
         raw, doc_ids = read_raw(faiss.read_index, path, doc_ids, "FAISS index", "vectors", mmap)
-        index = cls(raw.d, metric)._attach(raw, doc_ids)
-        index.read_only = mmap
-        return index
+        return cls(raw.d, metric)._attach(raw, doc_ids, read_only=mmap)

@@ -30,7 +30,7 @@ COMMON_FILES = {"encoder": "encoder.keras", "steps": "encoder.json", "weights": 
                 "index": "index.faiss", "doc_ids": "doc_ids.json", "metadata": "metadata.jsonl"}
 SEARCH_FILES = ("index", "doc_ids", "metadata")  # and the exported encoder, or a .keras one in an older bundle
 METADATA_KEYS = {"title", "snippet", "label"}
-ENCODE_CHUNK = 10_000  # rows encoded at once when a sample-trained model encodes the whole corpus
+ENCODE_CHUNK = 10_000  # rows encoded at once when a whole corpus (or a large addition) is encoded
 
 
 class Hit(NamedTuple):
@@ -46,6 +46,14 @@ class Hit(NamedTuple):
         """The hit as ``retrieval query --json`` and the HTTP API show it."""
         return {"id": self.doc_id, "score": round(self.score, 6), "title": self.title, "label": self.label,
                 "snippet": self.snippet}
+
+
+def query_json(query: str, hits) -> dict:
+    """One query's answer as ``retrieval query --json`` and ``GET /search`` give it (``known_terms`` for a
+    text query's HitList; not for the neighbours of a document, nor for images)."""
+    known = getattr(hits, "known_terms", None)
+    return {"query": query, **({"known_terms": known} if known is not None else {}),
+            "hits": [hit.to_json() for hit in hits]}
 
 
 def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
@@ -119,8 +127,7 @@ class CodeIndex:
         if database is not None:
             stage("encoding every document")
             rows, doc_ids = database
-            codes = np.concatenate([self.encoder_.encode(rows[start:start + ENCODE_CHUNK])
-                                    for start in range(0, rows.shape[0], ENCODE_CHUNK)])
+            codes = self._encode_rows(rows)
         stage("indexing")
         self.index_ = self._new_index(codes.shape[1], len(doc_ids)).add(self.searchable(codes), doc_ids)
         return models
@@ -192,6 +199,11 @@ class CodeIndex:
     def labels_(self) -> list:
         self._check_fitted()
         return [meta["label"] for meta in self.metadata_]
+
+    def _encode_rows(self, rows) -> np.ndarray:
+        """Codes of many feature rows through the numpy encoder, ``ENCODE_CHUNK`` rows at a time."""
+        return np.concatenate([self.encoder_.encode(rows[start:start + ENCODE_CHUNK])
+                               for start in range(0, rows.shape[0], ENCODE_CHUNK)])
 
     # --- search (numpy and FAISS only) -----------------------------------------------------------
     def encode(self, inputs) -> np.ndarray:

@@ -27,7 +27,7 @@ ALLOWED = {
                          "retrieval.data", "retrieval.config", "retrieval.errors", "indexing"},
     "retrieval.evaluation": {"retrieval.evaluation", "retrieval.text", "retrieval.images", "retrieval.code_index",
                              "retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
-    "retrieval.server": {"retrieval.server", "retrieval.text", "retrieval.runtime", "retrieval.config",
+    "retrieval.server": {"retrieval.server", "retrieval.text", "retrieval.code_index", "retrieval.runtime", "retrieval.config",
                          "retrieval.errors", "retrieval", "indexing"},  # the HTTP front end: the text pipeline
     "retrieval.cli": {"retrieval", "indexing"},  # the front end may use everything
     "retrieval": {"retrieval", "indexing"},  # the package root re-exports lazily

@@ -99,10 +99,6 @@ def hits_table(title: str, hits) -> Table:
     return table
 
 
-def hit_dicts(hits) -> list[dict]:
-    return [hit.to_json() for hit in hits]
-
-
 def evaluation_table(report: dict) -> Table:
     k = report["k"]
     table = Table(

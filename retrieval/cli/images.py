@@ -218,6 +218,7 @@ def query(
 ):
     """Find the indexed training images most similar to a test image or an image file."""
     from retrieval.cli import display
+    from retrieval.code_index import query_json
     from retrieval.evaluation import plots
     from retrieval.images.index import ImageIndex, train_rows
     from retrieval.images.data import load_images
@@ -229,7 +230,7 @@ def query(
     results = index.search(rows, k)
     for name, hits in zip(names, results):
         if json_out:
-            display.print_json({"query": name, "hits": display.hit_dicts(hits)})
+            display.print_json(query_json(name, hits))
         else:
             display.out.print(display.hits_table(f"like {name}", hits))
     if plot is not None:

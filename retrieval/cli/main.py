@@ -229,6 +229,7 @@ def query(
 
     limit_blas_threads(1)  # before numpy loads: the encoder's products are small (see retrieval.runtime.threads)
     from retrieval.cli import display
+    from retrieval.code_index import query_json
     from retrieval.text.index import TextIndex
 
     given = [name for name, value in (("TEXT", text), ("--file", file), ("--like", like)) if value is not None]
@@ -253,8 +254,7 @@ def query(
         if known == 0:
             unmatched += 1
         if json_out:
-            display.print_json({"query": query_name, **({"known_terms": known} if known is not None else {}),
-                                "hits": display.hit_dicts(hits)})
+            display.print_json(query_json(query_name, hits))
         else:
             label = f"like {query_name}" if like is not None else display_query(query_name)
             display.out.print(display.hits_table(label, hits))

@@ -57,6 +57,14 @@ class Served:
         return text
 
 
+def document_meta(generation: Generation, doc_id: str) -> dict:
+    """What ``generation`` keeps of ``doc_id`` (title, snippet, label); 404 if it holds no such document."""
+    id_map = generation.index.index_.id_map
+    if doc_id not in id_map:
+        raise ApiError(404, f"no document with id {doc_id!r} in this index")
+    return generation.index.metadata_[id_map.position(doc_id)]
+
+
 async def served(request: Request) -> Served:  # async: a plain def would run in the thread pool
     return request.app.state.served
 

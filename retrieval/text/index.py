@@ -130,8 +130,12 @@ class TextIndex(CodeIndex):
                                  f"{', '.join(map(repr, present[:3]))}); pass --replace to replace them")
         if present:
             self._drop(present)
-        X = self.transform_.transform(corpus.texts)
-        self.index_ = self.index_.plus(self.searchable(self.encoder_.encode(X)), corpus.doc_ids)
+        X = self._transform_in_chunks(corpus.texts)
+        codes = self.searchable(self._encode_rows(X))
+        if present:  # the drop made a new, writable copy already: add to it rather than copy it again
+            self.index_.add(codes, corpus.doc_ids)
+        else:
+            self.index_ = self.index_.plus(codes, corpus.doc_ids)
         self.metadata_ = self.metadata_ + _metadata(corpus)
         self._tfidf = sp.vstack([self.tfidf_, X], format="csr")
         words, unknown = word_coverage(corpus.texts, self.transform_, stop_words(self.config.tfidf.stop_words))
@@ -277,3 +281,4 @@ def _metadata(corpus: Corpus) -> list[dict]:
     labels = corpus.labels or [None] * len(corpus)
     return [{"title": title, "snippet": snippet(text), "label": label}
             for title, text, label in zip(corpus.titles, corpus.texts, labels)]
+

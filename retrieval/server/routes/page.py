@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.responses import HTMLResponse, Response
 
 from retrieval.server.errors import ApiError
-from retrieval.server.state import Served, headers_for, served
+from retrieval.server.state import Served, document_meta, headers_for, served
 
 router = APIRouter(include_in_schema=False)
 STYLE = files("retrieval.server").joinpath("static/page.css").read_bytes()
@@ -56,9 +56,7 @@ def _results(state: Served, generation, q: str, like: str | None, k: int, index:
     """The body under the form; raises ApiError for a bad request."""
     state.check_k(k)
     if like is not None:
-        if like not in generation.index.index_.id_map:
-            raise ApiError(404, f"no document with id {like!r} in this index")
-        meta = generation.index.metadata_[generation.index.index_.id_map.position(like)]
+        meta = document_meta(generation, like)
         hits = generation.index.similar_to(like, k)
         source = (f'<div class="source"><div class="summary">Documents similar to</div>'
                   f'<h2 class="title">{escape(meta["title"])}</h2><p class="snippet">{escape(meta["snippet"])}</p></div>')

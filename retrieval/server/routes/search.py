@@ -12,7 +12,8 @@ from retrieval.server.errors import ApiError, json_response, validation_message
 from retrieval.server.schemas import (
     BatchRequest, BatchResponse, DocumentResponse, ErrorResponse, SearchResponse, SimilarResponse,
 )
-from retrieval.server.state import Served, headers_for, served
+from retrieval.server.state import Served, document_meta, headers_for, served
+from retrieval.code_index import query_json
 
 router = APIRouter(tags=["search"])
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 415)}
@@ -20,10 +21,6 @@ IndexParam = Query(None, description="Which served index (default: the first).")
 KParam = Query(10, description="Hits to return, 1 to --max-k.")
 RerankParam = Query(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
 BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": BatchRequest.model_json_schema()}}}}
-
-
-def result(query: str, hits) -> dict:
-    return {"query": query, "known_terms": hits.known_terms, "hits": [hit.to_json() for hit in hits]}
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERRORS)
@@ -35,7 +32,7 @@ async def search(q: str | None = Query(None, description="The query text."), k: 
     state.check_rerank(rerank)
     live, generation = state.generation(index)
     hits = generation.index.search([q], k, rerank=rerank)[0]
-    return json_response(result(q, hits), headers=headers_for(live, generation))
+    return json_response(query_json(q, hits), headers=headers_for(live, generation))
 
 
 async def _json_body(request: Request, limit: int):
@@ -80,13 +77,8 @@ async def search_batch(request: Request, state: Served = Depends(served)):
     live, generation = state.generation(batch.index)
     # a batch takes milliseconds: run it off the event loop so that single queries keep flowing
     found = await run_in_threadpool(generation.index.search, batch.queries, batch.k, batch.rerank)
-    body = {"results": [result(text, hits) for text, hits in zip(batch.queries, found)]}
+    body = {"results": [query_json(text, hits) for text, hits in zip(batch.queries, found)]}
     return json_response(body, headers=headers_for(live, generation))
-
-
-def _known(generation, doc_id: str) -> None:
-    if doc_id not in generation.index.index_.id_map:
-        raise ApiError(404, f"no document with id {doc_id!r} in this index")
 
 
 @router.get("/similar/{doc_id:path}", response_model=SimilarResponse, responses=ERRORS)
@@ -96,7 +88,7 @@ async def similar(doc_id: str, k: int = KParam, rerank: int = RerankParam, index
     state.check_k(k)
     state.check_rerank(rerank)
     live, generation = state.generation(index)
-    _known(generation, doc_id)
+    document_meta(generation, doc_id)  # a 404 for an unknown id
     hits = generation.index.similar_to(doc_id, k, rerank=rerank)
     return json_response({"id": doc_id, "hits": [hit.to_json() for hit in hits]}, headers=headers_for(live, generation))
 
@@ -105,7 +97,6 @@ async def similar(doc_id: str, k: int = KParam, rerank: int = RerankParam, index
 async def document(doc_id: str, index: str | None = IndexParam, state: Served = Depends(served)):
     """What the index keeps of a document: its title, label and snippet."""
     live, generation = state.generation(index)
-    _known(generation, doc_id)
-    meta = generation.index.metadata_[generation.index.index_.id_map.position(doc_id)]
+    meta = document_meta(generation, doc_id)
     body = {"id": doc_id, "title": meta["title"], "label": meta.get("label"), "snippet": meta["snippet"]}
     return json_response(body, headers=headers_for(live, generation))
