@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from indexing import BinaryIndex, BundleReader, IndexingError, VectorIndex, read_index, staged_bundle, write_manifest
-from indexing.ann import plan_index
+from indexing.ann import IndexPlan, plan_index
 from retrieval.config import BuildConfig
 from retrieval.errors import NotFittedError, RetrievalError
 from retrieval.runtime.encoder import Encoder, binarize
@@ -120,6 +120,7 @@ class CodeIndex:
         """
         from retrieval.model.fit import fit_codes
 
+        plan = self._plan(len(database[1]) if database is not None else len(doc_ids))  # bad settings fail now
         stage = on_stage or (lambda name: None)
         signals = self._signals(X, stage)
         models, self.encoder_, codes, self.history_ = fit_codes(X, self.config, signals, stage, on_epoch, **train_options)
@@ -129,7 +130,7 @@ class CodeIndex:
             rows, doc_ids = database
             codes = self._encode_rows(rows)
         stage("indexing")
-        self.index_ = self._new_index(codes.shape[1], len(doc_ids)).add(self.searchable(codes), doc_ids)
+        self.index_ = self._new_index(codes.shape[1], plan).add(self.searchable(codes), doc_ids)
         return models
 
     def _signals(self, X, stage):
@@ -141,10 +142,12 @@ class CodeIndex:
         """Whether codes are thresholded to bits and searched by Hamming distance."""
         return self.config.autoencoder.codes == "binary"
 
-    def _new_index(self, code_size: int, n_documents: int):
-        """An empty index of the kind ``config.index`` asks for at this size (see ``indexing.ann``)."""
+    def _plan(self, n_documents: int) -> IndexPlan:
+        """The index ``config.index`` asks for at this size (see ``indexing.ann``)."""
         cfg = self.config.index
-        plan = plan_index(cfg.kind, n_documents, cfg.nlist, cfg.nprobe, cfg.m, cfg.ef_search)
+        return plan_index(cfg.kind, n_documents, cfg.nlist, cfg.nprobe, cfg.m, cfg.ef_search)
+
+    def _new_index(self, code_size: int, plan: IndexPlan):
         return BinaryIndex(code_size, plan) if self.binary else VectorIndex(code_size, self.config.metric, plan)
 
     def searchable(self, codes: np.ndarray) -> np.ndarray:

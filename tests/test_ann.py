@@ -122,3 +122,15 @@ def test_a_memory_mapped_index_is_copied_not_changed(clustered, tmp_path, kind):
     binary.write(tmp_path / "binary.faiss")
     mapped = BinaryIndex.read(tmp_path / "binary.faiss", ids[:2000], mmap=True)
     assert len(mapped.plus(np.packbits(X[2000:2001] > 0, axis=1), ids[2000:2001]).without(ids[:5])[0]) == 1996
+
+
+def test_an_impossible_index_fails_before_training(tmp_path, corpus_file, monkeypatch):
+    import retrieval.model.fit
+
+    def never(*args, **kwargs):
+        raise AssertionError("trained before the index settings were checked")
+
+    monkeypatch.setattr(retrieval.model.fit, "fit_codes", never)
+    result = run_cli("build", corpus_file, "--out", tmp_path / "ivf", *TINY_FLAGS, "--index", "ivf", "--nlist", "1000")
+    assert result.exit_code == 1 and "1000 lists needs at least as many documents; it has 100" in result.stderr
+    assert not (tmp_path / "ivf").exists()
