@@ -8,7 +8,8 @@ too costly, so this measures what search returns:
 - recall@10 of the index's search against exact search over the same codes (ties at the 10th score
   count as found), as ``retrieval evaluate`` reports it;
 - P@100 of the index's own top 100 (relevant = same label), beside LSA-32 fitted on the same
-  training sample the model saw (``train_sample`` and the seed in the manifest), searched exactly.
+  training sample the model saw (drawn again from the corpus with the manifest's ``train_sample`` and
+  seed), searched exactly.
 Rows go to ``bench/results/scale_eval.jsonl``.
 """
 
@@ -34,14 +35,24 @@ def precision(found_labels: np.ndarray, query_labels: np.ndarray) -> float:
     return float((found_labels == query_labels[:, None]).mean())
 
 
-def lsa_precision(index, Xq, query_labels, db_labels, seed: int, chunk: int = 200) -> tuple[float, float]:
+def training_sample(index, corpus: Path) -> np.ndarray | None:
+    """Positions of the documents the model trained on, drawn again from ``corpus`` as the build drew them."""
+    from retrieval.text.stream import CorpusSource, sample
+
+    size = index.config.train_sample
+    if not size or size >= len(index.index_):
+        return None
+    drawn, _ = sample(CorpusSource(corpus), size, index.config.train.seed)
+    return np.array([index.index_.id_map.position(doc_id) for doc_id in drawn.doc_ids])
+
+
+def lsa_precision(index, Xq, query_labels, db_labels, sample, seed: int, chunk: int = 200) -> tuple[float, float]:
     """P@100 of LSA-32 fitted on the model's training sample, exact search over every document."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
     started = time.perf_counter()
     Xd = index.tfidf_
-    sample = index._sample(Xd.shape[0])
     svd = TruncatedSVD(n_components=32, random_state=seed).fit(Xd if sample is None else Xd[sample])
     Zd = normalize(svd.transform(Xd)).astype(np.float32)
     Zq = normalize(svd.transform(Xq)).astype(np.float32)
@@ -54,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("index", type=Path)
     parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("--corpus", type=Path, help="the corpus the index was built from [the manifest's]")
     parser.add_argument("-n", type=int, default=1000, help="queries (the first n)")
     args = parser.parse_args()
     import faiss
@@ -81,7 +93,8 @@ def main() -> None:
     recall = approximate_recall(index.index_, codes, 10, chunk=100)
     found = index.index_.search(codes, K).positions
     own = precision(db_labels[found], query_labels)
-    lsa, lsa_seconds = lsa_precision(index, Xq, query_labels, db_labels, index.config.train.seed)
+    sample = training_sample(index, args.corpus or Path(index.manifest_["corpus"]["path"]))
+    lsa, lsa_seconds = lsa_precision(index, Xq, query_labels, db_labels, sample, index.config.train.seed)
     row = {"index": os.path.relpath(args.index, ROOT), "documents": len(index.index_), "queries": len(texts),
            "index_kind": index.index_.plan.to_dict(), "train_sample": index.config.train_sample,
            "search_p50_ms": round(float(np.median(search_ms)), 3), "search_p99_ms": round(float(np.percentile(search_ms, 99)), 3),

@@ -112,26 +112,27 @@ class CodeIndex:
             raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(...) or {type(self).__name__}.load(path)")
 
     # --- training (imports Keras when called) ---------------------------------------------------
-    def _train(self, X, doc_ids, on_stage, on_epoch, database=None, **train_options):
-        """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``.
+    def _train(self, X, doc_ids, on_stage, on_epoch, **train_options):
+        """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``."""
+        plan = self._plan(len(doc_ids))  # bad settings fail now, not after training
+        models, codes = self._fit_model(X, on_stage, on_epoch, **train_options)
+        (on_stage or (lambda name: None))("indexing")
+        self.index_ = self._index_codes(codes, doc_ids, plan)
+        return models
 
-        With ``database`` = (rows, ids), the model trained on ``X`` (a sample) encodes those rows
-        instead, in chunks, through the numpy encoder that queries use, and they are indexed.
-        """
+    def _fit_model(self, X, on_stage, on_epoch, **train_options):
+        """Train the autoencoder on rows ``X``; set ``encoder_`` and ``history_``; return the models and X's codes."""
         from retrieval.model.fit import fit_codes
 
-        plan = self._plan(len(database[1]) if database is not None else len(doc_ids))  # bad settings fail now
         stage = on_stage or (lambda name: None)
         signals = self._signals(X, stage)
         models, self.encoder_, codes, self.history_ = fit_codes(X, self.config, signals, stage, on_epoch, **train_options)
         self._keras = {"encoder": models.encoder, "decoder": models.decoder}
-        if database is not None:
-            stage("encoding every document")
-            rows, doc_ids = database
-            codes = self._encode_rows(rows)
-        stage("indexing")
-        self.index_ = self._new_index(codes.shape[1], plan).add(self.searchable(codes), doc_ids)
-        return models
+        return models, codes
+
+    def _index_codes(self, codes: np.ndarray, doc_ids, plan: IndexPlan):
+        """A new FAISS index of ``plan`` holding ``codes`` (n, code_size) under ``doc_ids``."""
+        return self._new_index(codes.shape[1], plan).add(self.searchable(codes), doc_ids)
 
     def _signals(self, X, stage):
         """What training takes from the corpus besides its rows (text: neighbour targets and the anchor)."""

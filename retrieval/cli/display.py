@@ -8,7 +8,11 @@ import sys
 from contextlib import nullcontext
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+import time
+
+from rich.progress import (BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskProgressColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.text import Text
 from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=True)
@@ -26,17 +30,40 @@ def status(message: str):
     return err.status(message, spinner="dots") if err.is_terminal else nullcontext()
 
 
-class BuildProgress:
-    """Progress bars on stderr; plain per-stage and per-epoch lines when stderr is not a terminal."""
+class _Counted(ProgressColumn):
+    """Documents so far and documents per second (a pass over the corpus), or epochs (training)."""
 
-    def __init__(self, epochs: int, quiet: bool = False):
+    def render(self, task) -> Text:
+        docs = task.fields.get("docs")
+        if docs is None:
+            return Text(f"{int(task.completed)}/{int(task.total)}" if task.total else "")
+        rate = docs / task.elapsed if task.elapsed else 0.0
+        return Text(f"{docs:,} docs  {rate:,.0f} docs/s")
+
+
+class BuildProgress:
+    """Progress bars on stderr; plain per-stage lines when stderr is not a terminal.
+
+    A pass over the corpus shows documents, documents per second and the time left (from
+    the share of the files or bytes read); training shows epochs.
+
+    Parameters
+    ----------
+    epochs : int or callable
+        Training epochs, or a function giving them once the training sample is known.
+    """
+
+    SCALE = 1000  # a pass's bar counts thousandths of the corpus read
+
+    def __init__(self, epochs, quiet: bool = False):
         self.epochs, self.quiet = epochs, quiet
         self.live = err.is_terminal and not quiet
         self._progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=err, transient=False,
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), _Counted(),
+            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=err, transient=False,
         )
         self._task = None
+        self._name, self._docs, self._started = None, None, 0.0
 
     def __enter__(self):
         if self.live:
@@ -52,22 +79,43 @@ class BuildProgress:
             task = self._progress.tasks[self._task]
             self._progress.update(self._task, completed=task.total or 1, total=task.total or 1)
 
+    def _summarise(self) -> None:
+        """On a log: how many documents the stage that ends went through, and how fast."""
+        if not self.live and not self.quiet and self._docs:
+            seconds = time.perf_counter() - self._started
+            err.print(f"  {self._docs:,} documents in {seconds:.1f} s ({self._docs / max(seconds, 1e-9):,.0f} docs/s)")
+
     def stage(self, name: str) -> None:
+        self._summarise()
+        self._name, self._docs, self._started = name, None, time.perf_counter()
         if self.live:
             self._finish_task()
-            total = self.epochs if name == "training" else None
+            total = self._epochs() if name == "training" else None
             self._task = self._progress.add_task(name, total=total)
         elif not self.quiet:
             err.print(f"{name}…")
+
+    def _epochs(self) -> int:
+        return self.epochs() if callable(self.epochs) else self.epochs
+
+    def documents(self, docs: int, fraction: float | None) -> None:
+        """A pass over the corpus has reached ``docs`` documents and ``fraction`` of its bytes or files."""
+        self._docs = docs
+        if self.live:
+            done = None if fraction is None else round(fraction * self.SCALE)
+            self._progress.update(self._task, total=self.SCALE if done is not None else None,
+                                  completed=done or 0, docs=docs)
 
     def epoch(self, epoch: int, logs: dict) -> None:
         loss = " ".join(f"{key} {value:.4f}" for key, value in logs.items() if "loss" in key)
         if self.live:
             self._progress.update(self._task, completed=epoch, description=f"training  {loss}")
         elif not self.quiet:
-            err.print(f"  epoch {epoch}/{self.epochs}  {loss}")
+            err.print(f"  epoch {epoch}/{self._epochs()}  {loss}")
 
     def done(self) -> None:
+        self._summarise()
+        self._docs = None
         if self.live:
             self._finish_task()
 

@@ -71,6 +71,18 @@ def _read(path: Path, fmt, id_field="id", text_field="text", label_field="label"
         raise CorpusError(f"{error}{missing_hint(path)}") from None
 
 
+def _source(path: Path, fmt, id_field="id", text_field="text", label_field="label", title_field="title"):
+    """The corpus at ``path`` as a stream (read during the build, not before)."""
+    from retrieval.text.corpus import CorpusError, Fields
+    from retrieval.text.stream import CorpusSource
+    from retrieval.data.datasets import missing_hint
+
+    try:
+        return CorpusSource(path, fmt, Fields(id=id_field, text=text_field, label=label_field, title=title_field))
+    except CorpusError as error:
+        raise CorpusError(f"{error}{missing_hint(path)}") from None
+
+
 IdField = Annotated[str, typer.Option(help="Field/column holding the document id.")]
 TextField = Annotated[str, typer.Option(help="Field/column holding the text.")]
 LabelField = Annotated[str, typer.Option(help="Field/column holding the label (optional in the data).")]
@@ -165,24 +177,25 @@ def build(
         config = dataclasses.replace(config, train_sample=train_sample)
     if validate_queries is not None and not validate:
         raise RetrievalError("--validate-queries and --no-validate contradict each other; give one")
-    with display.status("reading corpus…"):
-        documents, report = _read(corpus, fmt, id_field, text_field, label_field, title_field)
+    documents = _source(corpus, fmt, id_field, text_field, label_field, title_field)
+    with display.status("reading validation queries…"):
         held_out = _read(validate_queries, None, id_field, text_field, label_field, title_field)[0] if validate_queries else None
     if held_out is not None and held_out.labels is None:
         raise RetrievalError(f"{validate_queries} has no labels; validation queries need a {label_field!r} field")
-    if not json_out:
-        for line in report.lines():
-            display.err.print(line)
-    trained_on = min(config.train_sample or len(documents), len(documents))
-    with display.BuildProgress(config.epochs_for(trained_on)) as progress:
-        index = TextIndex(config).fit(documents, on_stage=progress.stage, on_epoch=progress.epoch)
+    index = TextIndex(config)
+    with display.BuildProgress(lambda: config.epochs_for(len(index.sample_))) as progress:
+        index.fit(documents, on_stage=progress.stage, on_epoch=progress.epoch, on_progress=progress.documents)
+        report = index.corpus_report_
         check = None
-        if validate and (held_out is not None or documents.labels is not None):
+        if validate and (held_out is not None or index.sample_.labels is not None):
             progress.stage("validating")
-            check = validate_codes(index, corpus=documents, queries=held_out, seed=config.train.seed)
+            check = validate_codes(index, corpus=index.sample_, queries=held_out, seed=config.train.seed)
         progress.stage("saving")
         manifest = index.save(out, extra={"corpus": report.to_dict(), **({"validation": check} if check else {})})
         progress.done()
+    if not json_out:
+        for line in report.lines():
+            display.err.print(line)
     summary = {
         "out": str(out),
         "documents": manifest["documents"],
@@ -324,7 +337,7 @@ def remove(
         wanted += [line.strip() for line in ids_file.read_text().splitlines() if line.strip()]
     if not wanted:
         raise RetrievalError("give the ids to remove: retrieval remove DIR ID..., or --ids FILE")
-    index = TextIndex.load(index_dir)
+    index = TextIndex.load(index_dir, lazy=True)  # a removal shows no document: the metadata is linked, not read
     before = dict(index.updates_)
     with display.status(f"removing {len(set(wanted)):,} documents…"):
         manifest = index.remove(wanted).save(index_dir)

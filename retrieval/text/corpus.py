@@ -9,6 +9,7 @@ path, an unknown format or a field name that no record has is an error.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -104,84 +105,103 @@ def _decode(raw: bytes) -> tuple[str, bool]:
         return raw.decode("utf-8-sig", errors="replace"), True
 
 
-class _Collector:
-    def __init__(self, report: CorpusReport):
-        self.corpus, self.report = Corpus(), report
-        self._seen: set[str] = set()
-        self._labels: list = []
+_REPLACED = [0]  # bytes replaced by the "retrieval-replace" handler, for the report
 
-    def add(self, doc_id, text: str, title=None, label=None, bad_bytes=False) -> None:
+
+def _replace_and_count(error: UnicodeDecodeError):
+    _REPLACED[0] += 1
+    return "\ufffd", error.end
+
+
+codecs.register_error("retrieval-replace", _replace_and_count)
+
+
+class Position:
+    """How far a pass has read, as a fraction of the files or bytes to read (for progress and time left)."""
+
+    fraction: float = 0.0
+
+
+class _Rules:
+    """Applies the corpus rules to records as they stream by, counting what they skip in ``report``."""
+
+    def __init__(self, report: CorpusReport):
+        self.report = report
+        self._seen: set[str] = set()
+
+    def admit(self, doc_id, text: str, bad_bytes: bool) -> str | None:
+        """The record's id as a string if it is kept, else None (and the reason counted)."""
         doc_id = str(doc_id)
         if doc_id in self._seen:
             self.report.duplicate_ids.append(doc_id)
-            return
+            return None
         if not text.strip():
             self.report.empty.append(doc_id)
-            return
+            return None
         self._seen.add(doc_id)
         if bad_bytes:
             self.report.not_utf8.append(doc_id)
-        self.corpus.doc_ids.append(doc_id)
-        self.corpus.texts.append(text)
-        self.corpus.titles.append(str(title) if title not in (None, "") else doc_id)
-        self._labels.append(None if label in (None, "") else str(label))
-
-    def finish(self) -> tuple[Corpus, CorpusReport]:
-        if any(label is not None for label in self._labels):
-            self.corpus.labels = self._labels
-        self.report.documents = len(self.corpus)
-        if not self.corpus.doc_ids:
-            raise CorpusError(f"no documents to index in {self.report.path}: " + "; ".join(self.report.lines()))
-        return self.corpus, self.report
+        self.report.documents += 1
+        return doc_id
 
 
-def _read_dir(path: Path, fields: Fields, out: _Collector) -> None:
+def _dir_records(path: Path, fields: Fields, report: CorpusReport, at: Position):
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
     if not files:
         raise CorpusError(f"{path} holds no {' or '.join(TEXT_SUFFIXES)} files (searched recursively)")
-    for file in files:
+    for number, file in enumerate(files, start=1):
         text, bad = _decode(file.read_bytes())
         rel = file.relative_to(path).as_posix()
-        out.add(rel, text, title=rel, bad_bytes=bad)
+        at.fraction = number / len(files)
+        yield rel, text, rel, None, bad
 
 
-def _read_jsonl(path: Path, fields: Fields, out: _Collector) -> None:
-    checked = False
+def _jsonl_records(path: Path, fields: Fields, report: CorpusReport, at: Position):
+    checked, size = False, max(path.stat().st_size, 1)
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             line, bad = _decode(raw)
+            if number % 1024 == 0:
+                at.fraction = handle.tell() / size
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                out.report.malformed.append(f"line {number} (invalid JSON: {err.msg})")
+                report.malformed.append(f"line {number} (invalid JSON: {err.msg})")
                 continue
             if not isinstance(record, dict):
-                out.report.malformed.append(f"line {number} (not a JSON object)")
+                report.malformed.append(f"line {number} (not a JSON object)")
                 continue
             if not checked:  # a wrong field name fails at once, not as n malformed lines
                 _require_fields(path, fields, list(record))
                 checked = True
             doc_id, text = record.get(fields.id), record.get(fields.text)
             if doc_id is None or not isinstance(text, str) or isinstance(doc_id, (dict, list)):
-                out.report.malformed.append(f"line {number} (needs {fields.id!r} and a string {fields.text!r})")
+                report.malformed.append(f"line {number} (needs {fields.id!r} and a string {fields.text!r})")
                 continue
-            out.add(doc_id, text, record.get(fields.title), record.get(fields.label), bad)
+            yield doc_id, text, record.get(fields.title), record.get(fields.label), bad
+    at.fraction = 1.0
 
 
-def _read_table(path: Path, fields: Fields, out: _Collector, delimiter: str) -> None:
-    text, bad_file = _decode(path.read_bytes())
+def _table_records(path: Path, fields: Fields, report: CorpusReport, at: Position, delimiter: str):
     csv.field_size_limit(sys.maxsize)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    _require_fields(path, fields, reader.fieldnames or [])
-    for record in reader:
-        doc_id, body = record.get(fields.id), record.get(fields.text)
-        if doc_id in (None, "") or body is None:
-            out.report.malformed.append(f"line {reader.line_num} (missing {fields.id!r} or {fields.text!r})")
-            continue
-        bad = bad_file and "\ufffd" in body
-        out.add(doc_id, body, record.get(fields.title), record.get(fields.label), bad)
+    size, replaced_before = max(path.stat().st_size, 1), _REPLACED[0]
+    with open(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="retrieval-replace", newline="")
+        reader = csv.DictReader(text, delimiter=delimiter)
+        _require_fields(path, fields, reader.fieldnames or [])
+        for number, record in enumerate(reader, start=1):
+            doc_id, body = record.get(fields.id), record.get(fields.text)
+            if number % 1024 == 0:
+                at.fraction = raw.tell() / size
+            if doc_id in (None, "") or body is None:
+                report.malformed.append(f"line {reader.line_num} (missing {fields.id!r} or {fields.text!r})")
+                continue
+            # decoding runs ahead of parsing, so the count already covers this record's bytes
+            bad = _REPLACED[0] > replaced_before and "\ufffd" in body
+            yield doc_id, body, record.get(fields.title), record.get(fields.label), bad
+    at.fraction = 1.0
 
 
 def _require_fields(path: Path, fields: Fields, present: list) -> None:
@@ -194,8 +214,48 @@ def _require_fields(path: Path, fields: Fields, present: list) -> None:
             )
 
 
+def check_source(path, fmt: str | None = None) -> tuple[Path, str]:
+    """The corpus path and its format, checked: the path exists and is of that format."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"corpus not found: {path} does not exist")
+    if fmt is not None and fmt not in FORMATS:
+        raise CorpusError(f"unknown corpus format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    fmt = fmt or detect_format(path)
+    if (fmt == "dir") != path.is_dir():
+        raise CorpusError(f"{path} is {'a directory' if path.is_dir() else 'a file'}, not a {fmt} corpus")
+    return path, fmt
+
+
+def iter_documents(path, fmt: str | None = None, fields: Fields = Fields(), report: CorpusReport | None = None,
+                   at: Position | None = None):
+    """Stream the kept documents of a corpus as (doc_id, text, title, label), in reading order.
+
+    Nothing but the ids seen so far is held (to skip repeats). ``report`` counts what the
+    rules skip as the stream goes; ``at`` follows how far it has read.
+    """
+    path, fmt = check_source(path, fmt)
+    report = report if report is not None else CorpusReport(path=str(path), format=fmt)
+    at = at if at is not None else Position()
+    rules = _Rules(report)
+    if fmt == "dir":
+        records = _dir_records(path, fields, report, at)
+    elif fmt == "jsonl":
+        records = _jsonl_records(path, fields, report, at)
+    else:
+        records = _table_records(path, fields, report, at, "," if fmt == "csv" else "\t")
+    try:
+        for doc_id, text, title, label, bad in records:
+            doc_id = rules.admit(doc_id, text, bad)
+            if doc_id is not None:
+                yield doc_id, text, str(title) if title not in (None, "") else doc_id, \
+                    None if label in (None, "") else str(label)
+    except (OSError, csv.Error) as err:
+        raise CorpusError(f"cannot read {path}: {err}") from None
+
+
 def read_corpus(path, fmt: str | None = None, fields: Fields = Fields()) -> tuple[Corpus, CorpusReport]:
-    """Read documents from ``path``.
+    """Read documents from ``path`` into memory (``retrieval.text.stream`` reads them as a stream).
 
     Parameters
     ----------
@@ -212,22 +272,21 @@ def read_corpus(path, fmt: str | None = None, fields: Fields = Fields()) -> tupl
     corpus : Corpus
     report : CorpusReport
     """
-    path = Path(path)
-    if not path.exists():
-        raise CorpusError(f"corpus not found: {path} does not exist")
-    if fmt is not None and fmt not in FORMATS:
-        raise CorpusError(f"unknown corpus format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    fmt = fmt or detect_format(path)
-    if (fmt == "dir") != path.is_dir():
-        raise CorpusError(f"{path} is {'a directory' if path.is_dir() else 'a file'}, not a {fmt} corpus")
-    out = _Collector(CorpusReport(path=str(path), format=fmt))
-    try:
-        if fmt == "dir":
-            _read_dir(path, fields, out)
-        elif fmt == "jsonl":
-            _read_jsonl(path, fields, out)
-        else:
-            _read_table(path, fields, out, "," if fmt == "csv" else "\t")
-    except (OSError, csv.Error) as err:
-        raise CorpusError(f"cannot read {path}: {err}") from None
-    return out.finish()
+    path, fmt = check_source(path, fmt)
+    report = CorpusReport(path=str(path), format=fmt)
+    corpus, labels = Corpus(), []
+    for doc_id, text, title, label in iter_documents(path, fmt, fields, report):
+        corpus.doc_ids.append(doc_id)
+        corpus.texts.append(text)
+        corpus.titles.append(title)
+        labels.append(label)
+    return finish(corpus, labels, report), report
+
+
+def finish(corpus: Corpus, labels: list, report: CorpusReport) -> Corpus:
+    """Attach ``labels`` when any document has one; an empty corpus is an error that says what was skipped."""
+    if any(label is not None for label in labels):
+        corpus.labels = labels
+    if not corpus.doc_ids:
+        raise CorpusError(f"no documents to index in {report.path}: " + "; ".join(report.lines()))
+    return corpus

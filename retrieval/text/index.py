@@ -63,37 +63,73 @@ class TextIndex(CodeIndex):
     KIND = "text"
     CONFIG = BuildConfig
     FILES = {"vectorizer": "vectorizer.json", "tfidf": "tfidf.npz"}
+    _tfidf_by_position: tuple | None = None  # (the _rows it was made for, the TF-IDF rows per position)
 
     def fit(
         self,
-        corpus: Corpus,
+        corpus,
         on_stage: Callable[[str], None] | None = None,
         on_epoch: Callable[[int, dict], None] | None = None,
+        on_progress: Callable[[int, float | None], None] | None = None,
     ) -> "TextIndex":
         """Learn features and codes from ``corpus`` and index every document.
 
-        ``on_stage(name)`` is called as each stage starts and ``on_epoch(epoch,
-        logs)`` after each training epoch, for progress display.
+        Parameters
+        ----------
+        corpus : Corpus, retrieval.text.stream.CorpusSource or path
+            A source on disk is read as a stream, twice at most: once for the
+            seeded training sample (``config.train_sample``; 0 = every document)
+            and, when the sample leaves documents out, once more to featurise
+            and encode every document a chunk at a time. Memory then grows with
+            the sample and the index, not with the corpus.
+        on_stage, on_epoch, on_progress : callable, optional
+            ``on_stage(name)`` as each stage starts, ``on_epoch(epoch, logs)``
+            after each training epoch, ``on_progress(documents, fraction)`` as
+            a pass over the corpus goes (``fraction`` read so far, or None).
+
+        Attributes set beyond CodeIndex's: ``sample_`` (the training sample, a Corpus,
+        for the end-of-build check) and ``corpus_report_`` (what reading found).
         """
         from retrieval.text.featurize import TfidfFeaturizer  # scikit-learn: for fitting only
+        from retrieval.text.stream import as_source, sample
 
         started = time.perf_counter()
-        if on_stage:
-            on_stage("vectorising")
-        sample = self._sample(len(corpus))
-        fit_texts = corpus.texts if sample is None else [corpus.texts[i] for i in sample]
-        self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(fit_texts).to_dict()
+        stage = on_stage or (lambda name: None)
+        source = as_source(corpus)
+        stage("reading")
+        self.sample_, n = sample(source, self.config.train_sample, self.config.train.seed, on_progress)
+        plan = self._plan(n)  # bad settings fail before training
+        stage("vectorising")
+        self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(self.sample_.texts).to_dict()
         self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
-        X = self._transform_in_chunks(corpus.texts)  # the same rows a query of the same text gets
-        if sample is None:
-            self._train(X, corpus.doc_ids, on_stage, on_epoch)
+        X = self._transform_in_chunks(self.sample_.texts)  # the same rows a query of the same text gets
+        _, codes = self._fit_model(X, on_stage, on_epoch)
+        if len(self.sample_) == n:
+            doc_ids, self.metadata_, self._tfidf = self.sample_.doc_ids, _metadata(self.sample_), X
         else:
-            self._train(X[sample], [corpus.doc_ids[i] for i in sample], on_stage, on_epoch,
-                        database=(X, corpus.doc_ids))
-        self.metadata_ = _metadata(corpus)
-        self._tfidf = X
+            stage("encoding every document")
+            codes, doc_ids, self.metadata_, self._tfidf = self._encode_stream(source, on_progress)
+        stage("indexing")
+        self.index_ = self._index_codes(codes, doc_ids, plan)
+        self.corpus_report_ = source.report
         self.build_seconds_ = time.perf_counter() - started
         return self
+
+    def _encode_stream(self, source, on_progress):
+        """Featurise and encode every document of ``source`` a chunk at a time, through the numpy runtime.
+
+        Returns codes (n, code_size) float32, the ids, the metadata and the TF-IDF rows (CSR), in reading order.
+        """
+        from retrieval.text.stream import chunks
+
+        codes, doc_ids, metadata, rows = [], [], [], []
+        for chunk in chunks(source, on_progress=on_progress):
+            X = self.transform_.transform(chunk.texts)
+            codes.append(self._encode_rows(X))
+            doc_ids += chunk.doc_ids
+            metadata += _metadata(chunk)
+            rows.append(X)
+        return np.concatenate(codes), doc_ids, metadata, sp.vstack(rows, format="csr")
 
     def _transform_in_chunks(self, texts) -> sp.csr_matrix:
         """TF-IDF rows of many texts, a chunk at a time: the tokens of a million documents at once would
@@ -102,14 +138,6 @@ class TextIndex(CodeIndex):
             return self.transform_.transform(texts)
         return sp.vstack([self.transform_.transform(texts[start:start + TRANSFORM_CHUNK])
                           for start in range(0, len(texts), TRANSFORM_CHUNK)], format="csr")
-
-    def _sample(self, n: int) -> np.ndarray | None:
-        """Sorted positions of the seeded training sample, or None when it would hold every document."""
-        size = self.config.train_sample
-        if not size or size >= n:
-            return None
-        rng = np.random.default_rng(self.config.train.seed)
-        return np.sort(rng.choice(n, size=size, replace=False))
 
     # --- updates: no retraining; the stored vectorizer and encoder take the new documents ---------
     def add(self, corpus: Corpus, replace: bool = False) -> "TextIndex":
@@ -136,8 +164,9 @@ class TextIndex(CodeIndex):
             self.index_.add(codes, corpus.doc_ids)
         else:
             self.index_ = self.index_.plus(codes, corpus.doc_ids)
-        self.metadata_ = self.metadata_ + _metadata(corpus)
-        self._tfidf = sp.vstack([self.tfidf_, X], format="csr")
+        tfidf = self.tfidf_  # per position, through the stored rows a removal left, before they are reset
+        self.metadata_ = self.metadata_ + _metadata(corpus)  # an addition compacts: stored rows are positions again
+        self._tfidf = sp.vstack([tfidf, X], format="csr")
         words, unknown = word_coverage(corpus.texts, self.transform_, stop_words(self.config.tfidf.stop_words))
         self._count(added=len(corpus) - len(present), replaced=len(present), words=words, unknown_words=unknown)
         return self
@@ -157,10 +186,8 @@ class TextIndex(CodeIndex):
         return self
 
     def _drop(self, doc_ids) -> None:
-        tfidf = self.tfidf_
         self.index_, kept = self.index_.without(doc_ids)
-        self.metadata_ = [self.metadata_[i] for i in kept]
-        self._tfidf = tfidf[kept]
+        self._keep(kept)  # the metadata and TF-IDF rows stay where they are stored (see CodeIndex._rows)
 
     def _count(self, **counts) -> None:
         updates = dict(getattr(self, "updates_", None) or {})
@@ -192,9 +219,24 @@ class TextIndex(CodeIndex):
     def tfidf_(self):
         """The database's TF-IDF rows, CSR (n_documents, n_features) float32."""
         self._check_fitted()
+        stored = self._stored_tfidf()
+        if self._rows is None:
+            return stored
+        if self._tfidf_by_position is None or self._tfidf_by_position[0] is not self._rows:
+            self._tfidf_by_position = (self._rows, stored[self._rows])
+        return self._tfidf_by_position[1]
+
+    def _stored_tfidf(self):
+        """The stored TF-IDF rows (position = stored row unless ``_rows`` says otherwise)."""
+        self._check_fitted()
         if self._tfidf is None:  # read from this index's own generation, checked, on first use
             self._tfidf = load_csr(self._reader.read_bytes(self.FILES["tfidf"]))
+            self._check_stored(self._tfidf.shape[0], self.FILES["tfidf"])
         return self._tfidf
+
+    def _tfidf_at(self, positions):
+        """The TF-IDF rows of the documents at ``positions``, without gathering every row after a removal."""
+        return self._stored_tfidf()[positions if self._rows is None else self._rows[positions]]
 
     def search(self, texts, k: int = 10, rerank: int = 0) -> list[HitList]:
         """The ``k`` most similar documents to each text, best first.
@@ -242,7 +284,7 @@ class TextIndex(CodeIndex):
         if not rerank:
             return super().similar_to(doc_id, k)
         self._check_fitted()
-        X = self.tfidf_[self.index_.id_map.position(doc_id)]
+        X = self._tfidf_at(self.index_.id_map.position(doc_id))
         hits = self.index_.search(self.index_.reconstruct(doc_id), _shortlist(rerank, k) + 1)
         return self._hits(self._rerank(hits, X), skip=doc_id, k=k)[0]
 
@@ -250,7 +292,7 @@ class TextIndex(CodeIndex):
         """Re-order each query's candidates by TF-IDF cosine with its row of ``X`` (n_queries, n_features)."""
         positions = np.where(hits.positions >= 0, hits.positions, 0)
         cosines = np.stack([
-            (self.tfidf_[row] @ X[i].T).toarray().ravel() for i, row in enumerate(positions)
+            (self._tfidf_at(row) @ X[i].T).toarray().ravel() for i, row in enumerate(positions)
         ]).astype(np.float32)
         cosines[hits.positions < 0] = -np.inf
         order = np.argsort(-cosines, axis=1, kind="stable")
@@ -261,9 +303,12 @@ class TextIndex(CodeIndex):
     def manifest_body(self) -> dict:
         return {**super().manifest_body(), "vocabulary_size": self.transform_.n_features}
 
-    def _save_files(self, staged: Path) -> None:
+    def _save_files(self, staged: Path) -> dict:
         (staged / self.FILES["vectorizer"]).write_text(json.dumps(self.vectorizer_))
+        if self._linkable():  # only removals since the load: the same stored rows, under the new rows.npy
+            return {self.FILES["tfidf"]: self._reader.link_into(self.FILES["tfidf"], staged)}
         save_csr(staged / self.FILES["tfidf"], self.tfidf_)
+        return {}
 
     def _load_files(self, reader: BundleReader) -> None:
         self._tfidf = None
