@@ -14,23 +14,31 @@ import math
 from dataclasses import asdict, dataclass
 
 import faiss
+import numpy as np
 
 from indexing.errors import IndexingError
 
-KINDS = ("auto", "flat", "ivf", "hnsw")
+KINDS = ("auto", "flat", "ivf", "ivfpq", "hnsw")
 EXACT_UP_TO = 100_000
+ID_MAP_BYTES = 52  # per code: IndexIDMap2's id list (8) and its reverse hash map (measured, about 44)
+IVF_ENTRY_BYTES = 16  # per code in an inverted file: its id in the list and its direct-map entry
+PQ_TRAIN = 256 * 39  # codes an 8-bit product quantiser trains on without FAISS's warning
 TRAIN_PER_LIST = 39  # FAISS warns below 39 training points per list
 
 
 @dataclass(frozen=True)
 class IndexPlan:
-    """A resolved index choice: ``kind`` is flat, ivf or hnsw, with its parameters (0 where unused)."""
+    """A resolved index choice: ``kind`` is flat, ivf, ivfpq or hnsw, with its parameters (0 where unused).
+
+    ``pq`` is an IVF-PQ index's bytes per code (one 8-bit code per sub-vector).
+    """
 
     kind: str = "flat"
     nlist: int = 0
     nprobe: int = 0
     m: int = 0
     ef_search: int = 0
+    pq: int = 0
 
     def to_dict(self) -> dict:
         return {key: value for key, value in asdict(self).items() if value or key == "kind"}
@@ -53,15 +61,38 @@ def default_nprobe(nlist: int) -> int:
     return int(min(nlist, max(8, nlist // 64)))
 
 
-def plan_index(kind: str, n: int, nlist: int = 0, nprobe: int = 0, m: int = 32, ef_search: int = 64) -> IndexPlan:
-    """Resolve ``kind`` (auto, flat, ivf or hnsw) for ``n`` documents; 0 picks ``nlist`` / ``nprobe``."""
+def plan_index(kind: str, n: int, nlist: int = 0, nprobe: int = 0, m: int = 32, ef_search: int = 64, pq: int = 0,
+               dim: int = 0, binary: bool = False, max_bytes: int = 0) -> IndexPlan:
+    """Resolve ``kind`` for ``n`` codes of ``dim`` (bits when ``binary``); 0 picks ``nlist`` / ``nprobe`` / ``pq``.
+
+    ``auto``: exact (flat) up to ``EXACT_UP_TO`` codes, IVF above. With a budget ``max_bytes``
+    (``index_bytes`` estimates each candidate), ``auto`` takes the first that fits of: flat (up to
+    that size), IVF, then for float codes IVF-PQ with the most bytes per code that fit; another
+    kind that does not fit is an error, before any training.
+    """
     if kind not in KINDS:
         raise IndexingError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
-    for name, value in (("nlist", nlist), ("nprobe", nprobe), ("m", m), ("ef_search", ef_search)):
+    for name, value in (("nlist", nlist), ("nprobe", nprobe), ("m", m), ("ef_search", ef_search), ("pq", pq),
+                        ("max_bytes", max_bytes)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise IndexingError(f"{name} must be a whole number (0 = chosen by size); got {value!r}")
     if kind == "auto":
-        kind = "flat" if n <= EXACT_UP_TO else "ivf"
+        candidates = (["flat"] if n <= EXACT_UP_TO else []) + ["ivf"] + ([] if binary or n < PQ_TRAIN else ["ivfpq"])
+        if not max_bytes:
+            return _plan(candidates[0], n, nlist, nprobe, m, ef_search, pq, dim, binary, max_bytes)
+        plans = [_plan(name, n, nlist, nprobe, m, ef_search, pq, dim, binary, max_bytes) for name in candidates]
+        for plan in plans:
+            if index_bytes(plan, n, dim, binary) <= max_bytes:
+                return plan
+        smallest = min(plans, key=lambda plan: index_bytes(plan, n, dim, binary))
+        raise IndexingError(_over_budget(smallest, n, dim, binary, max_bytes, "the smallest index for them"))
+    plan = _plan(kind, n, nlist, nprobe, m, ef_search, pq, dim, binary, max_bytes)
+    if max_bytes and index_bytes(plan, n, dim, binary) > max_bytes:
+        raise IndexingError(_over_budget(plan, n, dim, binary, max_bytes, f"a {kind} index"))
+    return plan
+
+
+def _plan(kind, n, nlist, nprobe, m, ef_search, pq, dim, binary, max_bytes) -> IndexPlan:
     if kind == "flat":
         return IndexPlan("flat")
     if kind == "hnsw":
@@ -70,32 +101,72 @@ def plan_index(kind: str, n: int, nlist: int = 0, nprobe: int = 0, m: int = 32, 
     if lists > n:
         raise IndexingError(f"an IVF index of {lists} lists needs at least as many documents; it has {n} "
                             "(lower --nlist or use --index flat)")
-    return IndexPlan("ivf", nlist=lists, nprobe=min(nprobe or default_nprobe(lists), lists))
+    plan = IndexPlan("ivf", nlist=lists, nprobe=min(nprobe or default_nprobe(lists), lists))
+    if kind == "ivf":
+        return plan
+    if binary:
+        raise IndexingError("--index ivfpq compresses float codes; binary codes are compact already (use ivf)")
+    if pq:
+        if not dim or dim % pq:
+            raise IndexingError(f"--pq must divide the code size {dim} (bytes per code, one per sub-vector); got {pq}")
+        return IndexPlan("ivfpq", nlist=lists, nprobe=plan.nprobe, pq=pq)
+    if n < PQ_TRAIN:
+        raise IndexingError(f"an IVF-PQ index learns 256 centroids per sub-vector and needs at least {PQ_TRAIN:,} "
+                            f"documents; it has {n:,} (use --index ivf or flat)")
+    sizes = [size for size in range(dim, 0, -1) if dim % size == 0]  # most bytes first
+    fitting = [size for size in sizes if not max_bytes or
+               index_bytes(IndexPlan("ivfpq", nlist=lists, pq=size), n, dim, binary) <= max_bytes]
+    return IndexPlan("ivfpq", nlist=lists, nprobe=plan.nprobe, pq=(fitting or sizes[-1:] or [1])[0])
+
+
+def index_bytes(plan: IndexPlan, n: int, dim: int, binary: bool = False) -> int:
+    """An estimate of the memory an index of ``plan`` takes for ``n`` codes of ``dim`` floats (or bits).
+
+    Per code: its bytes, the id map's list and reverse hash (``ID_MAP_BYTES``), and in an inverted
+    file its id and direct-map entry; HNSW adds 2·M four-byte links; IVF adds its centroids, PQ its
+    codebooks. (Measured: 180 MB for a million 32-d float codes in a flat index, 201 MB in IVF.)
+    """
+    code = dim // 8 if binary else 4 * dim
+    per, fixed = code + ID_MAP_BYTES, 0
+    if plan.kind in ("ivf", "ivfpq"):
+        per += IVF_ENTRY_BYTES
+        fixed += plan.nlist * code
+    if plan.kind == "ivfpq":
+        per += plan.pq - code
+        fixed += 256 * 4 * dim
+    if plan.kind == "hnsw":
+        per += 2 * plan.m * 4 + 8
+    return int(n * per + fixed)
+
+
+def _over_budget(plan: IndexPlan, n: int, dim: int, binary: bool, max_bytes: int, what: str) -> str:
+    mb = lambda value: f"{value / 2**20:,.0f} MB"  # noqa: E731
+    unit = "bits" if binary else "floats"
+    return (f"{what} ({plan.kind}{f', {plan.pq} B a code' if plan.pq else ''}) of {n:,} codes of "
+            f"{dim} {unit} needs about {mb(index_bytes(plan, n, dim, binary))}, over --max-index-memory "
+            f"{mb(max_bytes)}; raise the budget, or use smaller codes (--code-size, --bits)")
 
 
 def new_index(plan: IndexPlan, dim: int, binary: bool = False, inner_product: bool = True):
     """An empty FAISS index for float codes (in an ``IndexIDMap2``) or packed binary ones (in an
-    ``IndexBinaryIDMap2``); an IVF one is untrained."""
-    metric = faiss.METRIC_INNER_PRODUCT if inner_product else faiss.METRIC_L2
+    ``IndexBinaryIDMap2``), made by FAISS's index factories; an IVF one is untrained."""
     if binary:
-        flat, hnsw, ivf, wrap = (lambda: faiss.IndexBinaryFlat(dim), lambda: faiss.IndexBinaryHNSW(dim, plan.m),
-                                 lambda q: faiss.IndexBinaryIVF(q, dim, plan.nlist), faiss.IndexBinaryIDMap2)
+        spec = {"flat": "BFlat", "ivf": f"BIVF{plan.nlist}", "hnsw": f"BHNSW{plan.m}"}[plan.kind]
+        inner = faiss.index_binary_factory(dim, spec)
+        raw = faiss.IndexBinaryIDMap2(inner)
+        inner.this.disown()  # the id map frees it (the binary factory has no "IDMap2," prefix)
+        raw.own_fields = True
     else:
-        flat = (lambda: faiss.IndexFlatIP(dim)) if inner_product else (lambda: faiss.IndexFlatL2(dim))
-        hnsw, ivf, wrap = (lambda: faiss.IndexHNSWFlat(dim, plan.m, metric),
-                           lambda q: faiss.IndexIVFFlat(q, dim, plan.nlist, metric), faiss.IndexIDMap2)
-    if plan.kind == "flat":
-        inner = flat()
-    elif plan.kind == "hnsw":
-        inner = hnsw()
+        spec = {"flat": "Flat", "ivf": f"IVF{plan.nlist},Flat", "ivfpq": f"IVF{plan.nlist},PQ{plan.pq}",
+                "hnsw": f"HNSW{plan.m},Flat"}[plan.kind]
+        metric = faiss.METRIC_INNER_PRODUCT if inner_product else faiss.METRIC_L2
+        raw = faiss.index_factory(dim, f"IDMap2,{spec}", metric)
+    inner = inner_index(raw)
+    if plan.kind == "hnsw":
         inner.hnsw.efSearch = plan.ef_search
-    else:
-        quantizer = flat()
-        inner = ivf(quantizer)
-        inner.own_fields = True
-        quantizer.this.disown()
+    elif plan.kind != "flat":
         inner.nprobe = plan.nprobe
-    return wrap(inner)
+    return raw
 
 
 def inner_index(raw):
@@ -107,6 +178,8 @@ def inner_index(raw):
 def describe(raw) -> IndexPlan:
     """The plan a FAISS index was built with, read back from the index itself."""
     inner = inner_index(raw)
+    if hasattr(inner, "pq") and hasattr(inner, "nlist"):
+        return IndexPlan("ivfpq", nlist=int(inner.nlist), nprobe=int(inner.nprobe), pq=int(inner.pq.M))
     if hasattr(inner, "nprobe") and hasattr(inner, "nlist"):
         return IndexPlan("ivf", nlist=int(inner.nlist), nprobe=int(inner.nprobe))
     if hasattr(inner, "hnsw"):
@@ -139,11 +212,56 @@ def empty_copy(raw, dim: int, inner_product: bool = True):
     """
     plan = describe(raw)
     new = new_index(plan, dim, isinstance(raw, faiss.IndexBinaryIDMap2), inner_product)
-    if plan.kind == "ivf":
+    if plan.kind in ("ivf", "ivfpq"):
         source, target = inner_index(raw), inner_index(new)
         target.quantizer.add(source.quantizer.reconstruct_n(0, source.quantizer.ntotal))
+        if plan.kind == "ivfpq":
+            target.pq = source.pq  # the codebooks (a copy), then the tables PQ search precomputes from them
+            target.precompute_table()
         target.is_trained = new.is_trained = True  # the id map keeps its own copy of the flag
     prepare_for_reconstruction(new)
+    return new
+
+
+def ivf_without(raw, keep: np.ndarray, dim: int, inner_product: bool = True):
+    """A new IVF index (flat or PQ codes, or binary, in its id map) of the entries of ``raw`` whose position
+    ``keep`` marks (all of them for a copy that codes are then added to).
+
+    What a rebuild from the kept codes gives, without assigning any code to a list again (at a million
+    documents that assignment is most of the cost), and PQ codes stay bit for bit rather than being
+    encoded again from their lossy reconstruction: each entry stays in its list, in its order there,
+    and is renumbered so that positions stay contiguous (position p becomes the number of kept positions
+    below it). ``raw`` is only read, so it may be memory-mapped, read-only: its lists are copied, which
+    FAISS's own ``remove_ids`` on a clone could not do (a clone of a mapped index shares its read-only
+    codes). The direct map is rebuilt from the new lists, so stored codes can still be read back.
+    """
+    keep = np.asarray(keep, dtype=bool)
+    renumbered = np.cumsum(keep, dtype=np.int64) - 1  # old position -> new one (where kept)
+    position_of = faiss.vector_to_array(raw.id_map)  # the id map's entry -> position (the identity, as added)
+    new = empty_copy(raw, dim, inner_product)
+    source, target = inner_index(raw), inner_index(new)
+    lists, into, width = source.invlists, target.invlists, source.invlists.code_size
+    target.make_direct_map(False)  # made again below, once the lists hold their entries
+    for number in range(source.nlist):
+        size = lists.list_size(number)
+        if not size:
+            continue
+        ids_ptr, codes_ptr = lists.get_ids(number), lists.get_codes(number)
+        try:
+            positions = position_of[faiss.rev_swig_ptr(ids_ptr, size)]
+            codes = faiss.rev_swig_ptr(codes_ptr, size * width).reshape(size, width)
+            kept = keep[positions]
+            ids, codes = renumbered[positions[kept]], np.ascontiguousarray(codes[kept])  # copies, in list order
+        finally:
+            lists.release_codes(number, codes_ptr)
+            lists.release_ids(number, ids_ptr)
+        if len(ids):
+            into.add_entries(number, len(ids), faiss.swig_ptr(ids), faiss.swig_ptr(codes))
+    total = int(renumbered[-1] + 1) if len(renumbered) else 0
+    target.ntotal = new.ntotal = total
+    target.make_direct_map(True)
+    faiss.copy_array_to_vector(np.arange(total, dtype=np.int64), new.id_map)  # entry i is position i
+    new.construct_rev_map()
     return new
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from indexing.ann import IndexPlan, describe, empty_copy, prepare_for_reconstruction, set_search
+from indexing.ann import IndexPlan, describe, empty_copy, ivf_without, prepare_for_reconstruction, set_search
 from indexing.errors import IndexingError
 from indexing.idmap import IdMap
 
@@ -163,6 +163,8 @@ class IdIndex:
 
         The stored codes are copied, so this works on a read-only (memory-mapped) index too.
         """
+        if self.plan.kind in ("ivf", "ivfpq"):  # the lists copied as they are: no stored code is assigned again
+            return self._copied(np.ones(len(self), dtype=bool)).add(codes, doc_ids)
         return self._rebuilt(self.stored(), list(self.id_map.doc_ids)).add(codes, doc_ids)
 
     def without(self, doc_ids) -> tuple["IdIndex", np.ndarray]:
@@ -174,8 +176,19 @@ class IdIndex:
         keep = np.ones(len(self), dtype=bool)
         keep[[self.id_map.position(doc_id) for doc_id in doc_ids]] = False
         kept = np.flatnonzero(keep)
+        if self.plan.kind in ("ivf", "ivfpq"):  # the lists copied without the removed entries: none assigned again
+            return self._copied(keep), kept
         ids = self.id_map.doc_ids
-        return self._rebuilt(self.stored()[kept], [ids[i] for i in kept]), kept
+        return self._rebuilt(self.stored()[kept], [ids[i] for i in kept]), kept  # flat: cheap; HNSW cannot remove
+
+    def _copied(self, keep: np.ndarray) -> "IdIndex":
+        """A new, writable IVF index of the entries ``keep`` marks, in their lists, renumbered (see
+        ``indexing.ann.ivf_without``): what ``_rebuilt`` gives from those codes, without assigning them."""
+        other = self._like()
+        other._index = ivf_without(self._index, keep, self.dim, self.metric == "cosine")
+        ids = self.id_map.doc_ids
+        other.id_map.extend(ids if keep.all() else [ids[i] for i in np.flatnonzero(keep)])
+        return other
 
     def stored(self) -> np.ndarray:
         """Every stored code in position order (as ``_prepare`` made it), shape (n, code width)."""

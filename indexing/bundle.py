@@ -4,7 +4,10 @@ Layout: ``manifest.json`` (format version, the caller's body, library
 versions, and the size and sha256 of every other file) beside the files the
 caller writes. A build writes into a temporary sibling and swaps it into
 place only when complete, so an interrupted or failed build leaves the
-previous index, if any, untouched.
+previous index, if any, untouched. Nothing ever writes into an existing
+bundle file, so a save may hard-link files it does not change from the
+generation it replaces (``BundleReader.link_into``): the two directories then
+share them, and removing either one removes only its own links.
 """
 
 from __future__ import annotations
@@ -147,19 +150,30 @@ def library_versions() -> dict:
     return {"python": platform.python_version(), "numpy": np.__version__, "faiss": faiss.__version__}
 
 
-def write_manifest(bundle_dir: Path, body: dict) -> dict:
+def write_manifest(bundle_dir: Path, body: dict, known: dict | None = None) -> dict:
     """Write ``manifest.json`` listing every other file in ``bundle_dir`` with its sha256.
 
     ``body`` is the caller's JSON-serialisable description (config, counts,
     code size, its own library versions under ``library_versions``).
+    ``known`` maps the names of files linked unchanged from a loaded generation
+    (``BundleReader.link_into``) to the size and sha256 that generation's
+    manifest records: those are not hashed again. Use it for nothing else.
     """
     bundle_dir = Path(bundle_dir)
+    known = known or {}
     files = {}
     for path in sorted(bundle_dir.iterdir()):
         if path.name == MANIFEST_NAME:
             continue
         if not path.is_file():
             raise IndexingError(f"a bundle holds only plain files; {path.name} is not one")
+        if path.name in known:
+            entry = known[path.name]
+            if path.stat().st_size != entry["bytes"]:
+                raise IndexingError(f"internal error: {path.name} was linked with {entry['bytes']} bytes and now has "
+                                    f"{path.stat().st_size}")
+            files[path.name] = {"bytes": entry["bytes"], "sha256": entry["sha256"]}
+            continue
         files[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
     manifest = {"format_version": FORMAT_VERSION, **body}
     manifest["library_versions"] = {**library_versions(), **body.get("library_versions", {})}

@@ -127,6 +127,37 @@ class BundleReader:
         proc = _PROC_FD / str(fd)
         return str(proc) if proc.exists() else str(self.path / name)
 
+    def link_into(self, name: str, directory) -> dict:
+        """Put this generation's file ``name`` into ``directory`` (a staged bundle) unchanged; return the size and
+        sha256 this generation's manifest records for it, for ``write_manifest(known=...)``.
+
+        A hard link to the very file opened at load: made by name in the directory opened at load, and kept
+        only if it is the same inode as the open file. Sharing the file between generations is safe because
+        nothing ever writes into an existing bundle file: every save writes new files into a new directory
+        and swaps it in, and a replaced generation only drops its own links. The link is not read, so not
+        hashed: it keeps the checksum this generation recorded, and damage to it is still found by the next
+        load that reads it. Where no link can be made (another filesystem, the generation deleted since),
+        the file is copied from the open descriptor and checked against that checksum as it is copied.
+        """
+        fd, entry, target = self._fd(name), self.manifest["files"][name], Path(directory) / name
+        opened = os.fstat(fd)
+        try:
+            os.link(name, target, src_dir_fd=self._dir, follow_symlinks=False)
+            linked = os.lstat(target)
+            if (linked.st_dev, linked.st_ino) == (opened.st_dev, opened.st_ino):
+                return {"bytes": entry["bytes"], "sha256": entry["sha256"]}
+            os.unlink(target)
+        except OSError:
+            pass
+        digest, offset = hashlib.sha256(), 0
+        with open(target, "wb") as out:
+            while block := os.pread(fd, 1 << 22, offset):
+                digest.update(block)
+                out.write(block)
+                offset += len(block)
+        check_file(self.path, name, entry, offset, digest.hexdigest)
+        return {"bytes": entry["bytes"], "sha256": entry["sha256"]}
+
     def close(self) -> None:
         self._finalizer()
 

@@ -134,3 +134,58 @@ def test_an_impossible_index_fails_before_training(tmp_path, corpus_file, monkey
     result = run_cli("build", corpus_file, "--out", tmp_path / "ivf", *TINY_FLAGS, "--index", "ivf", "--nlist", "1000")
     assert result.exit_code == 1 and "1000 lists needs at least as many documents; it has 100" in result.stderr
     assert not (tmp_path / "ivf").exists()
+
+
+def test_ivfpq_compresses_float_codes_and_survives_writing(clustered, exact, tmp_path):
+    X, queries, ids = clustered
+    plan = plan_index("ivfpq", N, dim=DIM, pq=16)
+    index = VectorIndex(DIM, "cosine", plan).add(X, ids)
+    assert index.plan == plan and plan.to_dict() == {"kind": "ivfpq", "nlist": 512, "nprobe": 8, "pq": 16}
+    recall = approximate_recall(index, queries, 10)
+    assert 0.6 <= recall < 1.0  # compressed: close to exact, not equal to it
+    index.write(tmp_path / "pq.faiss")
+    loaded = VectorIndex.read(tmp_path / "pq.faiss", ids, "cosine")
+    assert loaded.plan == plan and approximate_recall(loaded, queries, 10) == recall
+    shrunk, _ = loaded.without(ids[:3])
+    assert shrunk.plan == plan and len(shrunk) == N - 3 and np.array_equal(shrunk.stored(), loaded.stored()[3:])
+
+
+def test_the_memory_budget_picks_the_index():
+    from indexing.ann import index_bytes
+
+    mb = 2**20
+    assert plan_index("auto", 50_000, dim=32, max_bytes=100 * mb) == IndexPlan("flat")
+    assert plan_index("auto", 1_000_000, dim=32, max_bytes=300 * mb).kind == "ivf"
+    squeezed = plan_index("auto", 1_000_000, dim=32, max_bytes=110 * mb)
+    assert squeezed.kind == "ivfpq" and index_bytes(squeezed, 1_000_000, 32) <= 110 * mb
+    assert index_bytes(plan_index("auto", 1_000_000, dim=32, max_bytes=300 * mb), 1_000_000, 32) > 110 * mb
+    assert plan_index("auto", 1_000_000, dim=64, binary=True, max_bytes=300 * mb).kind == "ivf"
+    # the estimate's scale: a million 32-d float codes in a flat index measured 180 MB
+    assert 150 * mb < index_bytes(IndexPlan("flat"), 1_000_000, 32) < 210 * mb
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: plan_index("auto", 1_000_000, dim=32, max_bytes=20 * 2**20),
+     r"the smallest index for them \(ivfpq, 1 B a code\) of 1,000,000 codes of 32 floats needs about 66 MB, "
+     r"over --max-index-memory 20 MB"),
+    (lambda: plan_index("flat", 1_000_000, dim=32, max_bytes=100 * 2**20), "a flat index .* needs about 172 MB"),
+    (lambda: plan_index("ivfpq", 50_000, dim=32, pq=5), "--pq must divide the code size 32"),
+    (lambda: plan_index("ivfpq", 5_000, dim=32), "needs at least 9,984 documents; it has 5,000"),
+    (lambda: plan_index("ivfpq", 50_000, dim=64, binary=True), "binary codes are compact already"),
+])
+def test_bad_budgets_and_pq_settings(call, message):
+    with pytest.raises(IndexingError, match=message):
+        call()
+
+
+def test_the_memory_budget_from_the_command_line(tmp_path, corpus_file, monkeypatch):
+    import retrieval.model.fit
+
+    monkeypatch.setattr(retrieval.model.fit, "fit_codes", lambda *a, **k: pytest.fail("trained before the check"))
+    result = run_cli("build", corpus_file, "--out", tmp_path / "x", *TINY_FLAGS, "--max-index-memory", "0.0001GB")
+    assert result.exit_code == 1 and "--max-index-memory must be at least 1MB" in result.stderr
+    result = run_cli("build", corpus_file, "--out", tmp_path / "x", *TINY_FLAGS, "--max-index-memory", "lots")
+    assert result.exit_code == 1 and "must be a size such as 512MB or 2GB; got 'lots'" in result.stderr
+    result = run_cli("build", corpus_file, "--out", tmp_path / "x", *TINY_FLAGS, "--index", "ivfpq")
+    assert result.exit_code == 1 and "needs at least 9,984 documents; it has 100" in result.stderr
+    assert not (tmp_path / "x").exists()

@@ -29,12 +29,15 @@ ALLOWED = {
                              "retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
     "retrieval.server": {"retrieval.server", "retrieval.text", "retrieval.code_index", "retrieval.runtime", "retrieval.config",
                          "retrieval.errors", "retrieval", "indexing"},  # the HTTP front end: the text pipeline
+    "retrieval.spark": {"retrieval.spark", "retrieval.text", "retrieval.code_index", "retrieval.model",
+                        "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},  # the Spark engine
     "retrieval.cli": {"retrieval", "indexing"},  # the front end may use everything
     "retrieval": {"retrieval", "indexing"},  # the package root re-exports lazily
 }
 # packages whose modules import the model package (Keras) only inside the functions that train
 LAZY_MODEL = ("retrieval.code_index", "retrieval.text", "retrieval.images", "retrieval.cli", "retrieval",
-              "retrieval.server")
+              "retrieval.server", "retrieval.spark")
+SPARK_ONLY = ("pyspark", "pyarrow")  # the spark extra: only retrieval.spark imports it, pyspark inside functions
 
 
 def _module_name(path: Path) -> str:
@@ -85,6 +88,20 @@ def test_imports_go_one_way():
     assert not wrong, "\n".join(wrong)
 
 
+def test_only_the_spark_engine_imports_the_spark_extra():
+    wrong = []
+    for path in _sources():
+        module = _module_name(path)
+        for name, top_level in _imports(path):
+            if name.split(".")[0] not in SPARK_ONLY:
+                continue
+            if _package(module) != "retrieval.spark":
+                wrong.append(f"{module} imports {name}")
+            elif top_level and name.split(".")[0] == "pyspark":
+                wrong.append(f"{module} imports {name} at module level (only inside the functions that run Spark)")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_the_server_never_reaches_the_model():
     wrong = [f"{_module_name(path)} imports {name}" for path in ROOT.joinpath("retrieval", "server").rglob("*.py")
              for name, _ in _imports(path) if _project(name) in ("retrieval.model", "retrieval.evaluation")
@@ -121,6 +138,11 @@ def test_the_query_path_imports_neither_tensorflow_nor_scikit_learn(bundle_dir, 
     args = [a.format(index=bundle_dir, text=corpus.texts[0], doc_id=corpus.doc_ids[0]) for a in command]
     loaded = _modules_after(_cli(*args))
     assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
+
+
+def test_the_command_line_needs_no_spark_extra():
+    loaded = _modules_after(_cli("--help"))
+    assert not loaded & set(SPARK_ONLY), loaded & set(SPARK_ONLY)
 
 
 def test_loading_and_searching_from_python_imports_neither(bundle_dir, corpus):

@@ -95,3 +95,21 @@ def report_kinds(rows, baselines, k, out_dir, json_out, columns, what):
         display.out.print(display.kinds_table(f"{what}: every kind trained with the same budget", rows, baselines, columns))
         if out_dir is not None:
             display.out.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.png'}")
+
+
+_UNITS = {"": 1, "K": 2**-10, "M": 1, "G": 2**10, "T": 2**20}
+
+
+def memory_mb(value: str | None, name: str) -> int | None:
+    """A size such as ``512MB``, ``2GB``, ``1.5G`` or ``800`` (megabytes), in whole megabytes."""
+    import re
+
+    if value is None:
+        return None
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", value, flags=re.IGNORECASE)
+    if not found:
+        raise RetrievalError(f"{name} must be a size such as 512MB or 2GB; got {value!r}")
+    megabytes = float(found.group(1)) * _UNITS[found.group(2).upper()]
+    if megabytes < 1:
+        raise RetrievalError(f"{name} must be at least 1MB; got {value!r}")
+    return int(megabytes)

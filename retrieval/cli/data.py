@@ -10,8 +10,8 @@ import typer
 from retrieval.cli.common import JsonOpt, user_errors
 from retrieval.errors import RetrievalError
 
-data_app = typer.Typer(help="Fetch and locate real datasets.", no_args_is_help=True)
-demo_app = typer.Typer(help="Small demonstrations from the lecture.", no_args_is_help=True)
+data_app = typer.Typer(rich_markup_mode=None, help="Fetch and locate real datasets.", no_args_is_help=True)
+demo_app = typer.Typer(rich_markup_mode=None, help="Small demonstrations from the lecture.", no_args_is_help=True)
 
 
 @data_app.command("fetch")

@@ -224,6 +224,9 @@ def info_table(path, manifest: dict) -> Table:
 
 def search_words(plan: dict) -> str:
     """How the FAISS index searches, in words: exact, or IVF / HNSW with their settings."""
+    if plan.get("kind") == "ivfpq":
+        return (f"IVF-PQ index, {plan['nlist']:,} lists, {plan['pq']} bytes a code, {plan['nprobe']} scanned per query "
+                "(approximate, compressed)")
     if plan.get("kind") == "ivf":
         return f"IVF index, {plan['nlist']:,} lists, {plan['nprobe']} scanned per query (approximate)"
     if plan.get("kind") == "hnsw":

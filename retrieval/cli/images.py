@@ -14,7 +14,7 @@ from retrieval.cli.common import (
 )
 from retrieval.errors import RetrievalError
 
-images_app = typer.Typer(help="Images: reconstruct, denoise and search Fashion-MNIST with the same core.",
+images_app = typer.Typer(rich_markup_mode=None, help="Images: reconstruct, denoise and search Fashion-MNIST with the same core.",
                          no_args_is_help=True)
 
 DirArg = Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval images train`.")]

@@ -12,14 +12,17 @@ import typer
 from retrieval.cli.common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
-    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, report_kinds, train_options, user_errors,
+    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, memory_mb, report_kinds, train_options,
+    user_errors,
 )
 from retrieval.errors import RetrievalError
 from retrieval.cli.data import data_app, demo_app
 from retrieval.cli.images import images_app
 from retrieval.cli.serve import serve
+from retrieval.cli.spark import CodesOpt, EngineOpt, SparkMasterOpt, check_engine, fit_index, index_codes
 
 app = typer.Typer(
+    rich_markup_mode=None,  # plain help: a default in brackets, [english], is text, not a style tag
     help="Semantic document search with deep autoencoders: TF-IDF -> autoencoder codes -> FAISS.",
     no_args_is_help=True,
     add_completion=False,
@@ -29,6 +32,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(images_app, name="images")
 app.add_typer(demo_app, name="demo")
 app.command()(serve)
+app.command("index")(index_codes)
 
 
 def _split_ints(value: str, name: str) -> tuple[int, ...]:
@@ -141,12 +145,17 @@ def build(
     max_epochs: Annotated[Optional[int], typer.Option(help="At most this many epochs of a --steps budget (0 = no cap) [8].")] = None,
     warmup_steps: Annotated[Optional[int], typer.Option(help="Decoder-only steps before training an anchored encoder [300].")] = None,
     warmup_learning_rate: Annotated[Optional[float], typer.Option(help="Learning rate of the decoder warm-up [1e-3].")] = None,
-    index_kind: Annotated[Optional[str], typer.Option("--index", help="FAISS index: auto (exact up to 100,000 documents, IVF above), flat (exact), ivf or hnsw [auto].")] = None,
+    index_kind: Annotated[Optional[str], typer.Option("--index", help="FAISS index: auto (exact up to 100,000 documents, IVF above; within --max-index-memory), flat (exact), ivf, ivfpq (compressed float codes) or hnsw [auto].")] = None,
+    max_index_memory: Annotated[Optional[str], typer.Option(help="Memory budget for the index, such as 512MB or 2GB: auto picks the first of flat, IVF, IVF-PQ that fits; another --index must fit [none].")] = None,
+    pq: Annotated[Optional[int], typer.Option(help="IVF-PQ bytes per code, dividing --code-size (0 = the most that fit) [0].")] = None,
     nlist: Annotated[Optional[int], typer.Option(help="IVF lists (0 = about 4 x sqrt(documents)) [0].")] = None,
     nprobe: NprobeOpt = None,
     hnsw_m: Annotated[Optional[int], typer.Option(help="HNSW links per document [32].")] = None,
     ef_search: EfSearchOpt = None,
-    train_sample: Annotated[Optional[int], typer.Option(help="Fit the vocabulary and train on this many documents (a seeded sample); every document is still encoded and indexed (0 = all) [0].")] = None,
+    train_sample: Annotated[Optional[int], typer.Option(help="Fit the vocabulary and train on this many documents (a seeded sample); every document is still encoded and indexed (0 = all) [20000].")] = None,
+    engine: EngineOpt = "local",
+    spark_master: SparkMasterOpt = None,
+    codes_dir: CodesOpt = None,
     validate_queries: Annotated[Optional[Path], typer.Option(help="Labelled held-out queries for the end-of-build check against LSA-32.")] = None,
     validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Check the codes against LSA-32 at the end of a labelled build.")] = True,
     json_out: JsonOpt = False,
@@ -170,7 +179,8 @@ def build(
                    steps=steps, max_epochs=max_epochs, warmup_steps=warmup_steps,
                    warmup_learning_rate=warmup_learning_rate),
         neighbours=dict(k=neighbours, weight=neighbour_weight),
-        index=dict(kind=index_kind, nlist=nlist, nprobe=nprobe, m=hnsw_m, ef_search=ef_search),
+        index=dict(kind=index_kind, nlist=nlist, nprobe=nprobe, m=hnsw_m, ef_search=ef_search, pq=pq,
+                   max_memory_mb=memory_mb(max_index_memory, "--max-index-memory")),
         metric=metric,
     )
     if train_sample is not None:
@@ -178,13 +188,14 @@ def build(
     if validate_queries is not None and not validate:
         raise RetrievalError("--validate-queries and --no-validate contradict each other; give one")
     documents = _source(corpus, fmt, id_field, text_field, label_field, title_field)
+    check_engine(engine, spark_master, codes_dir, documents)
     with display.status("reading validation queries…"):
         held_out = _read(validate_queries, None, id_field, text_field, label_field, title_field)[0] if validate_queries else None
     if held_out is not None and held_out.labels is None:
         raise RetrievalError(f"{validate_queries} has no labels; validation queries need a {label_field!r} field")
     index = TextIndex(config)
     with display.BuildProgress(lambda: config.epochs_for(len(index.sample_))) as progress:
-        index.fit(documents, on_stage=progress.stage, on_epoch=progress.epoch, on_progress=progress.documents)
+        fit_index(index, documents, engine, spark_master, codes_dir, out, progress)
         report = index.corpus_report_
         check = None
         if validate and (held_out is not None or index.sample_.labels is not None):

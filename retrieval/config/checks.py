@@ -32,7 +32,7 @@ ANCHORS = ("none", "lsa", "smoothed_lsa")
 SMOOTHED_NEEDS_NEIGHBOURS = "the smoothed_lsa anchor needs neighbours (k > 0); use anchor lsa or none without them"
 ANCHOR_KINDS = ("plain", "denoising", "sparse")  # kinds whose code layer is a plain Dense that an anchor can add to
 NOISE_KINDS = ("none", "gaussian", "salt_and_pepper", "speckle", "periodic", "mixed")
-INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")  # as indexing.ann.KINDS (config may not import indexing)
+INDEX_KINDS = ("auto", "flat", "ivf", "ivfpq", "hnsw")  # as indexing.ann.KINDS (config may not import indexing)
 
 
 def _choice(name: str, value, choices) -> None:

@@ -156,31 +156,52 @@ def _dir_records(path: Path, fields: Fields, report: CorpusReport, at: Position)
         yield rel, text, rel, None, bad
 
 
+def parse_jsonl_line(raw: bytes, fields: Fields):
+    """One line of a JSONL corpus as the reader sees it (the Spark engine parses its lines with it too).
+
+    Returns
+    -------
+    keys : list of str or None
+        The fields of a JSON object (the first object's must include the id and text fields).
+    record : tuple or None
+        (doc_id, text, title, label, bad_bytes) of a usable record; None for a blank or malformed line.
+    problem : str or None
+        Why the line is malformed, for the report (None when it is not).
+    """
+    line, bad = _decode(raw)
+    if not line.strip():
+        return None, None, None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        return None, None, f"invalid JSON: {err.msg}"
+    if not isinstance(record, dict):
+        return None, None, "not a JSON object"
+    doc_id, text = record.get(fields.id), record.get(fields.text)
+    if doc_id is None or not isinstance(text, str) or isinstance(doc_id, (dict, list)):
+        return list(record), None, f"needs {fields.id!r} and a string {fields.text!r}"
+    return list(record), (doc_id, text, record.get(fields.title), record.get(fields.label), bad), None
+
+
+def shown_fields(doc_id: str, title, label) -> tuple:
+    """A kept document's title (its id when it has none) and label (None when it has none), as strings."""
+    return str(title) if title not in (None, "") else doc_id, None if label in (None, "") else str(label)
+
+
 def _jsonl_records(path: Path, fields: Fields, report: CorpusReport, at: Position):
     checked, size = False, max(path.stat().st_size, 1)
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            line, bad = _decode(raw)
             if number % 1024 == 0:
                 at.fraction = handle.tell() / size
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                report.malformed.append(f"line {number} (invalid JSON: {err.msg})")
-                continue
-            if not isinstance(record, dict):
-                report.malformed.append(f"line {number} (not a JSON object)")
-                continue
-            if not checked:  # a wrong field name fails at once, not as n malformed lines
-                _require_fields(path, fields, list(record))
+            keys, record, problem = parse_jsonl_line(raw, fields)
+            if keys is not None and not checked:  # a wrong field name fails at once, not as n malformed lines
+                _require_fields(path, fields, keys)
                 checked = True
-            doc_id, text = record.get(fields.id), record.get(fields.text)
-            if doc_id is None or not isinstance(text, str) or isinstance(doc_id, (dict, list)):
-                report.malformed.append(f"line {number} (needs {fields.id!r} and a string {fields.text!r})")
-                continue
-            yield doc_id, text, record.get(fields.title), record.get(fields.label), bad
+            if problem is not None:
+                report.malformed.append(f"line {number} ({problem})")
+            elif record is not None:
+                yield record
     at.fraction = 1.0
 
 
@@ -248,8 +269,7 @@ def iter_documents(path, fmt: str | None = None, fields: Fields = Fields(), repo
         for doc_id, text, title, label, bad in records:
             doc_id = rules.admit(doc_id, text, bad)
             if doc_id is not None:
-                yield doc_id, text, str(title) if title not in (None, "") else doc_id, \
-                    None if label in (None, "") else str(label)
+                yield doc_id, text, *shown_fields(doc_id, title, label)
     except (OSError, csv.Error) as err:
         raise CorpusError(f"cannot read {path}: {err}") from None
 

@@ -90,20 +90,12 @@ class TextIndex(CodeIndex):
         Attributes set beyond CodeIndex's: ``sample_`` (the training sample, a Corpus,
         for the end-of-build check) and ``corpus_report_`` (what reading found).
         """
-        from retrieval.text.featurize import TfidfFeaturizer  # scikit-learn: for fitting only
-        from retrieval.text.stream import as_source, sample
+        from retrieval.text.stream import as_source
 
         started = time.perf_counter()
         stage = on_stage or (lambda name: None)
         source = as_source(corpus)
-        stage("reading")
-        self.sample_, n = sample(source, self.config.train_sample, self.config.train.seed, on_progress)
-        plan = self._plan(n)  # bad settings fail before training
-        stage("vectorising")
-        self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(self.sample_.texts).to_dict()
-        self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
-        X = self._transform_in_chunks(self.sample_.texts)  # the same rows a query of the same text gets
-        _, codes = self._fit_model(X, on_stage, on_epoch)
+        X, codes, n, plan = self.train_on_sample(source, on_stage, on_epoch, on_progress)
         if len(self.sample_) == n:
             doc_ids, self.metadata_, self._tfidf = self.sample_.doc_ids, _metadata(self.sample_), X
         else:
@@ -114,6 +106,37 @@ class TextIndex(CodeIndex):
         self.corpus_report_ = source.report
         self.build_seconds_ = time.perf_counter() - started
         return self
+
+    def train_on_sample(self, source, on_stage=None, on_epoch=None, on_progress=None):
+        """The first half of a build: draw the seeded training sample, fit the vectorizer and train on it.
+
+        Both engines call it (``fit`` here, ``retrieval.spark`` on its driver), so both train the
+        same model on the same sample. Sets ``sample_``, ``vectorizer_``, ``transform_``,
+        ``encoder_`` and ``history_``.
+
+        Returns
+        -------
+        X : CSR matrix
+            The sample's TF-IDF rows.
+        codes : ndarray of shape (len(sample_), code_size), float32
+        n : int
+            Documents in the whole corpus.
+        plan : indexing.ann.IndexPlan
+            The index ``n`` documents get, checked before training so that bad settings fail early.
+        """
+        from retrieval.text.featurize import TfidfFeaturizer  # scikit-learn: for fitting only
+        from retrieval.text.stream import as_source, sample
+
+        stage = on_stage or (lambda name: None)
+        stage("reading")
+        self.sample_, n = sample(as_source(source), self.config.train_sample, self.config.train.seed, on_progress)
+        plan = self._plan(n)  # bad settings fail before training
+        stage("vectorising")
+        self.vectorizer_ = TfidfFeaturizer(self.config.tfidf).fit(self.sample_.texts).to_dict()
+        self.transform_ = TfidfTransform.from_dict(self.vectorizer_)
+        X = self._transform_in_chunks(self.sample_.texts)  # the same rows a query of the same text gets
+        _, codes = self._fit_model(X, on_stage, on_epoch)
+        return X, codes, n, plan
 
     def _encode_stream(self, source, on_progress):
         """Featurise and encode every document of ``source`` a chunk at a time, through the numpy runtime.
