@@ -8,7 +8,7 @@ INDEX := indexes/20newsgroups
 HASHED := indexes/20newsgroups-64bit
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo hashing reuters corpora sweep images family serve screenshot scale test slow bench install clean
+.PHONY: demo hashing reuters corpora sweep images family serve screenshot scale sample-size spark test slow bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# the spark extra (pyspark, pyarrow) for the Spark engine's tests: `make test` needs it, `make demo` does not
+$(BIN)/.spark: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,spark]'
+	touch $@
 
 demo: install
 	$(BIN)/retrieval data fetch 20newsgroups
@@ -84,17 +89,33 @@ serve: install
 screenshot: install
 	$(BIN)/python docs/screenshot.py $(INDEX) --query "nasa launched the space shuttle into orbit" --out docs/images/serve.png
 
-# A million synthetic documents (bench/scale.py): build on a 20,000-document sample into an IVF index,
-# then search speed, recall and P@100 beside LSA-32, and add/remove; about 8 minutes and 11 GB at the peak
+# A million synthetic documents (bench/scale.py): stream-build on the default 20,000-document sample into an
+# IVF index, float and 64-bit codes, then search speed, recall and P@100 beside LSA-32, and add/remove;
+# about 20 minutes and 4.2 GB at the peak on 2 cores
 SYNTHETIC := data/synthetic-1000000
 scale: install
 	$(BIN)/retrieval data fetch 20newsgroups
 	$(BIN)/python bench/scale.py --docs 1000000 --queries 10000
-	$(BIN)/python bench/peak.py $(BIN)/retrieval build $(SYNTHETIC)/train.jsonl --out indexes/synthetic-1m --train-sample 20000 --no-validate
+	$(BIN)/python bench/peak.py $(BIN)/retrieval build $(SYNTHETIC)/train.jsonl --out indexes/synthetic-1m --no-validate
 	$(BIN)/python bench/scale_eval.py indexes/synthetic-1m --queries $(SYNTHETIC)/test.jsonl -n 1000
+	$(BIN)/python bench/peak.py $(BIN)/retrieval build $(SYNTHETIC)/train.jsonl --out indexes/synthetic-1m-64bit --bits 64 --no-validate
+	$(BIN)/python bench/scale_eval.py indexes/synthetic-1m-64bit --queries $(SYNTHETIC)/test.jsonl -n 1000
 	$(BIN)/python bench/updates.py indexes/synthetic-1m --queries $(SYNTHETIC)/test.jsonl --remove 1000
 
-test: install
+# The default training sample: P@100 of samples of 20 Newsgroups and of 100,000 synthetic documents against
+# training on everything, seeds 0 and 1 (bench/sample_size.py); about an hour on 2 cores
+sample-size: install
+	$(BIN)/python bench/sample_size.py --corpora 20newsgroups --sizes 5000 10000 0
+	$(BIN)/python bench/sample_size.py --corpora synthetic-100000 --sizes 10000 20000 0
+	$(BIN)/python bench/sample_size.py --table
+
+# The Spark engine against the single-machine build on 100,000 synthetic documents (bench/spark_parity.py);
+# needs Java 17 or later; about 4 minutes on 2 cores
+spark: install $(BIN)/.spark
+	$(BIN)/retrieval data fetch 20newsgroups
+	$(BIN)/python bench/spark_parity.py --corpus data/synthetic-100000 --train-sample 20000 -n 1000 --master 'local[2]'
+
+test: install $(BIN)/.spark
 	$(BIN)/python -m pytest
 
 slow: install
