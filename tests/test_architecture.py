@@ -20,7 +20,9 @@ ALLOWED = {
     "retrieval.runtime": {"retrieval.runtime", "retrieval.errors", "indexing"},
     "retrieval.model": {"retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
     "retrieval.data": {"retrieval.data", "retrieval.errors", "indexing"},
-    "retrieval.code_index": {"retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
+    "retrieval.bundle_io": {"retrieval.model", "retrieval.runtime", "retrieval.errors", "indexing"},
+    "retrieval.code_index": {"retrieval.bundle_io", "retrieval.model", "retrieval.runtime", "retrieval.config",
+                             "retrieval.errors", "indexing"},
     "retrieval.text": {"retrieval.text", "retrieval.code_index", "retrieval.model", "retrieval.runtime",
                        "retrieval.config", "retrieval.errors", "indexing"},
     "retrieval.images": {"retrieval.images", "retrieval.code_index", "retrieval.model", "retrieval.runtime",
@@ -35,8 +37,8 @@ ALLOWED = {
     "retrieval": {"retrieval", "indexing"},  # the package root re-exports lazily
 }
 # packages whose modules import the model package (Keras) only inside the functions that train
-LAZY_MODEL = ("retrieval.code_index", "retrieval.text", "retrieval.images", "retrieval.cli", "retrieval",
-              "retrieval.server", "retrieval.spark")
+LAZY_MODEL = ("retrieval.bundle_io", "retrieval.code_index", "retrieval.text", "retrieval.images", "retrieval.cli",
+              "retrieval", "retrieval.server", "retrieval.spark")
 SPARK_ONLY = ("pyspark", "pyarrow")  # the spark extra: only retrieval.spark imports it, pyspark inside functions
 
 

@@ -96,12 +96,12 @@ def test_bad_removals_change_nothing(copy_dir, corpus, ids, message):
 
 
 def test_a_failed_save_leaves_the_previous_index(copy_dir, new_docs, corpus, monkeypatch):
-    import retrieval.code_index
+    import retrieval.bundle_io
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(retrieval.code_index, "write_manifest", broken)
+    monkeypatch.setattr(retrieval.bundle_io, "write_manifest", broken)
     with pytest.raises(OSError, match="disk full"):
         _load(copy_dir).add(new_docs).save(copy_dir)
     monkeypatch.undo()

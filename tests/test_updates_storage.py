@@ -249,12 +249,12 @@ def test_where_no_link_can_be_made_the_file_is_copied_and_checked(ivf_copy, corp
 
 
 def test_a_failed_save_after_linking_leaves_the_previous_generation(ivf_copy, corpus, monkeypatch):
-    import retrieval.code_index
+    import retrieval.bundle_io
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(retrieval.code_index, "write_manifest", broken)
+    monkeypatch.setattr(retrieval.bundle_io, "write_manifest", broken)
     with pytest.raises(OSError, match="disk full"):
         TextIndex.load(ivf_copy).remove(corpus.doc_ids[:5]).save(ivf_copy)
     monkeypatch.undo()
