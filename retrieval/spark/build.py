@@ -77,8 +77,7 @@ def fit_with_spark(index: TextIndex, corpus, master: str = DEFAULT_MASTER, codes
                                                       model.transform.n_features)
     if len(doc_ids) != n:
         raise RetrievalError(f"Spark encoded {len(doc_ids)} documents of the {n} in {source.path}; nothing was written")
-    index.metadata_, index._tfidf = metadata, tfidf
-    index.index_ = index._index_codes(codes, doc_ids, plan)
+    index.index_documents(codes, doc_ids, metadata, tfidf, plan)
     index.corpus_report_ = found.report
     index.build_seconds_ = time.perf_counter() - started
     return index
@@ -110,7 +109,6 @@ def index_from_codes(codes_dir, index_options: dict | None = None) -> TextIndex:
     index.manifest_ = {"library_versions": model.record.get("library_versions", {}),
                        **({"corpus": corpus} if corpus else {}),
                        "codes": {"path": str(codes_dir), "shards": len(shard_files(codes_dir / CODES_DIR))}}
-    index.metadata_, index._tfidf = metadata, tfidf
-    index.index_ = index._index_codes(codes, doc_ids, index._plan(len(doc_ids)))
+    index.index_documents(codes, doc_ids, metadata, tfidf)
     index.build_seconds_ = time.perf_counter() - started
     return index

@@ -303,10 +303,15 @@ def read_corpus(path, fmt: str | None = None, fields: Fields = Fields()) -> tupl
     return finish(corpus, labels, report), report
 
 
+def no_documents(report: CorpusReport) -> CorpusError:
+    """The error for a corpus that yields no document, saying what was skipped."""
+    return CorpusError(f"no documents to index in {report.path}: " + "; ".join(report.lines()))
+
+
 def finish(corpus: Corpus, labels: list, report: CorpusReport) -> Corpus:
     """Attach ``labels`` when any document has one; an empty corpus is an error that says what was skipped."""
     if any(label is not None for label in labels):
         corpus.labels = labels
     if not corpus.doc_ids:
-        raise CorpusError(f"no documents to index in {report.path}: " + "; ".join(report.lines()))
+        raise no_documents(report)
     return corpus

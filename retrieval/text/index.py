@@ -97,12 +97,12 @@ class TextIndex(CodeIndex):
         source = as_source(corpus)
         X, codes, n, plan = self.train_on_sample(source, on_stage, on_epoch, on_progress)
         if len(self.sample_) == n:
-            doc_ids, self.metadata_, self._tfidf = self.sample_.doc_ids, _metadata(self.sample_), X
+            doc_ids, metadata = self.sample_.doc_ids, _metadata(self.sample_)
         else:
             stage("encoding every document")
-            codes, doc_ids, self.metadata_, self._tfidf = self._encode_stream(source, on_progress)
+            codes, doc_ids, metadata, X = self._encode_stream(source, on_progress)
         stage("indexing")
-        self.index_ = self._index_codes(codes, doc_ids, plan)
+        self.index_documents(codes, doc_ids, metadata, X, plan)
         self.corpus_report_ = source.report
         self.build_seconds_ = time.perf_counter() - started
         return self
@@ -137,6 +137,17 @@ class TextIndex(CodeIndex):
         X = self._transform_in_chunks(self.sample_.texts)  # the same rows a query of the same text gets
         _, codes = self._fit_model(X, on_stage, on_epoch)
         return X, codes, n, plan
+
+    def index_documents(self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None) -> "TextIndex":
+        """Index every document of a build, however it was encoded (here, or on Spark's executors).
+
+        ``codes`` (n, code_size) float32 go into a new FAISS index of ``plan`` (by default, the one
+        ``config.index`` asks for at n) under ``doc_ids``; ``metadata`` (n dicts) and ``tfidf``
+        (CSR, n rows) are kept per document, in the same order.
+        """
+        self.metadata_, self._tfidf = metadata, tfidf
+        self.index_ = self._index_codes(codes, doc_ids, plan if plan is not None else self._plan(len(doc_ids)))
+        return self
 
     def _encode_stream(self, source, on_progress):
         """Featurise and encode every document of ``source`` a chunk at a time, through the numpy runtime.

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.errors import CorpusError
-from retrieval.text.corpus import Corpus, CorpusReport, Fields, Position, check_source, finish, iter_documents
+from retrieval.text.corpus import (Corpus, CorpusReport, Fields, Position, check_source, finish, iter_documents,
+                                   no_documents)
 
 CHUNK = 10_000  # documents handed over at once by the second pass
 
@@ -53,7 +54,7 @@ class CorpusSource:
                 on_progress(count, at.fraction)
             yield document
         if not count:
-            raise CorpusError(f"no documents to index in {self.path}: " + "; ".join(report.lines()))
+            raise no_documents(report)
         if self._counted is not None and count != self._counted:
             raise CorpusError(f"{self.path} changed while it was read: {self._counted} documents on the first "
                               f"pass, {count} on this one; nothing was written")
