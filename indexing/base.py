@@ -194,6 +194,22 @@ class IdIndex:
         """Every stored code in position order (as ``_prepare`` made it), shape (n, code width)."""
         return self._index.index.reconstruct_n(0, len(self))
 
+    def stored_at(self, positions) -> np.ndarray:
+        """The stored codes at ``positions`` (as ``_prepare`` made them), shape (len(positions), code width)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if not len(positions):  # a binary index's width is its packed bytes
+            width = getattr(self, "n_bytes", self.dim)
+            return np.empty((0, width), dtype=np.uint8 if self.metric == "hamming" else np.float32)
+        return np.stack([self._index.reconstruct(int(position)) for position in positions])
+
+    def scores_at(self, query, positions) -> np.ndarray:
+        """Exact scores of one query code against the documents at ``positions``, shape (len(positions),)
+        float32, in ``search``'s units (higher is more similar)."""
+        return self._pair_scores(self._prepare(query, "query codes"), self.stored_at(positions))[0]
+
+    def _pair_scores(self, queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def reconstruct(self, doc_id: str) -> np.ndarray:
         """The stored code of one document, shape (code width,)."""
         return self._index.reconstruct(self.id_map.position(doc_id))

@@ -76,8 +76,10 @@ class BinaryIndex(IdIndex):
 
     def scores(self, queries) -> np.ndarray:
         """Scores of every query against every document, shape (n_queries, n), float32 (as ``search``)."""
-        queries = self._prepare(queries, "query codes")
-        return self._scores(hamming_distances(queries, self.stored()))
+        return self._pair_scores(self._prepare(queries, "query codes"), self.stored())
+
+    def _pair_scores(self, queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
+        return self._scores(hamming_distances(queries, stored))
 
     def write(self, path: Path) -> None:
         faiss.write_index_binary(self._index, str(path))

@@ -16,6 +16,8 @@ import os
 import weakref
 from pathlib import Path
 
+import numpy as np
+
 from indexing.bundle import MANIFEST_NAME, check_file, parse_manifest
 from indexing.errors import IndexingError
 
@@ -126,6 +128,23 @@ class BundleReader:
         check_file(self.path, name, self.manifest["files"][name], os.fstat(fd).st_size, lambda: _sha256_fd(fd))
         proc = _PROC_FD / str(fd)
         return str(proc) if proc.exists() else str(self.path / name)
+
+    def read_array(self, name: str, mmap: bool = True):
+        """A ``.npy`` file of this generation, after checking its size and sha256, mapped read-only with ``mmap``
+        (so processes that load the same generation share its pages) or read. Never unpickles."""
+        fd = self._fd(name)
+        check_file(self.path, name, self.manifest["files"][name], os.fstat(fd).st_size, lambda: _sha256_fd(fd))
+        proc = _PROC_FD / str(fd)
+        source = proc if proc.exists() else self.path / name
+        try:
+            try:
+                return np.load(source, mmap_mode="r" if mmap else None, allow_pickle=False)
+            except ValueError:  # an empty array cannot be mapped
+                if not mmap:
+                    raise
+                return np.load(source, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise IndexingError(f"{self.path} is damaged: {name} is not a numpy array ({err})") from None
 
     def link_into(self, name: str, directory) -> dict:
         """Put this generation's file ``name`` into ``directory`` (a staged bundle) unchanged; return the size and

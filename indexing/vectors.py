@@ -71,8 +71,9 @@ class VectorIndex(IdIndex):
         similar). Evaluation ranks whole databases with it: a FAISS search
         with k = n would spend its time in a heap.
         """
-        queries = self._prepare(queries, "query codes")
-        stored = self.stored()
+        return self._pair_scores(self._prepare(queries, "query codes"), self.stored())
+
+    def _pair_scores(self, queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
         if self.metric == "cosine":
             return queries @ stored.T
         return -faiss.pairwise_distances(queries, stored)

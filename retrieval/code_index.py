@@ -36,19 +36,26 @@ class Hit(NamedTuple):
     title: str
     snippet: str
     label: str | None = None
+    semantic: float | None = None  # the codes' own score of a hybrid hit (None: not measured in this mode)
+    lexical: float | None = None  # BM25's, likewise
 
     def to_json(self) -> dict:
-        """The hit as ``retrieval query --json`` and the HTTP API show it."""
+        """The hit as ``retrieval query --json`` and the HTTP API show it: ``score`` is what ranked it (the fused
+        score in hybrid mode), ``semantic_score`` and ``lexical_score`` each side's own (null where unused)."""
         return {"id": self.doc_id, "score": round(self.score, 6), "title": self.title, "label": self.label,
-                "snippet": self.snippet}
+                "snippet": self.snippet, "semantic_score": _rounded(self.semantic), "lexical_score": _rounded(self.lexical)}
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(float(score), 6)
 
 
 def query_json(query: str, hits) -> dict:
     """One query's answer as ``retrieval query --json`` and ``GET /search`` give it (``known_terms`` for a
     text query's HitList; not for the neighbours of a document, nor for images)."""
-    known = getattr(hits, "known_terms", None)
+    known, mode = getattr(hits, "known_terms", None), getattr(hits, "mode", None)
     return {"query": query, **({"known_terms": known} if known is not None else {}),
-            "hits": [hit.to_json() for hit in hits]}
+            **({"mode": mode} if mode is not None else {}), "hits": [hit.to_json() for hit in hits]}
 
 
 def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:

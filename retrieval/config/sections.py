@@ -81,6 +81,33 @@ class IndexConfig:
         _positive("ef_search", self.ef_search)
 
 
+@dataclass(frozen=True)
+class LexicalConfig:
+    """The lexical (BM25) index every text build keeps beside the codes, and how hybrid search fuses the two.
+
+    ``k1`` and ``b`` are Okapi BM25's (Lucene's defaults). ``alpha`` is the weight of the codes in hybrid
+    search (1 = codes alone, 0 = BM25 alone); -1 chooses it at build time on the corpus itself (see
+    ``retrieval.text.fusion``). ``depth`` is how many candidates each side proposes. ``enabled`` False
+    builds no lexical index: search is semantic only, as before the lexical index existed.
+    """
+
+    enabled: bool = True
+    k1: float = 1.2
+    b: float = 0.75
+    alpha: float = -1.0
+    depth: int = 100
+
+    def __post_init__(self):
+        if isinstance(self.k1, bool) or not isinstance(self.k1, (int, float)) or self.k1 < 0:
+            raise RetrievalError(f"bm25 k1 must be a non-negative number; got {self.k1!r}")
+        if isinstance(self.b, bool) or not isinstance(self.b, (int, float)) or not 0 <= self.b <= 1:
+            raise RetrievalError(f"bm25 b must be a number in [0, 1]; got {self.b!r}")
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not (
+                self.alpha == -1 or 0 <= self.alpha <= 1):
+            raise RetrievalError(f"alpha must be a weight in [0, 1], or -1 to choose it at build; got {self.alpha!r}")
+        _positive("depth", self.depth)
+
+
 class _Sections:
     """Shared by the top-level configs: dict round trip, flag overrides, the metric check."""
 
@@ -175,6 +202,7 @@ class BuildConfig(_Sections):
     # training on all, over two seeds, and 5,000 did not (bench/sample_size.py); every labelled corpus of
     # the protocol has fewer documents, so it trains on all of them as before.
     train_sample: int = 20_000
+    lexical: LexicalConfig = field(default_factory=LexicalConfig)
 
     def __post_init__(self):
         self._check_metric()

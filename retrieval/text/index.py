@@ -14,23 +14,15 @@ from indexing import BundleReader, Hits, IndexingError, check_k
 from retrieval.code_index import CodeIndex, Hit, snippet
 from retrieval.config import BuildConfig
 from retrieval.errors import RetrievalError
+from retrieval.runtime.lexical import FILES as LEXICAL_FILES, LexicalIndex
 from retrieval.runtime.tfidf import TfidfTransform, load_csr, save_csr
 from retrieval.text.corpus import Corpus
+from retrieval.text.fusion import FusionWeights
+from retrieval.text.search import NO_LEXICAL, HitList, resolve_mode, search_texts, similar_doc
 
 __all__ = ["CodeIndex", "Hit", "HitList", "TextIndex"]
+_UNSET = object()  # the lexical index's live rows not yet set
 TRANSFORM_CHUNK = 50_000  # texts featurised at once when building
-
-
-class HitList(list):
-    """The hits of one query, best first, with how many of its terms the vocabulary knows.
-
-    ``known_terms`` = 0 means the query held only stop words or unknown
-    terms: nothing can match it, and the list is empty.
-    """
-
-    def __init__(self, hits=(), known_terms: int | None = None):
-        super().__init__(hits)
-        self.known_terms = known_terms
 
 
 def check_rerank(rerank) -> None:
@@ -64,6 +56,11 @@ class TextIndex(CodeIndex):
     CONFIG = BuildConfig
     FILES = {"vectorizer": "vectorizer.json", "tfidf": "tfidf.npz"}
     _tfidf_by_position: tuple | None = None  # (the _rows it was made for, the TF-IDF rows per position)
+    load_note_: str | None = None  # what a loaded bundle cannot do (say, hybrid search) and how to enable it
+    lexical_: LexicalIndex | None = None  # BM25 over the stored rows; None in a bundle written before it existed
+    fusion_: FusionWeights | None = None  # hybrid search's weights, chosen at build
+    _lexical_rows: object = _UNSET  # the _rows the lexical index's live set was made for (_UNSET: none yet)
+    _lexical_columns: np.ndarray | None = None  # each TF-IDF column's lexical term number
 
     def fit(
         self,
@@ -91,18 +88,25 @@ class TextIndex(CodeIndex):
         for the end-of-build check) and ``corpus_report_`` (what reading found).
         """
         from retrieval.text.stream import as_source
+        from retrieval.text.weights import choose_weights
 
         started = time.perf_counter()
         stage = on_stage or (lambda name: None)
         source = as_source(corpus)
         X, codes, n, plan = self.train_on_sample(source, on_stage, on_epoch, on_progress)
+        lexical = self._lexical_builder()
         if len(self.sample_) == n:
             doc_ids, metadata = self.sample_.doc_ids, _metadata(self.sample_)
+            if lexical is not None:
+                lexical.add(self.sample_.texts)
         else:
             stage("encoding every document")
-            codes, doc_ids, metadata, X = self._encode_stream(source, on_progress)
+            codes, doc_ids, metadata, X = self._encode_stream(source, on_progress, lexical)
         stage("indexing")
-        self.index_documents(codes, doc_ids, metadata, X, plan)
+        self.index_documents(codes, doc_ids, metadata, X, plan, lexical.finish() if lexical is not None else None)
+        if self.lexical_ is not None:
+            stage("weighing the codes against BM25")
+            self.fusion_, self.fusion_figures_ = choose_weights(self, self.sample_, self.config.train.seed)
         self.corpus_report_ = source.report
         self.build_seconds_ = time.perf_counter() - started
         return self
@@ -138,18 +142,29 @@ class TextIndex(CodeIndex):
         _, codes = self._fit_model(X, on_stage, on_epoch)
         return X, codes, n, plan
 
-    def index_documents(self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None) -> "TextIndex":
+    def _lexical_builder(self):
+        """A builder of the lexical index this config asks for (None: none is kept)."""
+        from retrieval.runtime.lexical import LexicalBuilder
+        from retrieval.text.coverage import stop_words
+
+        cfg = self.config.lexical
+        if not cfg.enabled:
+            return None
+        return LexicalBuilder(stop_words(self.config.tfidf.stop_words), cfg.k1, cfg.b, self.config.tfidf.lowercase)
+
+    def index_documents(self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None,
+                        lexical: LexicalIndex | None = None) -> "TextIndex":
         """Index every document of a build, however it was encoded (here, or on Spark's executors).
 
         ``codes`` (n, code_size) float32 go into a new FAISS index of ``plan`` (by default, the one
         ``config.index`` asks for at n) under ``doc_ids``; ``metadata`` (n dicts) and ``tfidf``
-        (CSR, n rows) are kept per document, in the same order.
+        (CSR, n rows) are kept per document, in the same order, and so is ``lexical`` (their BM25 index) if given.
         """
-        self.metadata_, self._tfidf = metadata, tfidf
+        self.metadata_, self._tfidf, self.lexical_, self._lexical_rows = metadata, tfidf, lexical, _UNSET
         self.index_ = self._index_codes(codes, doc_ids, plan if plan is not None else self._plan(len(doc_ids)))
         return self
 
-    def _encode_stream(self, source, on_progress):
+    def _encode_stream(self, source, on_progress, lexical=None):
         """Featurise and encode every document of ``source`` a chunk at a time, through the numpy runtime.
 
         Returns codes (n, code_size) float32, the ids, the metadata and the TF-IDF rows (CSR), in reading order.
@@ -160,6 +175,8 @@ class TextIndex(CodeIndex):
         for chunk in chunks(source, on_progress=on_progress):
             X = self.transform_.transform(chunk.texts)
             codes.append(self._encode_rows(X))
+            if lexical is not None:
+                lexical.add(chunk.texts)
             doc_ids += chunk.doc_ids
             metadata += _metadata(chunk)
             rows.append(X)
@@ -199,6 +216,13 @@ class TextIndex(CodeIndex):
         else:
             self.index_ = self.index_.plus(codes, corpus.doc_ids)
         tfidf = self.tfidf_  # per position, through the stored rows a removal left, before they are reset
+        if self.lexical_ is not None:  # compacted like the other stored rows, then the new documents appended
+            from retrieval.runtime.lexical import LexicalBuilder
+
+            old = self.lexical_
+            added = LexicalBuilder(stop_words(self.config.tfidf.stop_words), old.k1, old.b, old.lowercase)
+            self.lexical_ = old.compacted(self._rows).plus(added.add(corpus.texts).finish())
+            self._lexical_rows = _UNSET
         self.metadata_ = self.metadata_ + _metadata(corpus)  # an addition compacts: stored rows are positions again
         self._tfidf = sp.vstack([tfidf, X], format="csr")
         words, unknown = word_coverage(corpus.texts, self.transform_, stop_words(self.config.tfidf.stop_words))
@@ -272,7 +296,8 @@ class TextIndex(CodeIndex):
         """The TF-IDF rows of the documents at ``positions``, without gathering every row after a removal."""
         return self._stored_tfidf()[positions if self._rows is None else self._rows[positions]]
 
-    def search(self, texts, k: int = 10, rerank: int = 0) -> list[HitList]:
+    def search(self, texts, k: int = 10, rerank: int = 0, mode: str | None = None,
+               alpha: float | None = None) -> list[HitList]:
         """The ``k`` most similar documents to each text, best first.
 
         Parameters
@@ -281,46 +306,62 @@ class TextIndex(CodeIndex):
         k : int
             Hits per text; a ``k`` larger than the index returns every document.
         rerank : int
-            With N > 0, the codes propose max(N, k) candidates and TF-IDF cosine
-            orders them (semantic hashing's recipe); scores are then cosines.
+            With N > 0 (semantic mode), the codes propose max(N, k) candidates
+            and TF-IDF cosine orders them (semantic hashing's recipe); scores are then cosines.
+        mode : {"hybrid", "semantic", "lexical"}, optional
+            ``hybrid`` (the default where the index has a lexical side) fuses
+            the codes' and BM25's candidates (``retrieval.text.fusion``);
+            ``semantic`` uses the codes alone, ``lexical`` BM25 alone.
+        alpha : float, optional
+            Hybrid mode's weight of the codes, in [0, 1]; by default the
+            index's own, chosen at build for the query's length.
 
         Returns
         -------
         list of HitList, one per text
-            Each a list of ``Hit``, with ``known_terms``: a text with no term in
-            the vocabulary gets an empty list and ``known_terms`` 0.
+            Each a list of ``Hit`` (with each side's own score in hybrid mode),
+            with ``known_terms`` and ``mode``: a text with no known term gets an
+            empty list and ``known_terms`` 0.
         """
         self._check_fitted()
         check_rerank(rerank)
         check_k(k)
+        mode = resolve_mode(self, mode, rerank)
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not texts:
             return []
-        X = self.features(texts)
-        known = self.transform_.known_terms(X)
-        results = [HitList(known_terms=int(n)) for n in known]
-        rows = np.flatnonzero(known)  # a query with no known term matches nothing
-        if not len(rows):
-            return results
-        X = X[rows] if len(rows) < len(texts) else X
-        codes = self.encoder_.encode(X)
-        if not rerank:
-            found = self.search_codes(codes, k)
-        else:
-            found = self._hits(self._rerank(self.index_.search(self.searchable(codes), _shortlist(rerank, k)), X), k=k)
-        for row, hits in zip(rows, found):
-            results[row].extend(hits)
-        return results
+        return search_texts(self, texts, k, rerank, mode, alpha)
 
-    def similar_to(self, doc_id: str, k: int = 10, rerank: int = 0) -> list[Hit]:
-        """The ``k`` documents most similar to an indexed one, excluding itself (``rerank`` as in ``search``)."""
+    def similar_to(self, doc_id: str, k: int = 10, rerank: int = 0, mode: str | None = None,
+                   alpha: float | None = None) -> list[Hit]:
+        """The ``k`` documents most similar to an indexed one, excluding itself (the rest as in ``search``)."""
+        self._check_fitted()
         check_rerank(rerank)
+        check_k(k)
+        mode = resolve_mode(self, mode, rerank)
+        if mode != "semantic":
+            return similar_doc(self, doc_id, k, mode, alpha)
         if not rerank:
             return super().similar_to(doc_id, k)
-        self._check_fitted()
         X = self._tfidf_at(self.index_.id_map.position(doc_id))
         hits = self.index_.search(self.index_.reconstruct(doc_id), _shortlist(rerank, k) + 1)
         return self._hits(self._rerank(hits, X), skip=doc_id, k=k)[0]
+
+    def live_lexical(self) -> LexicalIndex:
+        """The lexical index, its statistics over the documents now in the index (after any removals)."""
+        if self.lexical_ is None:
+            raise RetrievalError(NO_LEXICAL)
+        if self._lexical_rows is not self._rows:
+            self.lexical_.set_live(self._rows)
+            self._lexical_rows = self._rows
+        return self.lexical_
+
+    def lexical_terms_of(self, position: int) -> np.ndarray:
+        """The lexical term numbers of the document at ``position``, from its TF-IDF row (sorted, int64)."""
+        if self._lexical_columns is None:
+            self._lexical_columns = self.lexical_.term_ids_of(self.transform_.vocabulary)
+        columns = self._lexical_columns[self._tfidf_at(position).indices]
+        return np.unique(columns[columns >= 0])
 
     def _rerank(self, hits: Hits, X) -> Hits:
         """Re-order each query's candidates by TF-IDF cosine with its row of ``X`` (n_queries, n_features)."""
@@ -335,13 +376,25 @@ class TextIndex(CodeIndex):
                     doc_ids=self.index_.id_map.ids(positions))
 
     def manifest_body(self) -> dict:
-        return {**super().manifest_body(), "vocabulary_size": self.transform_.n_features}
+        body = {**super().manifest_body(), "vocabulary_size": self.transform_.n_features}
+        body.pop("lexical", None), body.pop("fusion", None)  # a loaded bundle's, carried: replaced by this one's
+        if self.lexical_ is not None:
+            lexical = self.lexical_
+            body["lexical"] = {"k1": lexical.k1, "b": lexical.b, "lowercase": lexical.lowercase,
+                               "terms": lexical.n_terms, "postings": int(len(lexical.rows))}
+            figures = getattr(self, "fusion_figures_", None) or (self.manifest_ or {}).get("fusion", {}).get("figures", {})
+            body["fusion"] = {**self.fusion_.to_dict(), "figures": figures}
+        return body
 
     def _save_files(self, staged: Path) -> dict:
         (staged / self.FILES["vectorizer"]).write_text(json.dumps(self.vectorizer_))
         if self._linkable():  # only removals since the load: the same stored rows, under the new rows.npy
-            return {self.FILES["tfidf"]: self._reader.link_into(self.FILES["tfidf"], staged)}
+            names = [self.FILES["tfidf"]] + (list(LEXICAL_FILES.values()) if self.lexical_ is not None else [])
+            return {name: self._reader.link_into(name, staged) for name in names}
         save_csr(staged / self.FILES["tfidf"], self.tfidf_)
+        if self.lexical_ is not None:  # per position, as the TF-IDF rows and the metadata are written
+            for part, array in self.lexical_.compacted(self._rows).arrays().items():
+                np.save(staged / LEXICAL_FILES[part], np.ascontiguousarray(array), allow_pickle=False)
         return {}
 
     def _load_files(self, reader: BundleReader) -> None:
@@ -353,6 +406,20 @@ class TextIndex(CodeIndex):
             raise IndexingError(f"{reader.path} is damaged: {err}") from None
         if self.transform_.n_features != self.encoder_.input_dim:
             raise IndexingError(f"{reader.path} is inconsistent: vectorizer and encoder widths differ")
+        self.lexical_, self.fusion_, self._lexical_rows = None, None, _UNSET
+        self.load_note_ = None
+        if not all(name in reader.manifest["files"] for name in LEXICAL_FILES.values()):
+            self.load_note_ = NO_LEXICAL
+            return
+        settings, fusion = self.manifest_.get("lexical", {}), self.manifest_.get("fusion", {})
+        try:
+            arrays = {part: reader.read_array(name) for part, name in LEXICAL_FILES.items()}
+            self.lexical_ = LexicalIndex(**arrays, k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
+                                         lowercase=settings.get("lowercase", True))
+            self.fusion_ = FusionWeights.from_dict(fusion)
+        except RetrievalError as err:
+            raise IndexingError(f"{reader.path} is damaged: {err}") from None
+        self._check_stored(self.lexical_.n_stored, LEXICAL_FILES["lengths"])
 
 
 def _metadata(corpus: Corpus) -> list[dict]:

@@ -1,0 +1,328 @@
+"""Okapi BM25 over a corpus's stored rows, in numpy: the lexical half of hybrid search.
+
+The index is plain arrays, written as ``.npy`` and mapped read-only on load,
+so every server worker shares one copy through the page cache:
+
+- ``terms`` (n_terms,) ``S32``: the vocabulary, UTF-8, sorted (a query term is
+  found by binary search, so no dictionary is built at load);
+- ``indptr`` (n_terms + 1,) int64 and ``rows`` (n_postings,) int32: postings,
+  term-major (CSC of the corpus), each term's stored rows in increasing order;
+- ``tf`` (n_postings,) float32: the term's count in that row;
+- ``lengths`` (n_stored,) float32: each stored row's count of indexed tokens.
+
+Nothing that depends on which documents are live is stored: document
+frequencies, the document count and the mean length are taken over the live
+rows when a query is scored (a removal changes only the row map), so IDF and
+length normalisation follow ``add`` and ``remove`` exactly.
+
+Scores are ``sum over distinct query terms of idf(t) tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))``
+with Lucene's ``idf = log(1 + (N - df + 0.5) / (df + 0.5))``, as the BM25 baseline
+in ``retrieval.evaluation.bm25`` computes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import scipy.sparse as sp
+
+from retrieval.errors import RetrievalError
+
+TERM_BYTES = 32  # longer tokens (hashes, base64, glued URLs) are not indexed, nor looked up
+TERM_DTYPE = f"S{TERM_BYTES}"
+TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, as the TF-IDF featurizer uses
+FILES = {name: f"lexical_{name}.npy" for name in ("terms", "indptr", "rows", "tf", "lengths")}
+MAX_QUERY_TERMS = 32  # a long query (a whole document) keeps its highest-idf terms on the lexical side
+
+
+def _ascii_table(lowercase: bool) -> bytes:
+    table = bytearray(b" " * 256)
+    for code in range(128):
+        char = chr(code)
+        if char.isalnum() or char == "_":
+            table[code] = ord(char.lower() if lowercase else char)
+    return bytes(table)
+
+
+_TABLES = {True: _ascii_table(True), False: _ascii_table(False)}
+
+
+def tokenize(text: str, lowercase: bool = True) -> list[bytes]:
+    """The word tokens of ``text`` as UTF-8 bytes: two or more word characters, at most ``TERM_BYTES`` bytes.
+
+    ASCII text takes a byte-table path (three times faster than the regular expression) that finds the
+    same tokens as scikit-learn's pattern.
+    """
+    if text.isascii():
+        found = text.encode("ascii").translate(_TABLES[lowercase]).split()
+    else:
+        found = [token.encode("utf-8") for token in TOKEN.findall(text.lower() if lowercase else text)]
+    return [token for token in found if 2 <= len(token) <= TERM_BYTES]
+
+
+class LexicalIndex:
+    """BM25 over stored rows (see the module docstring for the arrays).
+
+    Parameters
+    ----------
+    terms, indptr, rows, tf, lengths : ndarray
+        The arrays, as ``LexicalBuilder.finish`` makes them or ``load`` maps them.
+    k1, b : float
+        Term-frequency saturation and length normalisation.
+    lowercase : bool
+        Whether tokens are lowercased (as the corpus was when it was indexed).
+    """
+
+    def __init__(self, terms, indptr, rows, tf, lengths, k1: float = 1.2, b: float = 0.75, lowercase: bool = True):
+        check_bm25(k1, b)
+        self.terms, self.indptr, self.rows, self.tf, self.lengths = terms, indptr, rows, tf, lengths
+        self.k1, self.b, self.lowercase = float(k1), float(b), bool(lowercase)
+        self._check()
+        self.set_live(None)
+
+    def _check(self) -> None:
+        n_terms, n_postings = len(self.terms), len(self.rows)
+        if (self.terms.dtype != np.dtype(TERM_DTYPE) or self.indptr.dtype != np.int64 or self.rows.dtype != np.int32
+                or self.tf.dtype != np.float32 or self.lengths.dtype != np.float32):
+            raise RetrievalError("the lexical index's arrays have the wrong types")
+        if (self.indptr.shape != (n_terms + 1,) or self.tf.shape != (n_postings,) or self.indptr[0] != 0
+                or self.indptr[-1] != n_postings or self.lengths.ndim != 1):
+            raise RetrievalError("the lexical index's arrays disagree in length")
+        if n_postings and (int(self.rows.max()) >= len(self.lengths) or int(self.rows.min()) < 0):
+            raise RetrievalError("the lexical index names a row it does not hold")
+
+    @property
+    def n_stored(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def n_terms(self) -> int:
+        return len(self.terms)
+
+    def set_live(self, positions_to_rows: np.ndarray | None) -> "LexicalIndex":
+        """Which stored rows are documents, in position order (None: every stored row, position = row).
+
+        Statistics (N, avgdl, df) are taken over these rows from now on.
+        """
+        if positions_to_rows is None:
+            self._live, self._position = None, None
+            lengths = self.lengths
+        else:
+            rows = np.asarray(positions_to_rows, dtype=np.int64)
+            self._live = np.zeros(self.n_stored, dtype=bool)
+            self._live[rows] = True
+            self._position = np.full(self.n_stored, -1, dtype=np.int64)
+            self._position[rows] = np.arange(len(rows))
+            lengths = self.lengths[rows]
+        self.n_documents = len(lengths)
+        self.avgdl = float(lengths.mean()) if len(lengths) else 0.0
+        self._norm = None  # k1 (1 - b + b |d| / avgdl) per stored row, made on first use
+        return self
+
+    def _row_norm(self) -> np.ndarray:
+        if self._norm is None:
+            self._norm = (self.k1 * (1 - self.b + self.b * self.lengths / max(self.avgdl, 1e-9))).astype(np.float32)
+        return self._norm
+
+    # --- queries ---------------------------------------------------------------------------------------
+    def term_ids(self, text: str) -> np.ndarray:
+        """The distinct vocabulary terms of ``text``, as sorted term numbers (int64)."""
+        tokens = set(tokenize(text, self.lowercase))
+        if not tokens or not self.n_terms:
+            return np.empty(0, dtype=np.int64)
+        wanted = np.array(sorted(tokens), dtype=TERM_DTYPE)
+        found = np.searchsorted(self.terms, wanted)
+        found[found == self.n_terms] = 0
+        return found[self.terms[found] == wanted].astype(np.int64)
+
+    def _idf(self, term_ids: np.ndarray) -> np.ndarray:
+        if self._live is None:
+            df = (self.indptr[term_ids + 1] - self.indptr[term_ids]).astype(np.float64)
+        else:
+            df = np.array([self._live[self.rows[self.indptr[t]:self.indptr[t + 1]]].sum() for t in term_ids],
+                          dtype=np.float64)
+        n = self.n_documents
+        return np.log1p((n - df + 0.5) / (df + 0.5)), df
+
+    def term_ids_of(self, terms) -> np.ndarray:
+        """The term numbers of ``terms`` (str), -1 for a term the vocabulary lacks, int64."""
+        wanted = np.array([term.encode("utf-8") for term in terms], dtype=TERM_DTYPE)
+        if not len(wanted) or not self.n_terms:
+            return np.full(len(wanted), -1, dtype=np.int64)
+        found = np.searchsorted(self.terms, wanted)
+        found[found == self.n_terms] = 0
+        return np.where(self.terms[found] == wanted, found, -1).astype(np.int64)
+
+    def _postings(self, term_ids: np.ndarray):
+        """(stored rows, BM25 contributions) of every posting of the query's terms, dead rows included."""
+        if not len(term_ids):
+            return np.empty(0, np.int32), np.empty(0, np.float32)
+        idf, df = self._idf(term_ids)
+        keep = df > 0
+        term_ids, idf = term_ids[keep], idf[keep]
+        if len(term_ids) > MAX_QUERY_TERMS:  # the rarest terms carry a long query's lexical evidence
+            rarest = np.argsort(-idf, kind="stable")[:MAX_QUERY_TERMS]
+            term_ids, idf = term_ids[rarest], idf[rarest]
+        starts, ends = self.indptr[term_ids], self.indptr[term_ids + 1]
+        rows = np.concatenate([self.rows[s:e] for s, e in zip(starts, ends)]) if len(term_ids) else np.empty(0, np.int32)
+        tf = np.concatenate([self.tf[s:e] for s, e in zip(starts, ends)]) if len(term_ids) else np.empty(0, np.float32)
+        weight = np.repeat(idf.astype(np.float32), (ends - starts))
+        return rows, weight * tf * np.float32(self.k1 + 1) / (tf + self._row_norm()[rows])
+
+    def scores_of(self, text: str, term_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of every live document that shares a term with ``text``, and their BM25 scores.
+
+        ``term_ids`` (from ``term_ids``), when given, stand for the text: its distinct terms.
+
+        Returns
+        -------
+        positions : ndarray of shape (n_matching,), int64, increasing
+        scores : ndarray of shape (n_matching,), float32, positive
+        """
+        rows, contributions = self._postings(self.term_ids(text) if term_ids is None else term_ids)
+        if not len(rows):
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        if len(rows) * 8 > self.n_stored:  # many postings: one dense pass beats sorting them
+            dense = np.bincount(rows, contributions, minlength=self.n_stored)
+            matched = np.flatnonzero(dense)
+            scores = dense[matched]
+        else:
+            matched, inverse = np.unique(rows, return_inverse=True)
+            scores = np.bincount(inverse, contributions)
+        positions = matched.astype(np.int64) if self._position is None else self._position[matched]
+        alive = positions >= 0
+        return positions[alive], scores[alive].astype(np.float32)
+
+    def top(self, text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best positions for ``text`` and their scores, best first (fewer when fewer match)."""
+        return top_of(*self.scores_of(text), k)
+
+    def score_positions(self, text: str, positions: np.ndarray) -> np.ndarray:
+        """BM25 scores of ``text`` against the documents at ``positions`` (0 where no term is shared)."""
+        return scores_at(*self.scores_of(text), positions)
+
+    # --- storage -----------------------------------------------------------------------------------------
+    def arrays(self) -> dict:
+        return {"terms": self.terms, "indptr": self.indptr, "rows": self.rows, "tf": self.tf, "lengths": self.lengths}
+
+    def compacted(self, positions_to_rows: np.ndarray | None) -> "LexicalIndex":
+        """The same index over only the live rows, renumbered so that stored row = position."""
+        if positions_to_rows is None:
+            return self
+        new_row = np.full(self.n_stored, -1, dtype=np.int64)
+        new_row[np.asarray(positions_to_rows)] = np.arange(len(positions_to_rows))
+        mapped = new_row[self.rows]
+        keep = mapped >= 0
+        counts = np.add.reduceat(keep.astype(np.int64), self.indptr[:-1]) if len(self.rows) else np.zeros(self.n_terms, np.int64)
+        counts[np.diff(self.indptr) == 0] = 0  # reduceat gives the next element for an empty range
+        indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return LexicalIndex(self.terms, indptr, mapped[keep].astype(np.int32), np.asarray(self.tf)[keep],
+                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.k1, self.b, self.lowercase)
+
+    def plus(self, other: "LexicalIndex") -> "LexicalIndex":
+        """This index's rows, then ``other``'s (a new index; the vocabularies are merged)."""
+        terms = np.union1d(self.terms, other.terms).astype(TERM_DTYPE)
+        counts = np.zeros(len(terms), dtype=np.int64)
+        mine, theirs = np.searchsorted(terms, self.terms), np.searchsorted(terms, other.terms)
+        counts[mine] += np.diff(self.indptr)
+        counts[theirs] += np.diff(other.indptr)
+        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        rows = np.empty(indptr[-1], dtype=np.int32)
+        tf = np.empty(indptr[-1], dtype=np.float32)
+        # each term's old postings first (rows below n_stored), then the new ones: rows stay increasing
+        own_counts = np.zeros(len(terms), dtype=np.int64)
+        own_counts[mine] = np.diff(self.indptr)
+        own_dest = _destinations(indptr[mine], self.indptr)
+        rows[own_dest], tf[own_dest] = self.rows, self.tf
+        their_dest = _destinations(indptr[theirs] + own_counts[theirs], other.indptr)
+        rows[their_dest], tf[their_dest] = np.asarray(other.rows) + self.n_stored, other.tf
+        return LexicalIndex(terms, indptr, rows, tf, np.concatenate([self.lengths, other.lengths]),
+                            self.k1, self.b, self.lowercase)
+
+
+def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of ``positions`` by ``scores``, best first; ties go to the earlier position."""
+    if len(scores) > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        positions, scores = positions[part], scores[part]
+    order = np.lexsort((positions, -scores))
+    return positions[order], scores[order]
+
+
+def scores_at(matched: np.ndarray, scores: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The scores of ``positions`` among ``matched`` (increasing) and their ``scores``; 0 where absent."""
+    out = np.zeros(len(positions), dtype=np.float32)
+    if len(matched) and len(positions):
+        where = np.searchsorted(matched, positions)
+        where[where == len(matched)] = 0
+        hit = matched[where] == positions
+        out[hit] = scores[where[hit]]
+    return out
+
+
+def _destinations(starts: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Where each posting of a CSC laid out by ``indptr`` goes when its terms start at ``starts``."""
+    counts = np.diff(indptr)
+    offsets = np.arange(indptr[-1], dtype=np.int64) - np.repeat(indptr[:-1], counts)
+    return np.repeat(starts, counts) + offsets
+
+
+def check_bm25(k1, b) -> None:
+    """BM25's parameters: k1 >= 0 and 0 <= b <= 1."""
+    if not (isinstance(k1, (int, float)) and isinstance(b, (int, float))) or not (k1 >= 0 and 0 <= b <= 1):
+        raise RetrievalError(f"BM25 needs k1 >= 0 and 0 <= b <= 1; got k1={k1!r}, b={b!r}")
+
+
+class LexicalBuilder:
+    """Collects the postings of texts added a chunk at a time; ``finish`` makes the ``LexicalIndex``.
+
+    Parameters
+    ----------
+    stop_words : iterable of str
+        Terms left out of the vocabulary (so a query's stop words match nothing).
+    k1, b, lowercase : as ``LexicalIndex``
+    """
+
+    def __init__(self, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True):
+        check_bm25(k1, b)
+        self.k1, self.b, self.lowercase = k1, b, lowercase
+        self._stop = {word.encode("utf-8") for word in stop_words}
+        self._ids: dict[bytes, int] = {}
+        self._chunks: list[sp.csr_matrix] = []
+
+    def add(self, texts) -> "LexicalBuilder":
+        ids, stop = self._ids, self._stop
+        indptr, columns, counts = [0], [], []
+        for text in texts:
+            bag = Counter(token for token in tokenize(text, self.lowercase) if token not in stop)
+            columns.extend(ids.setdefault(token, len(ids)) for token in bag)
+            counts.extend(bag.values())
+            indptr.append(len(columns))
+        self._chunks.append((np.asarray(indptr, np.int64), np.asarray(columns, np.int64),
+                             np.asarray(counts, np.float32)))
+        return self
+
+    def finish(self) -> LexicalIndex:
+        """The index of every text added, in order: stored row i is the i-th text."""
+        vocabulary = np.array(list(self._ids), dtype=TERM_DTYPE)
+        order = np.argsort(vocabulary, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        n_terms = len(vocabulary)
+        blocks = [sp.csr_matrix((counts, rank[columns], indptr), shape=(len(indptr) - 1, n_terms))
+                  for indptr, columns, counts in self._chunks]
+        matrix = (sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_terms), dtype=np.float32))
+        lengths = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
+        csc = matrix.tocsc()
+        csc.sort_indices()
+        return LexicalIndex(vocabulary[order], csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
+                            csc.data.astype(np.float32), lengths, self.k1, self.b, self.lowercase)
+
+
+def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True) -> LexicalIndex:
+    """A ``LexicalIndex`` of ``texts`` (a sequence of str) in one call."""
+    return LexicalBuilder(stop_words, k1, b, lowercase).add(texts).finish()

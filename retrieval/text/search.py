@@ -1,0 +1,138 @@
+"""A text index's three query modes: ``semantic`` (the codes), ``lexical`` (BM25) and ``hybrid`` (both, fused).
+
+``TextIndex.search`` and ``similar_to`` call these; they need numpy, scipy
+and FAISS only. See ``retrieval.text.fusion`` for how the two sides meet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from indexing import Hits
+from retrieval.errors import RetrievalError
+from retrieval.runtime.lexical import top_of, scores_at
+from retrieval.text.fusion import MODES, candidates, check_alpha, check_mode, fuse, lowest_score
+
+NO_LEXICAL = ("this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
+              "only; rebuild it to enable hybrid and lexical search")
+
+
+class HitList(list):
+    """The hits of one query, best first, with how many of its terms the index knows and the mode that answered.
+
+    ``known_terms`` = 0 means the query held only stop words or unknown
+    terms: nothing can match it, and the list is empty.
+    """
+
+    def __init__(self, hits=(), known_terms: int | None = None, mode: str | None = None):
+        super().__init__(hits)
+        self.known_terms, self.mode = known_terms, mode
+
+
+def resolve_mode(index, mode, rerank: int = 0) -> str:
+    """The mode a query runs in: ``mode``, or hybrid where the index has a lexical side (semantic otherwise,
+    and always with ``rerank``, which re-orders the codes' candidates)."""
+    if mode is None:
+        return "semantic" if rerank or index.lexical_ is None else "hybrid"
+    check_mode(mode)
+    if mode != "semantic" and index.lexical_ is None:
+        raise RetrievalError(NO_LEXICAL)
+    if mode != "semantic" and rerank:
+        raise RetrievalError("rerank re-orders the codes' candidates by TF-IDF cosine: it goes with mode semantic")
+    return mode
+
+
+def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> list[HitList]:
+    """``TextIndex.search`` after its checks: one HitList per text."""
+    check_alpha(alpha)
+    X = index.features(texts)
+    known = index.transform_.known_terms(X)
+    if mode == "semantic":
+        return _semantic(index, X, known, k, rerank)
+    lexical = index.live_lexical()
+    depth = max(index.config.lexical.depth, k)
+    coded = np.flatnonzero(known) if mode == "hybrid" else np.empty(0, np.int64)
+    proposed = codes = None
+    if len(coded):
+        codes = index.searchable(index.encoder_.encode(X[coded] if len(coded) < len(texts) else X))
+        proposed = index.index_.search(codes, depth)
+    slot = {int(row): j for j, row in enumerate(coded)}
+    results = []
+    for i, text in enumerate(texts):
+        term_ids = lexical.term_ids(text)
+        matched, scores = lexical.scores_of(text, term_ids)
+        n_known = max(len(term_ids), int(known[i]) if mode == "hybrid" else 0)
+        if mode == "lexical":
+            positions, scores = top_of(matched, scores, k)
+            results.append(HitList(_hits(index, positions, scores, None, scores), n_known, mode))
+            continue
+        j = slot.get(i)
+        semantic_top = proposed.positions[j][proposed.positions[j] >= 0] if j is not None else np.empty(0, np.int64)
+        weight = alpha if alpha is not None else index.fusion_.alpha(len(term_ids))
+        fused = _fused(index, codes[j] if j is not None else None, semantic_top, matched, scores, depth, weight)
+        results.append(HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
+                                     fused.lexical[:k], has_semantic=j is not None), n_known, mode))
+    return results
+
+
+def _fused(index, code, semantic_top, matched, scores, depth: int, alpha: float):
+    lexical_top, _ = top_of(matched, scores, depth)
+    pool = candidates(semantic_top, lexical_top)
+    semantic = index.index_.scores_at(code, pool) if code is not None else np.zeros(len(pool), np.float32)
+    return fuse(pool, semantic, scores_at(matched, scores, pool), alpha, lowest_score(index.index_.metric),
+                has_semantic=code is not None)
+
+
+def _hits(index, positions, scores, semantic, lexical, has_semantic: bool = True) -> list:
+    """Hits of positions (best first), each with its fused score and its sides' scores (None where unused)."""
+    doc_ids = index.index_.id_map.ids(np.asarray(positions, dtype=np.int64)[None, :])
+    found = index._hits(Hits(scores=np.asarray(scores, np.float32)[None, :], positions=np.asarray(positions)[None, :],
+                             doc_ids=doc_ids))[0]
+    sides = zip(semantic if semantic is not None and has_semantic else [None] * len(found),
+                lexical if lexical is not None else [None] * len(found))
+    return [hit._replace(semantic=None if s is None else float(s), lexical=None if b is None else float(b))
+            for hit, (s, b) in zip(found, sides)]
+
+
+def _semantic(index, X, known, k: int, rerank: int) -> list[HitList]:
+    results = [HitList(known_terms=int(n), mode="semantic") for n in known]
+    rows = np.flatnonzero(known)  # a query with no known term matches nothing
+    if not len(rows):
+        return results
+    X = X[rows] if len(rows) < X.shape[0] else X
+    codes = index.encoder_.encode(X)
+    if not rerank:
+        found = index.search_codes(codes, k)
+    else:
+        shortlist = max(int(rerank), k)
+        found = index._hits(index._rerank(index.index_.search(index.searchable(codes), shortlist), X), k=k)
+    for row, hits in zip(rows, found):
+        results[row].extend(hits)
+    return results
+
+
+def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
+    """The ``k`` documents most like an indexed one in ``mode`` (hybrid or lexical), itself left out.
+
+    The document's lexical query is its terms as its TF-IDF row holds them (the index keeps no text).
+    """
+    check_alpha(alpha)
+    position = index.index_.id_map.position(doc_id)
+    lexical = index.live_lexical()
+    term_ids = index.lexical_terms_of(position)
+    matched, scores = lexical.scores_of("", term_ids)
+    keep = matched != position
+    matched, scores = matched[keep], scores[keep]
+    depth = max(index.config.lexical.depth, k)
+    if mode == "lexical":
+        positions, scores = top_of(matched, scores, k)
+        return _hits(index, positions, scores, None, scores)
+    code = index.index_.reconstruct(doc_id)
+    proposed = index.index_.search(code, depth + 1)
+    semantic_top = proposed.positions[0][(proposed.positions[0] >= 0) & (proposed.positions[0] != position)]
+    weight = alpha if alpha is not None else index.fusion_.alpha(len(term_ids))
+    fused = _fused(index, code, semantic_top, matched, scores, depth, weight)
+    return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
+
+
+__all__ = ["HitList", "MODES", "NO_LEXICAL", "resolve_mode", "search_texts", "similar_doc"]

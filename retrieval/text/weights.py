@@ -1,0 +1,137 @@
+"""Choosing hybrid search's weights at build time, on the corpus itself, without asking for labels.
+
+Short queries: a seeded sample of documents each asks for itself with a
+pseudo-query drawn from it: its title where it has one of its own, else a
+span of ``SPAN_WORDS`` consecutive words. ``alpha_short`` is the weight of the
+grid with the highest MRR@10 over them.
+
+Whole documents: where the corpus is labelled, a seeded sample of documents
+is each a query, relevant = the other documents of its label, and
+``alpha_long`` is the weight with the highest precision@10. An unlabelled
+corpus keeps the codes alone for whole documents (``alpha_long`` = 1), the
+setting the five labelled corpora of ``bench/corpora.py`` measure.
+
+Ties go to the larger weight (more of the codes). Each side's candidates and
+raw scores are found once per query; every weight of the grid then only
+re-sorts them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.text.fusion import FusionWeights, candidates, fuse, lowest_score
+from retrieval.runtime.lexical import scores_at, top_of
+
+GRID = tuple(round(step / 10, 1) for step in range(11))
+SPAN_WORDS = 6
+SHORT_QUERIES, LONG_QUERIES = 400, 200
+
+
+def pseudo_query(text: str, title: str, doc_id: str, rng: np.random.Generator) -> str:
+    """A short query a document should answer: its own title, else a seeded span of its words ('' if too short)."""
+    if title and title != doc_id and len(title.split()) >= 2:
+        return title
+    words = text.split()
+    if len(words) < 2 * SPAN_WORDS:
+        return ""
+    start = int(rng.integers(0, len(words) - SPAN_WORDS + 1))
+    return " ".join(words[start:start + SPAN_WORDS])
+
+
+def _pools(index, texts, depth: int):
+    """Per text: (candidate positions, raw semantic scores or None, raw BM25 scores, distinct terms)."""
+    lexical = index.live_lexical()
+    X = index.features(texts)
+    known = index.transform_.known_terms(X)
+    coded = np.flatnonzero(known)
+    codes = index.searchable(index.encoder_.encode(X[coded])) if len(coded) else None
+    proposed = index.index_.search(codes, depth) if len(coded) else None
+    slot = {int(row): j for j, row in enumerate(coded)}
+    for i, text in enumerate(texts):
+        term_ids = lexical.term_ids(text)
+        matched, scores = lexical.scores_of(text, term_ids)
+        j = slot.get(i)
+        semantic_top = proposed.positions[j][proposed.positions[j] >= 0] if j is not None else np.empty(0, np.int64)
+        pool = candidates(semantic_top, top_of(matched, scores, depth)[0])
+        semantic = index.index_.scores_at(codes[j], pool) if j is not None else None
+        yield pool, semantic, scores_at(matched, scores, pool), len(term_ids)
+
+
+def _best(figures: dict) -> float:
+    """The weight with the best figure; ties go to the larger weight."""
+    best = max(figures.values())
+    return max(alpha for alpha, value in figures.items() if value >= best - 1e-12)
+
+
+def short_query_mrr(index, queries, targets, depth: int) -> dict:
+    """MRR@10 of each weight of ``GRID`` over ``queries`` whose answers are the positions ``targets``."""
+    lowest = lowest_score(index.index_.metric)
+    reciprocal = {alpha: 0.0 for alpha in GRID}
+    for (pool, semantic, lexical, _), target in zip(_pools(index, queries, depth), targets):
+        for alpha in GRID:
+            ranked = fuse(pool, semantic if semantic is not None else np.zeros(len(pool), np.float32), lexical,
+                          alpha, lowest, has_semantic=semantic is not None).positions[:10]
+            hit = np.flatnonzero(ranked == target)
+            reciprocal[alpha] += 1.0 / (hit[0] + 1) if len(hit) else 0.0
+    return {alpha: total / max(len(targets), 1) for alpha, total in reciprocal.items()}
+
+
+def long_query_precision(index, texts, positions, labels, depth: int) -> dict:
+    """Same-label precision@10 of each weight over whole documents (``texts`` at ``positions``) as queries."""
+    lowest = lowest_score(index.index_.metric)
+    labels = np.asarray(labels, dtype=object)
+    precision = {alpha: 0.0 for alpha in GRID}
+    for (pool, semantic, lexical, _), position in zip(_pools(index, texts, depth + 1), positions):
+        others = pool != position
+        pool, lexical = pool[others], lexical[others]
+        semantic = semantic[others] if semantic is not None else None
+        for alpha in GRID:
+            ranked = fuse(pool, semantic if semantic is not None else np.zeros(len(pool), np.float32), lexical,
+                          alpha, lowest, has_semantic=semantic is not None).positions[:10]
+            precision[alpha] += float(np.mean(labels[ranked] == labels[position])) if len(ranked) else 0.0
+    return {alpha: total / max(len(positions), 1) for alpha, total in precision.items()}
+
+
+def choose_weights(index, corpus, seed: int) -> tuple[FusionWeights, dict]:
+    """The fusion weights for ``index``, measured on ``corpus`` (the documents it was trained on, all indexed),
+    and the figures of every weight of the grid.
+
+    A weight set at build (``config.lexical.alpha``) is used for every query length instead.
+    """
+    config = index.config.lexical
+    if config.alpha != -1:
+        return FusionWeights(config.alpha, config.alpha, chosen_by="set at build (--alpha)"), {}
+    rng = np.random.default_rng(seed)
+    picks = rng.permutation(len(corpus))
+    id_map = index.index_.id_map
+    queries, targets = [], []
+    for i in picks[:SHORT_QUERIES].tolist():
+        query = pseudo_query(corpus.texts[i], corpus.titles[i], corpus.doc_ids[i], rng)
+        if query:
+            queries.append(query)
+            targets.append(id_map.position(corpus.doc_ids[i]))
+    mrr = short_query_mrr(index, queries, targets, config.depth) if queries else {}
+    alpha_short = _best(mrr) if mrr else 1.0
+    labels = corpus.labels
+    how = f"short: MRR@10 of {len(queries)} pseudo-queries (titles or {SPAN_WORDS}-word spans)"
+    if labels and any(label is not None for label in labels):
+        chosen = [i for i in picks[:LONG_QUERIES].tolist() if labels[i] is not None]
+        precision = long_query_precision(index, [corpus.texts[i] for i in chosen],
+                                         [id_map.position(corpus.doc_ids[i]) for i in chosen],
+                                         _labels_by_position(index, corpus), config.depth)
+        alpha_long = _best(precision)
+        how += f"; whole documents: same-label P@10 of {len(chosen)} documents"
+    else:
+        precision, alpha_long = {}, 1.0
+        how += "; whole documents: codes alone (the corpus has no labels)"
+    figures = {"short_mrr_at_10": {str(a): round(v, 4) for a, v in mrr.items()},
+               "long_precision_at_10": {str(a): round(v, 4) for a, v in precision.items()}}
+    return FusionWeights(alpha_short, alpha_long, chosen_by=how), figures
+
+
+def _labels_by_position(index, corpus) -> list:
+    labels = [None] * len(index.index_)
+    for doc_id, label in zip(corpus.doc_ids, corpus.labels):
+        labels[index.index_.id_map.position(doc_id)] = label
+    return labels
