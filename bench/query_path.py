@@ -6,8 +6,10 @@ Measures, on one machine in one run:
 - cold: ``retrieval --help`` and one ``retrieval query DIR "text" -k 10`` in a new process (median wall of
   ``--repeats`` runs, peak RSS of the slowest child), and which of TensorFlow / scikit-learn it imported;
 - warm: one query at a time through the Python API (text in, 10 hits out; ``n`` seeded random test queries),
-  p50 / p99 latency, beside BM25S (``bm25s``) and scikit-learn's brute-force cosine ``NearestNeighbors``
-  on the same TF-IDF rows, in the same process on the same queries; each with its P@100 on those queries;
+  p50 / p99 latency of each query mode (hybrid, the default; semantic; lexical), beside BM25S (``bm25s``) and
+  scikit-learn's brute-force cosine ``NearestNeighbors`` on the same TF-IDF rows, in the same process on the
+  same queries; each with its P@100 on those queries. Twice: whole test documents as queries, and their
+  first ``--short-words`` words (a person's few words);
 - batch: ``retrieval query DIR --file Q --json`` with 2,000 queries, as (t(2,000) - t(1)) / 1,999 per query.
 
 Rows go to ``bench/results/query_path.jsonl``; ``--table`` prints the last one.
@@ -75,7 +77,7 @@ def precision_at(ranked_labels: list, query_labels, k: int) -> float:
     return float(np.mean([sum(label == want for label in row[:k]) / k for row, want in zip(ranked_labels, query_labels)]))
 
 
-def warm(index_dir: Path, queries, train, n: int, seed: int) -> dict:
+def warm(index_dir: Path, queries, train, n: int, seed: int, short_words: int) -> dict:
     import bm25s
     from sklearn.neighbors import NearestNeighbors
 
@@ -83,10 +85,15 @@ def warm(index_dir: Path, queries, train, n: int, seed: int) -> dict:
 
     index = TextIndex.load(index_dir)
     picked = np.random.default_rng(seed).choice(len(queries), size=min(n, len(queries)), replace=False)
-    texts, labels = [queries.texts[i] for i in picked], [queries.labels[i] for i in picked]
+    whole, labels = [queries.texts[i] for i in picked], [queries.labels[i] for i in picked]
+    short = [" ".join(text.split()[:short_words]) for text in whole]
     db_labels = index.labels_
 
     def measure(search, name):
+        return [{**measure_on(search, texts), "method": name, "queries": kind}
+                for kind, texts in (("whole documents", whole), (f"first {short_words} words", short))]
+
+    def measure_on(search, texts):
         for text in texts[:20]:  # warm caches
             search(text, 10)
         times = []
@@ -95,12 +102,16 @@ def warm(index_dir: Path, queries, train, n: int, seed: int) -> dict:
             search(text, 10)
             times.append(time.perf_counter() - t0)
         ranked = [search(text, 100) for text in texts]
-        return {"method": name, "p50_ms": round(percentile(times, 0.5) * 1e3, 3),
+        return {"p50_ms": round(percentile(times, 0.5) * 1e3, 3),
                 "p99_ms": round(percentile(times, 0.99) * 1e3, 3),
                 "precision_at_100": round(precision_at([[db_labels[p] for p in row] for row in ranked], labels, 100), 4)}
 
     positions = {doc_id: i for i, doc_id in enumerate(index.index_.id_map.doc_ids)}
-    rows = [measure(lambda text, k: [positions[h.doc_id] for h in index.search(text, k)[0]], "autoencoder (this project)")]
+    modes = ("hybrid", "semantic", "lexical") if index.lexical_ is not None else ("semantic",)
+    rows = []
+    for mode in modes:
+        rows += measure(lambda text, k: [positions[h.doc_id] for h in index.search(text, k, mode=mode)[0]],
+                        f"this project, {mode}" + (" (the default)" if mode == modes[0] else ""))
 
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(train.texts, stopwords="en", show_progress=False), show_progress=False)
@@ -111,15 +122,15 @@ def warm(index_dir: Path, queries, train, n: int, seed: int) -> dict:
         tokens = bm25s.tokenize([text], stopwords="en", show_progress=False)
         return train_positions[retriever.retrieve(tokens, k=k, show_progress=False, n_threads=0)[0][0]].tolist()
 
-    rows.append(measure(bm25, "BM25S (bm25s)"))
+    rows += measure(bm25, "BM25S (bm25s)")
     tfidf = index.tfidf_
     neighbours = NearestNeighbors(metric="cosine", algorithm="brute").fit(tfidf)
 
     def brute(text, k):
         return neighbours.kneighbors(index.features([text]), n_neighbors=k, return_distance=False)[0].tolist()
 
-    rows.append(measure(brute, "TF-IDF cosine (scikit-learn NearestNeighbors, brute)"))
-    return {"queries": len(texts), "seed": seed, "methods": rows}
+    rows += measure(brute, "TF-IDF cosine (scikit-learn NearestNeighbors, brute)")
+    return {"queries": len(whole), "seed": seed, "methods": rows}
 
 
 def batch(index_dir: Path, queries, count: int) -> dict:
@@ -146,9 +157,10 @@ def table(row: dict) -> str:
              f"| `retrieval --help` | {c['help']['median_seconds']:.2f} s | {c['help']['peak_rss_mb']:.0f} MB |",
              f"| `retrieval query DIR \"text\" -k 10` | {c['query']['median_seconds']:.2f} s | "
              f"{c['query']['peak_rss_mb']:.0f} MB |", "",
-             f"| warm single query ({w['queries']} test queries, k = 10) | p50 | p99 | P@100 |", "|---|---:|---:|---:|"]
-    lines += [f"| {m['method']} | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms | {m['precision_at_100']:.3f} |"
-              for m in w["methods"]]
+             f"| warm single query ({w['queries']} test queries, k = 10) | queries | p50 | p99 | P@100 |",
+             "|---|---|---:|---:|---:|"]
+    lines += [f"| {m['method']} | {m.get('queries', 'whole documents')} | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms "
+              f"| {m['precision_at_100']:.3f} |" for m in w["methods"]]
     lines += ["", f"batch: `retrieval query DIR --file` with {b['queries']:,} queries, k = 10: "
               f"{b['queries_per_second']:,} queries/s after start-up ({b['seconds_1']:.2f} s for 1 query, "
               f"{b['seconds_all']:.2f} s for {b['queries']:,})"]
@@ -164,6 +176,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--short-words", type=int, default=8, help="words of each test document in a short query")
     parser.add_argument("--table", action="store_true", help="print the last stored row and exit")
     args = parser.parse_args()
     if args.table:
@@ -179,7 +192,7 @@ def main() -> None:
     row = {"index": str(args.index), "documents": manifest["documents"], "cpus": os.cpu_count(),
            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
            "cold": cold(args.index, args.repeats), "batch": batch(args.index, queries, args.batch),
-           "warm": warm(args.index, queries, train, args.n, args.seed),
+           "warm": warm(args.index, queries, train, args.n, args.seed, args.short_words),
            "peak_rss_mb_this_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
     append_row(RESULTS, row)
     print(table(row))

@@ -74,7 +74,7 @@ def test_a_tab_file_without_category_and_text_columns_is_refused(tmp_path, monke
 
 def test_an_unknown_dataset_names_the_available_ones(tmp_path):
     with pytest.raises(RetrievalError, match="unknown dataset 'mnist'; available: 20newsgroups, reuters8, reuters52, "
-                                             "20newsgroups-short, debian-packages$"):
+                                             "20newsgroups-short, debian-packages, known-debian, known-news, known-wiki, known-recipes$"):
         datasets.fetch("mnist", tmp_path)
     assert list(tmp_path.iterdir()) == []
 

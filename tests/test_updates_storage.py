@@ -115,6 +115,7 @@ def _the_old_way(path, gone):
     index.index_ = index.index_._rebuilt(index.index_.stored()[kept], [ids[i] for i in kept])
     index.metadata_ = [index.metadata_[i] for i in kept]
     index._tfidf = tfidf[kept]
+    index.lexical_ = index.lexical_.compacted(kept)  # BM25 over the kept rows alone
     return index
 
 

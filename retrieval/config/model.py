@@ -155,9 +155,15 @@ class TrainConfig:
     warmup_steps: int = 0
     warmup_learning_rate: float = 1e-3
     max_epochs: int = 0
+    short_inputs: float = 0.0  # the fraction of training rows cut to a few of their terms, as a query is
+    short_terms: int = 24  # such a row keeps 2 to this many terms (before the input masking)
 
     def __post_init__(self):
         _positive("epochs", self.epochs)
+        if isinstance(self.short_inputs, bool) or not 0.0 <= self.short_inputs <= 1.0:
+            raise RetrievalError(f"short_inputs must be a fraction in [0, 1]; got {self.short_inputs!r}")
+        if isinstance(self.short_terms, bool) or not isinstance(self.short_terms, int) or self.short_terms < 2:
+            raise RetrievalError(f"short_terms must be a whole number of at least 2; got {self.short_terms!r}")
         _positive("steps", self.steps, allow_zero=True)
         _positive("warmup_steps", self.warmup_steps, allow_zero=True)
         _positive("warmup_learning_rate", self.warmup_learning_rate)

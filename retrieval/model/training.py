@@ -34,6 +34,29 @@ def reconstruction_target(X: np.ndarray, output: str) -> np.ndarray:
     return X
 
 
+def short_rows(batch: np.ndarray, fraction: float, max_terms: int, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``batch`` in which a ``fraction`` of the rows keep only a few of their terms, as a query does.
+
+    Each chosen row keeps between 2 and ``max_terms`` of its non-zero terms (uniformly), drawn without
+    replacement with probability growing with their weight (Efraimidis and Spirakis' keys u^(1/w)), and
+    is scaled back to its former L2 norm; the target stays the whole document. Rows with no more terms
+    than that are left whole.
+    """
+    batch = batch.copy()
+    for row in np.flatnonzero(rng.random(batch.shape[0]) < fraction):
+        terms = np.flatnonzero(batch[row])
+        keep = int(rng.integers(2, max_terms + 1))
+        if len(terms) <= keep:
+            continue
+        weights = batch[row, terms]
+        keys = np.log(rng.random(len(terms))) / weights
+        dropped = terms[np.argpartition(-keys, keep - 1)[keep:]]
+        norm = np.linalg.norm(batch[row])
+        batch[row, dropped] = 0.0
+        batch[row] *= norm / max(np.linalg.norm(batch[row]), 1e-12)
+    return batch
+
+
 class Batches(keras.utils.PyDataset):
     """Mini-batches of (input, target) from a CSR or dense (n, d) matrix.
 
@@ -45,8 +68,11 @@ class Batches(keras.utils.PyDataset):
     """
 
     def __init__(self, X, batch_size: int, output: str, seed: int | None = None,
-                 noise: NoiseConfig = NoiseConfig(), noise_seed: int = 0, targets=None):
+                 noise: NoiseConfig = NoiseConfig(), noise_seed: int = 0, targets=None,
+                 short_inputs: float = 0.0, short_terms: int = 0):
         super().__init__()
+        self.short_inputs, self.short_terms = short_inputs, short_terms
+        self._short_rng = np.random.default_rng(noise_seed + 1_000)
         self.X, self.batch_size, self.output, self.noise = X, batch_size, output, noise
         self.targets = X if targets is None else targets
         self.order = np.arange(X.shape[0])
@@ -61,6 +87,8 @@ class Batches(keras.utils.PyDataset):
         rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         batch = _dense(self.X[rows])
         inputs = corrupt(batch, self.noise.kind, self.noise.amount, self._noise_rng) if self.noise.kind != "none" else batch
+        if self.short_inputs:
+            inputs = short_rows(inputs, self.short_inputs, self.short_terms, self._short_rng)
         target = batch if self.targets is self.X else _dense(self.targets[rows])
         return inputs, reconstruction_target(target, self.output)
 
@@ -219,7 +247,8 @@ def train(
 
     pretrained = pretrain_layerwise(models, X[train_rows], model_config, config) if config.pretrain_epochs else {}
     batches = Batches(X[train_rows], config.batch_size, model_config.output, seed=config.seed,
-                      noise=noise, noise_seed=config.seed + 1, targets=targets_of(train_rows))
+                      noise=noise, noise_seed=config.seed + 1, targets=targets_of(train_rows),
+                      short_inputs=config.short_inputs, short_terms=config.short_terms)
     loss = LOSSES[model_config.loss]
     warmup_epochs, epochs = config.epochs_for(len(train_rows))
     warmup = {}

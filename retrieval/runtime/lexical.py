@@ -34,7 +34,9 @@ TERM_BYTES = 32  # longer tokens (hashes, base64, glued URLs) are not indexed, n
 TERM_DTYPE = f"S{TERM_BYTES}"
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, as the TF-IDF featurizer uses
 FILES = {name: f"lexical_{name}.npy" for name in ("terms", "indptr", "rows", "tf", "lengths")}
-MAX_QUERY_TERMS = 32  # a long query (a whole document) keeps its highest-idf terms on the lexical side
+# a long query (a whole document) keeps its rarest terms: on 20 Newsgroups' whole test documents, lexical P@100
+# 0.365 with 32 terms, 0.423 with 64, 0.438 with 128, 0.433 with all (2.2 ms a query with 128, 3.3 with all)
+MAX_QUERY_TERMS = 128
 
 
 def _ascii_table(lowercase: bool) -> bytes:

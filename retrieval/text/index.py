@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from indexing import BundleReader, Hits, IndexingError, check_k
+from indexing import BundleReader, IndexingError, check_k
 from retrieval.code_index import CodeIndex, Hit, snippet
 from retrieval.config import BuildConfig
 from retrieval.errors import RetrievalError
 from retrieval.runtime.lexical import FILES as LEXICAL_FILES, LexicalIndex
 from retrieval.runtime.tfidf import TfidfTransform, load_csr, save_csr
 from retrieval.text.corpus import Corpus
+from retrieval.text import lexical_bundle
 from retrieval.text.fusion import FusionWeights
-from retrieval.text.search import NO_LEXICAL, HitList, resolve_mode, search_texts, similar_doc
+from retrieval.text.search import NO_LEXICAL, HitList, rerank_hits, resolve_mode, search_texts, similar_doc
 
 __all__ = ["CodeIndex", "Hit", "HitList", "TextIndex"]
 _UNSET = object()  # the lexical index's live rows not yet set
@@ -345,7 +346,7 @@ class TextIndex(CodeIndex):
             return super().similar_to(doc_id, k)
         X = self._tfidf_at(self.index_.id_map.position(doc_id))
         hits = self.index_.search(self.index_.reconstruct(doc_id), _shortlist(rerank, k) + 1)
-        return self._hits(self._rerank(hits, X), skip=doc_id, k=k)[0]
+        return self._hits(rerank_hits(self, hits, X), skip=doc_id, k=k)[0]
 
     def live_lexical(self) -> LexicalIndex:
         """The lexical index, its statistics over the documents now in the index (after any removals)."""
@@ -363,39 +364,18 @@ class TextIndex(CodeIndex):
         columns = self._lexical_columns[self._tfidf_at(position).indices]
         return np.unique(columns[columns >= 0])
 
-    def _rerank(self, hits: Hits, X) -> Hits:
-        """Re-order each query's candidates by TF-IDF cosine with its row of ``X`` (n_queries, n_features)."""
-        positions = np.where(hits.positions >= 0, hits.positions, 0)
-        cosines = np.stack([
-            (self._tfidf_at(row) @ X[i].T).toarray().ravel() for i, row in enumerate(positions)
-        ]).astype(np.float32)
-        cosines[hits.positions < 0] = -np.inf
-        order = np.argsort(-cosines, axis=1, kind="stable")
-        positions = np.take_along_axis(hits.positions, order, axis=1)
-        return Hits(scores=np.take_along_axis(cosines, order, axis=1), positions=positions,
-                    doc_ids=self.index_.id_map.ids(positions))
-
     def manifest_body(self) -> dict:
         body = {**super().manifest_body(), "vocabulary_size": self.transform_.n_features}
         body.pop("lexical", None), body.pop("fusion", None)  # a loaded bundle's, carried: replaced by this one's
-        if self.lexical_ is not None:
-            lexical = self.lexical_
-            body["lexical"] = {"k1": lexical.k1, "b": lexical.b, "lowercase": lexical.lowercase,
-                               "terms": lexical.n_terms, "postings": int(len(lexical.rows))}
-            figures = getattr(self, "fusion_figures_", None) or (self.manifest_ or {}).get("fusion", {}).get("figures", {})
-            body["fusion"] = {**self.fusion_.to_dict(), "figures": figures}
-        return body
+        return {**body, **lexical_bundle.manifest_section(self)}
 
     def _save_files(self, staged: Path) -> dict:
         (staged / self.FILES["vectorizer"]).write_text(json.dumps(self.vectorizer_))
+        linked = lexical_bundle.write(self, staged, self._linkable())
         if self._linkable():  # only removals since the load: the same stored rows, under the new rows.npy
-            names = [self.FILES["tfidf"]] + (list(LEXICAL_FILES.values()) if self.lexical_ is not None else [])
-            return {name: self._reader.link_into(name, staged) for name in names}
+            return {**linked, self.FILES["tfidf"]: self._reader.link_into(self.FILES["tfidf"], staged)}
         save_csr(staged / self.FILES["tfidf"], self.tfidf_)
-        if self.lexical_ is not None:  # per position, as the TF-IDF rows and the metadata are written
-            for part, array in self.lexical_.compacted(self._rows).arrays().items():
-                np.save(staged / LEXICAL_FILES[part], np.ascontiguousarray(array), allow_pickle=False)
-        return {}
+        return linked
 
     def _load_files(self, reader: BundleReader) -> None:
         self._tfidf = None
@@ -406,20 +386,10 @@ class TextIndex(CodeIndex):
             raise IndexingError(f"{reader.path} is damaged: {err}") from None
         if self.transform_.n_features != self.encoder_.input_dim:
             raise IndexingError(f"{reader.path} is inconsistent: vectorizer and encoder widths differ")
-        self.lexical_, self.fusion_, self._lexical_rows = None, None, _UNSET
-        self.load_note_ = None
-        if not all(name in reader.manifest["files"] for name in LEXICAL_FILES.values()):
-            self.load_note_ = NO_LEXICAL
-            return
-        settings, fusion = self.manifest_.get("lexical", {}), self.manifest_.get("fusion", {})
-        try:
-            arrays = {part: reader.read_array(name) for part, name in LEXICAL_FILES.items()}
-            self.lexical_ = LexicalIndex(**arrays, k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
-                                         lowercase=settings.get("lowercase", True))
-            self.fusion_ = FusionWeights.from_dict(fusion)
-        except RetrievalError as err:
-            raise IndexingError(f"{reader.path} is damaged: {err}") from None
-        self._check_stored(self.lexical_.n_stored, LEXICAL_FILES["lengths"])
+        self.lexical_, self.fusion_, self.load_note_ = lexical_bundle.read(reader, self.manifest_)
+        self._lexical_rows = _UNSET
+        if self.lexical_ is not None:
+            self._check_stored(self.lexical_.n_stored, LEXICAL_FILES["lengths"])
 
 
 def _metadata(corpus: Corpus) -> list[dict]:

@@ -11,7 +11,7 @@ import numpy as np
 from indexing import Hits
 from retrieval.errors import RetrievalError
 from retrieval.runtime.lexical import top_of, scores_at
-from retrieval.text.fusion import MODES, candidates, check_alpha, check_mode, fuse, lowest_score
+from retrieval.text.fusion import MODES, candidates, check_alpha, check_mode, fuse, lowest_score, normalised
 
 NO_LEXICAL = ("this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
               "only; rebuild it to enable hybrid and lexical search")
@@ -60,35 +60,42 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     results = []
     for i, text in enumerate(texts):
         term_ids = lexical.term_ids(text)
-        matched, scores = lexical.scores_of(text, term_ids)
         n_known = max(len(term_ids), int(known[i]) if mode == "hybrid" else 0)
-        if mode == "lexical":
-            positions, scores = top_of(matched, scores, k)
-            results.append(HitList(_hits(index, positions, scores, None, scores), n_known, mode))
-            continue
         j = slot.get(i)
-        semantic_top = proposed.positions[j][proposed.positions[j] >= 0] if j is not None else np.empty(0, np.int64)
         weight = alpha if alpha is not None else index.fusion_.alpha(len(term_ids))
-        fused = _fused(index, codes[j] if j is not None else None, semantic_top, matched, scores, depth, weight)
+        if mode == "hybrid" and weight >= 1 and j is not None:  # the codes alone rank it: BM25 is not asked
+            hits = index.search_codes(codes[j:j + 1], k)[0]
+            fused = normalised(np.array([hit.score for hit in hits], np.float32), lowest_score(index.index_.metric))
+            results.append(HitList([hit._replace(score=float(f), semantic=hit.score) for hit, f in zip(hits, fused)],
+                                   n_known, mode))
+            continue
+        matched, scores = lexical.scores_of(text, term_ids)
+        if mode == "lexical" or j is None or weight <= 0:  # BM25 alone ranks it
+            positions, scores = top_of(matched, scores, k)
+            semantic = index.index_.scores_at(codes[j], positions) if mode == "hybrid" and j is not None else None
+            fused = np.float32(1 - weight) * normalised(scores, 0.0) if mode == "hybrid" else scores
+            results.append(HitList(_hits(index, positions, fused, semantic, scores), n_known, mode))
+            continue
+        semantic_top = proposed.positions[j][proposed.positions[j] >= 0]
+        fused = _fused(index, codes[j], semantic_top, matched, scores, depth, weight)
         results.append(HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
-                                     fused.lexical[:k], has_semantic=j is not None), n_known, mode))
+                                     fused.lexical[:k]), n_known, mode))
     return results
 
 
 def _fused(index, code, semantic_top, matched, scores, depth: int, alpha: float):
     lexical_top, _ = top_of(matched, scores, depth)
     pool = candidates(semantic_top, lexical_top)
-    semantic = index.index_.scores_at(code, pool) if code is not None else np.zeros(len(pool), np.float32)
-    return fuse(pool, semantic, scores_at(matched, scores, pool), alpha, lowest_score(index.index_.metric),
-                has_semantic=code is not None)
+    return fuse(pool, index.index_.scores_at(code, pool), scores_at(matched, scores, pool), alpha,
+                lowest_score(index.index_.metric))
 
 
-def _hits(index, positions, scores, semantic, lexical, has_semantic: bool = True) -> list:
+def _hits(index, positions, scores, semantic, lexical) -> list:
     """Hits of positions (best first), each with its fused score and its sides' scores (None where unused)."""
     doc_ids = index.index_.id_map.ids(np.asarray(positions, dtype=np.int64)[None, :])
     found = index._hits(Hits(scores=np.asarray(scores, np.float32)[None, :], positions=np.asarray(positions)[None, :],
                              doc_ids=doc_ids))[0]
-    sides = zip(semantic if semantic is not None and has_semantic else [None] * len(found),
+    sides = zip(semantic if semantic is not None else [None] * len(found),
                 lexical if lexical is not None else [None] * len(found))
     return [hit._replace(semantic=None if s is None else float(s), lexical=None if b is None else float(b))
             for hit, (s, b) in zip(found, sides)]
@@ -105,10 +112,23 @@ def _semantic(index, X, known, k: int, rerank: int) -> list[HitList]:
         found = index.search_codes(codes, k)
     else:
         shortlist = max(int(rerank), k)
-        found = index._hits(index._rerank(index.index_.search(index.searchable(codes), shortlist), X), k=k)
+        found = index._hits(rerank_hits(index, index.index_.search(index.searchable(codes), shortlist), X), k=k)
     for row, hits in zip(rows, found):
         results[row].extend(hits)
     return results
+
+
+def rerank_hits(index, hits: Hits, X) -> Hits:
+    """Re-order each query's candidates by TF-IDF cosine with its row of ``X`` (n_queries, n_features)."""
+    positions = np.where(hits.positions >= 0, hits.positions, 0)
+    cosines = np.stack([
+        (index._tfidf_at(row) @ X[i].T).toarray().ravel() for i, row in enumerate(positions)
+    ]).astype(np.float32)
+    cosines[hits.positions < 0] = -np.inf
+    order = np.argsort(-cosines, axis=1, kind="stable")
+    positions = np.take_along_axis(hits.positions, order, axis=1)
+    return Hits(scores=np.take_along_axis(cosines, order, axis=1), positions=positions,
+                doc_ids=index.index_.id_map.ids(positions))
 
 
 def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
@@ -135,4 +155,4 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 
-__all__ = ["HitList", "MODES", "NO_LEXICAL", "resolve_mode", "search_texts", "similar_doc"]
+__all__ = ["HitList", "MODES", "NO_LEXICAL", "rerank_hits", "resolve_mode", "search_texts", "similar_doc"]

@@ -1,0 +1,59 @@
+"""The lexical half of a text bundle: its manifest section, its files (plain ``.npy``, mapped on load), and the
+fusion weights chosen at build.
+
+A bundle written before the lexical index existed has none of these files; it
+loads with ``lexical_`` None and a one-line ``load_note_`` saying how to enable
+hybrid search.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from indexing import BundleReader, IndexingError
+from retrieval.errors import RetrievalError
+from retrieval.runtime.lexical import FILES, LexicalIndex
+from retrieval.text.fusion import FusionWeights
+from retrieval.text.search import NO_LEXICAL
+
+
+def manifest_section(index) -> dict:
+    """``lexical`` (BM25's settings and size) and ``fusion`` (the weights, how they were chosen, the figures)."""
+    if index.lexical_ is None:
+        return {}
+    lexical = index.lexical_
+    loaded = getattr(index, "manifest_", None) or {}
+    figures = getattr(index, "fusion_figures_", None)
+    if figures is None:  # a loaded index, updated: the figures its build measured
+        figures = loaded.get("fusion", {}).get("figures", {})
+    return {"lexical": {"k1": lexical.k1, "b": lexical.b, "lowercase": lexical.lowercase,
+                        "terms": lexical.n_terms, "postings": int(len(lexical.rows))},
+            "fusion": {**index.fusion_.to_dict(), "figures": figures}}
+
+
+def write(index, staged: Path, linkable: bool) -> dict:
+    """Write the lexical files into ``staged``, or (``linkable``: removals only since the load) link the loaded
+    generation's; returns what was linked, as ``BundleReader.link_into`` gives it."""
+    if index.lexical_ is None:
+        return {}
+    if linkable:
+        return {name: index._reader.link_into(name, staged) for name in FILES.values()}
+    for part, array in index.lexical_.compacted(index._rows).arrays().items():  # per position, as the rest
+        np.save(staged / FILES[part], np.ascontiguousarray(array), allow_pickle=False)
+    return {}
+
+
+def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, FusionWeights | None, str | None]:
+    """(the lexical index, mapped read-only; the fusion weights; a load note) of a loaded generation."""
+    if not all(name in manifest["files"] for name in FILES.values()):
+        return None, None, NO_LEXICAL
+    settings = manifest.get("lexical", {})
+    try:
+        arrays = {part: reader.read_array(name) for part, name in FILES.items()}
+        lexical = LexicalIndex(**arrays, k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
+                               lowercase=settings.get("lowercase", True))
+        return lexical, FusionWeights.from_dict(manifest.get("fusion", {})), None
+    except RetrievalError as err:
+        raise IndexingError(f"{reader.path} is damaged: {err}") from None
