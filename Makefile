@@ -8,7 +8,7 @@ INDEX := indexes/20newsgroups
 HASHED := indexes/20newsgroups-64bit
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo hashing reuters corpora sweep images family serve screenshot scale sample-size spark test slow bench install clean
+.PHONY: demo hashing reuters corpora known-item sweep images family serve screenshot scale sample-size spark test slow bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ reuters: install
 # beside TF-IDF cosine, LSA-32, BM25 and ITQ-64 of LSA; about 50 minutes on 2 cores
 corpora: install
 	$(BIN)/python bench/corpora.py
+
+# The known-item protocol: four tasks (Debian synopses, BBC headlines, Wikipedia short descriptions, recipe
+# names), each built with the defaults, seeds 0 and 1, every mode beside BM25, TF-IDF and LSA-32
+known-item: install
+	$(BIN)/python bench/known_item.py
 
 # Every variant of bench/sweep.py on 20 Newsgroups (about 4 minutes each on 2 cores)
 sweep: install

@@ -203,3 +203,66 @@ def test_docs_render_swagger_ui_without_a_cdn(browser, base_url):
     sources = browser.execute_script(
         "return [...document.querySelectorAll('script[src], link[href]')].map(e => e.src || e.href)")
     assert sources and all(source.startswith(base_url) for source in sources), sources
+
+
+def test_the_mode_selector_is_kept_in_the_url(browser, base_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser.get(base_url + "/")
+    mode = Select(browser.find_element(By.CSS_SELECTOR, 'select[name=mode][aria-label="mode"]'))
+    assert mode.first_selected_option.get_attribute("value") == "hybrid"  # the default
+    search(browser, base_url, QUERY)
+    wait_for(browser, "li.hit")
+    assert query_of(browser.current_url)["mode"] == ["hybrid"]
+    assert "hybrid" in browser.find_element(By.CSS_SELECTOR, ".summary .mode").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "li.hit .sides")) == 10  # each side's own score
+
+    # choose lexical and search again: the URL, the selector and the answer all say lexical
+    Select(browser.find_element(By.NAME, "mode")).select_by_value("lexical")
+    old = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.XPATH, "//form//button[normalize-space()='Search']").click()
+    WebDriverWait(browser, WAIT).until(EC.staleness_of(old), "searching did not load a new page")
+    wait_for(browser, "li.hit")
+    assert query_of(browser.current_url)["mode"] == ["lexical"] and query_of(browser.current_url)["q"] == [QUERY]
+    assert Select(browser.find_element(By.NAME, "mode")).first_selected_option.get_attribute("value") == "lexical"
+    assert "lexical" in browser.find_element(By.CSS_SELECTOR, ".summary .mode").text
+    assert browser.find_elements(By.CSS_SELECTOR, "li.hit .sides") == []
+    found = hits(browser)
+    assert all(query_of(row["similar"])["mode"] == ["lexical"] for row in found)  # "similar" keeps the mode
+
+    # a bookmarked URL with a mode opens in that mode
+    browser.get(f"{base_url}/?q={QUERY.replace(' ', '+')}&mode=semantic")
+    wait_for(browser, "li.hit")
+    assert Select(browser.find_element(By.NAME, "mode")).first_selected_option.get_attribute("value") == "semantic"
+    assert "semantic" in browser.find_element(By.CSS_SELECTOR, ".summary .mode").text
+
+
+def test_query_words_are_marked_in_the_snippets(browser, base_url):
+    words = set(QUERY.split())
+    browser.get(f"{base_url}/?q={QUERY.upper().replace(' ', '+')}&mode=lexical")  # case does not matter
+    marks = wait_for(browser, "li.hit p.snippet mark")
+    assert {mark.text for mark in marks} <= words and len(marks) >= 10
+    # whole words only: each mark is a whole token of its snippet
+    texts = browser.execute_script(
+        "return [...document.querySelectorAll('p.snippet mark')].map(m => [m.previousSibling ? "
+        "m.previousSibling.textContent.slice(-1) : ' ', m.nextSibling ? m.nextSibling.textContent.slice(0, 1) : ' '])")
+    assert all(not before.isalnum() and not after.isalnum() for before, after in texts)
+
+
+def test_a_query_with_html_injects_nothing(browser, base_url):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+
+    query = f'<script>alert(1)</script><img src=x onerror="alert(2)"> {topic_word(TOPIC, 0)}'
+    search(browser, base_url, query)
+    wait_for(browser, "form[role=search]")
+    try:
+        browser.switch_to.alert
+        pytest.fail("the query's script ran")
+    except NoAlertPresentException:
+        pass
+    assert browser.execute_script("return document.querySelectorAll('main script, main img').length") == 0
+    assert browser.find_element(By.NAME, "q").get_attribute("value") == query  # shown back as text
+    assert all(mark.text == topic_word(TOPIC, 0) for mark in browser.find_elements(By.CSS_SELECTOR, "mark"))

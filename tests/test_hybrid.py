@@ -12,6 +12,7 @@ from indexing import IndexingError
 from retrieval.errors import RetrievalError
 from retrieval.text.fusion import FusionWeights, fuse, lowest_score, normalised
 from retrieval.text.index import TextIndex
+from tests.bundles import old_bundle
 
 QUERY = "aeword0 bfword1 common3x"
 
@@ -147,20 +148,6 @@ def new_docs_for_lexical():
     docs = make_corpus(2, seed=9, prefix="fresh")
     docs.texts[-1] += " zzuniqueword"
     return docs
-
-
-def old_bundle(bundle_dir, path):
-    """A copy of the bundle as this version's predecessor wrote it: no lexical files, no lexical or fusion keys."""
-    from indexing.bundle import write_manifest
-
-    shutil.copytree(bundle_dir, path)
-    for name in path.glob("lexical_*.npy"):
-        name.unlink()
-    manifest = json.loads((path / "manifest.json").read_text())
-    body = {k: v for k, v in manifest.items() if k not in ("files", "format_version", "lexical", "fusion")}
-    (path / "manifest.json").unlink()
-    write_manifest(path, body)
-    return path
 
 
 def test_an_old_bundle_answers_in_semantic_mode(bundle_dir, tmp_path):

@@ -108,7 +108,7 @@ def test_a_query_with_no_known_term_matches_nothing_and_says_so(fitted, bundle_d
     assert [r.known_terms for r in results] == [0, 0, len(set(corpus.texts[0].split()))]
     assert results[0] == [] and results[1] == [] and len(results[2]) == 3
     result = run_cli("query", bundle_dir, "the and of", "--json")
-    assert result.exit_code == 0 and json.loads(result.stdout) == {"query": "the and of", "known_terms": 0, "hits": []}
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"query": "the and of", "known_terms": 0, "mode": "hybrid", "hits": []}
     assert "no term the index knows" in result.stderr
 
 

@@ -41,7 +41,8 @@ def test_get_search_equals_the_library(client, fitted, corpus):
     expected = fitted.search([corpus.texts[3]], 5)[0]
     assert body["query"] == corpus.texts[3] and body["known_terms"] == expected.known_terms
     assert body["hits"] == json.loads(json.dumps([hit.to_json() for hit in expected]))
-    assert set(body["hits"][0]) == {"id", "score", "title", "label", "snippet"}
+    assert set(body["hits"][0]) == {"id", "score", "title", "label", "snippet", "semantic_score", "lexical_score"}
+    assert body["mode"] == expected.mode == "hybrid"
     generation = client.get("/health").json()["generation"]
     assert response.headers["X-Index-Generation"] == generation and response.headers["X-Index-Name"] == "default"
 
@@ -118,6 +119,20 @@ BAD_GETS = [
     ("/documents/no-such-doc", 404, "no document with id"),
     ("/documents/%C3%28", 400, "not UTF-8"),
     ("/info?index=nope", 404, "no index named"),
+    ("/search?q=space&mode=fuzzy", 400, r"mode: Input should be 'hybrid', 'semantic' or 'lexical' \(got 'fuzzy'\)"),
+    ("/search?q=space&mode=", 400, r"mode: Input should be 'hybrid'"),
+    ("/search?q=space&alpha=1.5", 400, r"alpha: Input should be less than or equal to 1 \(got '1.5'\)"),
+    ("/search?q=space&alpha=-0.1", 400, r"alpha: Input should be greater than or equal to 0"),
+    ("/search?q=space&alpha=half", 400, r"alpha: .*number"),
+    ("/search?q=space&alpha=nan", 400, r"alpha: "),
+    ("/search?q=space&mode=lexical&alpha=0.5", 400, "alpha weighs the codes against BM25 in hybrid mode; it has "
+                                                    "nothing to weigh in lexical mode"),
+    ("/search?q=space&mode=semantic&alpha=0.5", 400, "nothing to weigh in semantic mode"),
+    ("/search?q=space&rerank=10&alpha=0.5", 400, "rerank re-orders the codes' candidates, so it implies semantic"),
+    ("/search?q=space&mode=hybrid&rerank=10", 400, "it goes with mode semantic"),
+    ("/similar/doc-0-000?mode=fuzzy", 400, r"mode: Input should be"),
+    ("/similar/doc-0-000?alpha=2", 400, r"alpha: Input should be less than or equal to 1"),
+    ("/similar/doc-0-000?mode=lexical&alpha=0.5", 400, "nothing to weigh in lexical mode"),
     ("/nowhere", 404, "no such endpoint: GET /nowhere"),
 ]
 
@@ -150,6 +165,12 @@ BAD_POSTS = [
     (json.dumps({"queries": ["space"], "index": "nope"}).encode(), JSON, 404, "no index named 'nope'"),
     (json.dumps({"queries": ["space"], "path": "/etc/passwd"}).encode(), JSON, 400, r"path: .*not permitted"),
     (json.dumps(["space"]).encode(), JSON, 400, "does not fit"),
+    (json.dumps({"queries": ["space"], "mode": "fuzzy"}).encode(), JSON, 400, r"mode: Input should be 'hybrid'"),
+    (json.dumps({"queries": ["space"], "alpha": 1.5}).encode(), JSON, 400, r"alpha: Input should be less than or equal to 1"),
+    (json.dumps({"queries": ["space"], "alpha": "0.5"}).encode(), JSON, 400, r"alpha: .*number"),
+    (json.dumps({"queries": ["space"], "mode": "lexical", "alpha": 0.5}).encode(), JSON, 400,
+     "nothing to weigh in lexical mode"),
+    (json.dumps({"queries": ["space"], "mode": "lexical", "rerank": 5}).encode(), JSON, 400, "goes with mode semantic"),
     (b"x" * 40000, JSON, 413, "the limit is"),
 ]
 
@@ -205,3 +226,155 @@ def test_serve_config_is_checked(options, message):
 def test_serve_config_allows_other_hosts_with_a_key():
     assert ServeConfig(host="0.0.0.0", api_key=KEY).host == "0.0.0.0"
     assert ServeConfig(host="::1").host == "::1" and ServeConfig(host="localhost").host == "localhost"
+
+
+# --- modes, weights, and the search page's highlighting --------------------------------------------------
+
+SHORT = "bfword1 bhword3 common2x"  # topic 1's words and a shared one: both sides have something to say
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "lexical"])
+def test_get_search_in_each_mode_equals_the_library(client, fitted, mode):
+    body = client.get("/search", params={"q": SHORT, "k": 5, "mode": mode}).json()
+    expected = fitted.search([SHORT], 5, mode=mode)[0]
+    assert body["mode"] == mode and body["known_terms"] == expected.known_terms
+    assert body["hits"] == json.loads(json.dumps([hit.to_json() for hit in expected]))
+    sides = [(hit["semantic_score"] is not None, hit["lexical_score"] is not None) for hit in body["hits"]]
+    assert set(sides) == {{"hybrid": (True, True), "semantic": (True, False), "lexical": (False, True)}[mode]}
+
+
+def test_semantic_mode_is_the_codes_alone_as_before(client, fitted, corpus):
+    body = client.get("/search", params={"q": corpus.texts[3], "k": 5, "mode": "semantic"}).json()
+    codes = fitted.search_codes(fitted.encoder_.encode(fitted.features([corpus.texts[3]])), 5)[0]
+    assert [(hit["id"], hit["score"]) for hit in body["hits"]] == [(hit.doc_id, round(hit.score, 6)) for hit in codes]
+
+
+def test_alpha_reaches_the_fusion(client, fitted):
+    for alpha in (0, 0.3, 1):
+        body = client.get("/search", params={"q": SHORT, "k": 5, "alpha": alpha}).json()
+        assert body["mode"] == "hybrid"
+        assert body["hits"] == json.loads(json.dumps([h.to_json() for h in fitted.search([SHORT], 5, alpha=alpha)[0]]))
+    bm25 = [hit["lexical_score"] for hit in client.get("/search", params={"q": SHORT, "alpha": 0}).json()["hits"]]
+    assert bm25 == sorted(bm25, reverse=True)
+
+
+def test_post_search_takes_a_mode_and_alpha(client, fitted, corpus):
+    texts = [SHORT, corpus.texts[4]]
+    for body, kwargs in (({"mode": "lexical"}, dict(mode="lexical")), ({"alpha": 0.2}, dict(alpha=0.2)),
+                         ({"mode": "semantic", "rerank": 10}, dict(mode="semantic", rerank=10))):
+        response = client.post("/search", json={"queries": texts, "k": 3, **body})
+        assert response.status_code == 200, response.text
+        expected = fitted.search(texts, 3, **kwargs)
+        results = response.json()["results"]
+        assert [r["mode"] for r in results] == [hits.mode for hits in expected]
+        assert [r["hits"] for r in results] == [json.loads(json.dumps([h.to_json() for h in hits])) for hits in expected]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "lexical"])
+def test_similar_takes_a_mode(client, fitted, corpus, mode):
+    doc_id = corpus.doc_ids[7]
+    body = client.get(f"/similar/{doc_id}", params={"k": 5, "mode": mode}).json()
+    assert body["id"] == doc_id and body["mode"] == mode and doc_id not in [hit["id"] for hit in body["hits"]]
+    assert body["hits"] == json.loads(json.dumps([hit.to_json() for hit in fitted.similar_to(doc_id, 5, mode=mode)]))
+    body = client.get(f"/similar/{doc_id}", params={"k": 5, "alpha": 0.5}).json()
+    assert body["mode"] == "hybrid"
+    assert [hit["id"] for hit in body["hits"]] == [hit.doc_id for hit in fitted.similar_to(doc_id, 5, alpha=0.5)]
+
+
+def test_info_and_openapi_describe_the_modes(client, bundle_dir):
+    info = client.get("/info").json()
+    assert info["lexical"]["terms"] > 0 and {"k1", "b", "postings"} <= set(info["lexical"])
+    assert {"alpha_short", "alpha_long", "chosen_by", "figures"} <= set(info["fusion"])
+    schema = client.get("/openapi.json").json()
+    parameters = {p["name"]: p for p in schema["paths"]["/search"]["get"]["parameters"]}
+    assert "mode" in parameters and "alpha" in parameters
+    assert "hybrid" in json.dumps(parameters["mode"]["schema"]) and "lexical" in json.dumps(parameters["mode"]["schema"])
+    assert {"mode", "alpha"} <= {p["name"] for p in schema["paths"]["/similar/{doc_id}"]["get"]["parameters"]}
+    models = schema["components"]["schemas"]
+    assert {"semantic_score", "lexical_score"} <= set(models["HitModel"]["properties"])
+    assert "mode" in models["SearchResponse"]["properties"] and "mode" in models["SimilarResponse"]["properties"]
+    body = schema["paths"]["/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"mode", "alpha"} <= set(body["properties"])
+    assert "409" in schema["paths"]["/search"]["get"]["responses"]
+
+
+@pytest.fixture(scope="module")
+def old_client(tmp_path_factory, bundle_dir):
+    from bundles import old_bundle
+
+    old = old_bundle(bundle_dir, tmp_path_factory.mktemp("old") / "old")
+    with TestClient(create_app(load_indexes({"old": old}), watch=False)) as client:
+        yield client
+
+
+NOTE = "built before the lexical (BM25) index existed, so it answers in semantic mode only"
+
+
+def test_an_old_bundle_answers_semantic_and_refuses_the_rest(old_client, client, corpus):
+    body = old_client.get("/search", params={"q": SHORT, "k": 3}).json()
+    assert body["mode"] == "semantic"
+    assert body["hits"] == client.get("/search", params={"q": SHORT, "k": 3, "mode": "semantic"}).json()["hits"]
+    for url, params in (("/search", {"q": SHORT, "mode": "hybrid"}), ("/search", {"q": SHORT, "mode": "lexical"}),
+                        ("/search", {"q": SHORT, "alpha": 0.5}), (f"/similar/{corpus.doc_ids[0]}", {"mode": "lexical"})):
+        response = old_client.get(url, params=params)
+        assert response.status_code == 409, response.text
+        assert NOTE in response.json()["error"] and "rebuild it to enable hybrid and lexical search" in response.json()["error"]
+    response = old_client.post("/search", json={"queries": [SHORT], "mode": "hybrid"})
+    assert response.status_code == 409 and NOTE in response.json()["error"]
+    assert "lexical" not in old_client.get("/info").json()
+    page = old_client.get("/", params={"q": SHORT})
+    assert page.status_code == 200 and NOTE in page.text and 'data-mode="semantic"' in page.text
+    assert '<option value="semantic" selected>' in page.text
+    page = old_client.get("/", params={"q": SHORT, "mode": "hybrid"})
+    assert page.status_code == 409 and 'class="message error"' in page.text and NOTE in page.text
+
+
+def test_the_page_has_a_mode_selector_kept_in_the_url(client):
+    page = client.get("/").text
+    assert '<select name="mode" aria-label="mode">' in page and '<option value="hybrid" selected>' in page
+    page = client.get("/", params={"q": SHORT}).text
+    assert 'data-mode="hybrid"' in page and "codes " in page and " · BM25 " in page  # each side's score
+    page = client.get("/", params={"q": SHORT, "mode": "lexical", "k": 3}).text
+    assert '<option value="lexical" selected>' in page and 'data-mode="lexical"' in page
+    links = re.findall(r'<a class="similar" href="([^"]+)"', page)
+    assert len(links) == 3 and all("mode=lexical" in link and "k=3" in link for link in links)
+    similar = client.get("/" + links[0].replace("&amp;", "&")[1:]).text
+    assert 'data-mode="lexical"' in similar and "Documents similar to" in similar
+    response = client.get("/", params={"q": SHORT, "mode": "fuzzy"})
+    assert response.status_code == 400 and "mode must be one of hybrid, semantic, lexical; got &#x27;fuzzy&#x27;" in response.text
+
+
+def test_the_page_marks_the_query_words(client, fitted):
+    page = client.get("/", params={"q": "BFWORD1 the", "mode": "lexical", "k": 3}).text
+    snippets = re.findall(r'<p class="snippet">(.*?)</p>', page)
+    assert snippets and all("<mark>bfword1</mark>" in snippet for snippet in snippets)  # the hits contain it
+    assert "<mark>the</mark>" not in page  # a stop word matched nothing: nothing to mark
+
+
+def test_highlight_escapes_and_marks_whole_words():
+    from retrieval.server.routes.page import highlight
+
+    assert highlight("Space spaceship SPACE", {"space"}) == "<mark>Space</mark> spaceship <mark>SPACE</mark>"
+    assert highlight('<script>alert("x")</script> & amp', {"script", "amp"}) == (
+        "&lt;<mark>script</mark>&gt;alert(&quot;x&quot;)&lt;/<mark>script</mark>&gt; &amp; <mark>amp</mark>")
+    assert highlight("a &amp; b", set()) == "a &amp;amp; b"
+    assert highlight("<b>x</b>", {"quot", "lt", "gt"}) == "&lt;b&gt;x&lt;/b&gt;"  # never inside an entity
+
+
+def test_a_query_or_a_snippet_with_html_injects_nothing(tmp_path, bundle_dir):
+    import shutil
+
+    from retrieval.text.corpus import Corpus
+    from retrieval.text.index import TextIndex
+
+    path = tmp_path / "index"
+    shutil.copytree(bundle_dir, path)
+    text = "<script>alert('bfword1')</script> <img src=x onerror=alert(1)> bfword1 bfword1 & bhword3"
+    TextIndex.load(path).add(Corpus(doc_ids=["html"], texts=[text], titles=["<b>bold</b> title"])).save(path)
+    with TestClient(create_app(load_indexes({"default": path}), watch=False)) as client:
+        page = client.get("/", params={"q": "<script>bfword1</script>", "mode": "lexical", "k": 3}).text
+    assert "<script" not in page and "<img" not in page and "<b>" not in page
+    assert 'value="&lt;script&gt;bfword1&lt;/script&gt;"' in page  # the box keeps the query, escaped
+    assert "<h2 class=\"title\">&lt;b&gt;bold&lt;/b&gt; title</h2>" in page
+    assert ("&lt;<mark>script</mark>&gt;alert(&#x27;<mark>bfword1</mark>&#x27;)&lt;/<mark>script</mark>&gt; "
+            "&lt;img src=x onerror=alert(1)&gt; <mark>bfword1</mark> <mark>bfword1</mark> &amp; bhword3") in page

@@ -124,13 +124,22 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def hits_table(title: str, hits) -> Table:
+def _sides(hit) -> str:
+    """A hybrid hit's own scores, compactly: the codes' and BM25's ("–" where a side did not score it)."""
+    return " / ".join("–" if score is None else f"{score:.{places}f}"
+                      for score, places in ((hit.semantic, 3), (hit.lexical, 2)))
+
+
+def hits_table(title: str, hits, mode: str | None = None) -> Table:
+    """One query's hits; ``mode`` (a text query's) goes in the title, and hybrid mode adds each side's score."""
+    hybrid = mode == "hybrid"
     rows = []
     for rank, hit in enumerate(hits, start=1):
         text = hit.snippet if hit.title == hit.doc_id else f"{hit.title} — {hit.snippet}"
-        rows.append([str(rank), hit.doc_id, f"{hit.score:.3f}", hit.label or "", text])
-    columns = ["rank", "id", "score", "label", "title / snippet"]
-    for i in (4, 3):  # drop a column nobody has (no labels; images have no text)
+        rows.append([str(rank), hit.doc_id, f"{hit.score:.3f}", *([_sides(hit)] if hybrid else []),
+                     hit.label or "", text])
+    columns = ["rank", "id", "score", *(["codes / bm25"] if hybrid else []), "label", "title / snippet"]
+    for i in (len(columns) - 1, len(columns) - 2):  # drop a column nobody has (no labels; images have no text)
         if not any(row[i] for row in rows):
             columns.pop(i)
             rows = [row[:i] + row[i + 1 :] for row in rows]
@@ -139,26 +148,58 @@ def hits_table(title: str, hits) -> Table:
         widths = [max([len(columns[i])] + [len(row[i]) for row in rows]) for i in range(len(columns) - 1)]
         room = max(20, out.width - sum(widths) - 3 * len(columns) - 1)  # 3 = a border and two pads
         rows = [row[:-1] + [_clip(row[-1], room)] for row in rows]
-    table = Table(title=title, title_justify="left")
+    # Text, not str: rich would read a query's or a snippet's "[...]" as markup (and fail on "[/b]")
+    table = Table(title=Text(title + (f" · {mode} search" if mode else "")), title_justify="left")
     for name in columns:
-        table.add_column(name, justify="right" if name in ("rank", "score") else "left", no_wrap=True)
+        table.add_column(name, justify="right" if name in ("rank", "score", "codes / bm25") else "left", no_wrap=True)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))
+    return table
+
+
+def _figures_table(title: str, rows: list[dict], columns: list[tuple[str, str]], caption: str | None = None) -> Table:
+    """One row per method (``rows``: dicts with ``method``, ``dims``, ``seconds`` and the ``columns``' keys),
+    each figure to four places, the best of each column in bold."""
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for name, justify in [("method", "left"), ("dims", "right"), *[(heading, "right") for heading, _ in columns],
+                          ("seconds", "right")]:
+        table.add_column(name, justify=justify)
+    best = {key: max(row[key] for row in rows) for _, key in columns}
+    for row in rows:
+        name = f"{row['mode']} mode" if "mode" in row else row["method"]
+        cells = [Text(f"{row[key]:.4f}", style="bold" if row[key] >= best[key] else "") for _, key in columns]
+        table.add_row(name, str(row["dims"]), *cells, f"{row['seconds']:.1f}")
     return table
 
 
 def evaluation_table(report: dict) -> Table:
-    k = report["k"]
-    table = Table(
-        title=f"{report['queries']} queries against {report['database']} documents (relevant = same label)",
-        title_justify="left",
-    )
-    for name, justify in [("method", "left"), ("dims", "right"), (f"P@{k}", "right"), ("MAP", "right"), ("seconds", "right")]:
-        table.add_column(name, justify=justify)
-    for m in report["methods"]:
-        table.add_row(m["method"], str(m["dims"]), f"{m['precision_at_k']:.4f}",
-                      f"{m['mean_average_precision']:.4f}", f"{m['seconds']:.1f}")
-    return table
+    """The label protocol: the codes (the semantic mode), the hybrid and lexical modes when measured, the baselines."""
+    k, methods = report["k"], report["methods"]
+    modes = report.get("modes")
+    rows = methods if modes is None else [{**methods[0], "method": f"{methods[0]['method']} (semantic mode)"},
+                                          *modes, *methods[1:]]
+    return _figures_table(f"{report['queries']} queries against {report['database']} documents (relevant = same label)",
+                          rows, [(f"P@{k}", "precision_at_k"), ("MAP", "mean_average_precision")])
+
+
+def known_item_table(report: dict) -> Table:
+    """The known-item protocol: each mode through the query path, then the baselines."""
+    cut = report["cutoff"]
+    return _figures_table(f"{report['queries']} known-item queries against {report['database']} documents "
+                          f"(one right document each; modes through search, k = {cut})",
+                          report["modes"] + report["methods"],
+                          [(f"MRR@{cut}", f"mrr_at_{cut}"), ("success@1", "success_at_1"),
+                           (f"success@{cut}", f"success_at_{cut}")])
+
+
+def evaluation_tables(report: dict, with_bm25: bool = True) -> list[Table]:
+    """``retrieval evaluate``'s tables: the label protocol's and the known-item one's, whichever were measured."""
+    tables = ([evaluation_table(report)] if "methods" in report else []) + (
+        [known_item_table(report["known_item"])] if "known_item" in report else [])
+    if not with_bm25 and tables:
+        tables[-1].caption = "the BM25 baseline needs the indexed texts: add --database CORPUS (the one built from)"
+        tables[-1].caption_justify = "left"
+    return tables
 
 
 def _query_path(manifest: dict) -> str:
@@ -202,6 +243,7 @@ def info_table(path, manifest: dict) -> Table:
         ("output / loss", f"{ae['output']} / {ae['loss']}"),
         ("query path", _query_path(manifest)),
         ("search", search_words(manifest.get("index", {"kind": "flat"}))),
+        *(lexical_rows(manifest) if manifest["kind"] == "text" else []),
         *([("anchor", f"{ae['anchor']} (a fixed projection added to the code)")] if ae.get("anchor", "none") != "none" else []),
         *([("targets", f"own words + {nb['weight']:g} x mean of {nb['k']} LSA-{nb['dims']} neighbours")]
           if (nb := cfg.get("neighbours")) and nb.get("k") and nb.get("weight") else []),
@@ -220,6 +262,26 @@ def info_table(path, manifest: dict) -> Table:
     for field, value in rows:
         table.add_row(field, value)
     return table
+
+
+def lexical_rows(manifest: dict) -> list[tuple[str, str]]:
+    """A text index's lexical (BM25) side and hybrid search's weights, or why it has none."""
+    lexical, fusion = manifest.get("lexical"), manifest.get("fusion")
+    if lexical is None:
+        from retrieval.text.search import NO_LEXICAL
+
+        built_without = manifest["config"].get("lexical", {}).get("enabled") is False
+        return [("lexical", "none: built with --no-lexical, so it answers in semantic mode only" if built_without
+                 else NO_LEXICAL)]
+    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}): {lexical['terms']:,} terms, "
+                        f"{lexical['postings']:,} postings")]
+    if fusion:
+        short, long = fusion["alpha_short"], fusion["alpha_long"]
+        weights = (f"codes weight {short:g} for short and long queries alike" if short == long else
+                   f"codes weight {short:g} up to {fusion.get('short_terms', 10)} query terms, "
+                   f"{long:g} from {fusion.get('long_terms', 40)}")
+        rows += [("hybrid", f"{weights} (BM25 the rest)"), ("weights chosen by", fusion.get("chosen_by", "-"))]
+    return rows
 
 
 def search_words(plan: dict) -> str:

@@ -18,6 +18,7 @@ from retrieval.cli.common import (
 from retrieval.errors import RetrievalError
 from retrieval.cli.data import data_app, demo_app
 from retrieval.cli.images import images_app
+from retrieval.cli.querying import AlphaOpt, ModeOpt
 from retrieval.cli.serve import serve
 from retrieval.cli.spark import CodesOpt, EngineOpt, SparkMasterOpt, check_engine, fit_index, index_codes
 
@@ -53,6 +54,15 @@ def _code_flags(codes, bits, code_size):
     if code_size is not None and code_size != bits:
         raise RetrievalError(f"--bits {bits} and --code-size {code_size} disagree; give one of them")
     return "binary", bits
+
+
+def _lexical_options(enabled, alpha, k1, b) -> dict:
+    """The LexicalConfig fields that the build's flags set; --no-lexical leaves nothing for the others to set."""
+    if enabled is False:
+        given = [name for name, value in (("--alpha", alpha), ("--bm25-k1", k1), ("--bm25-b", b)) if value is not None]
+        if given:
+            raise RetrievalError(f"--no-lexical builds no BM25 index, so {', '.join(given)} would do nothing; drop one")
+    return dict(enabled=enabled, alpha=alpha, k1=k1, b=b)
 
 
 def _code_words(summary: dict) -> str:
@@ -153,6 +163,10 @@ def build(
     hnsw_m: Annotated[Optional[int], typer.Option(help="HNSW links per document [32].")] = None,
     ef_search: EfSearchOpt = None,
     train_sample: Annotated[Optional[int], typer.Option(help="Fit the vocabulary and train on this many documents (a seeded sample); every document is still encoded and indexed (0 = all) [20000].")] = None,
+    lexical: Annotated[Optional[bool], typer.Option("--lexical/--no-lexical", help="Keep a BM25 index beside the codes for hybrid and lexical search [lexical].")] = None,
+    alpha: Annotated[Optional[float], typer.Option(help="Hybrid search's weight of the codes in [0, 1], fixed for every query (-1 = choose it at build on the corpus) [-1].")] = None,
+    bm25_k1: Annotated[Optional[float], typer.Option("--bm25-k1", help="BM25 term-frequency saturation [1.2].")] = None,
+    bm25_b: Annotated[Optional[float], typer.Option("--bm25-b", help="BM25 length normalisation in [0, 1] [0.75].")] = None,
     engine: EngineOpt = "local",
     spark_master: SparkMasterOpt = None,
     codes_dir: CodesOpt = None,
@@ -181,6 +195,7 @@ def build(
         neighbours=dict(k=neighbours, weight=neighbour_weight),
         index=dict(kind=index_kind, nlist=nlist, nprobe=nprobe, m=hnsw_m, ef_search=ef_search, pq=pq,
                    max_memory_mb=memory_mb(max_index_memory, "--max-index-memory")),
+        lexical=_lexical_options(lexical, alpha, bm25_k1, bm25_b),
         metric=metric,
     )
     if train_sample is not None:
@@ -219,6 +234,8 @@ def build(
         "bytes": sum(f["bytes"] for f in manifest["files"].values()),
         "corpus": report.to_dict(),
         "validation": check,
+        "lexical": manifest.get("lexical"),  # None: built with --no-lexical
+        "fusion": {key: value for key, value in manifest.get("fusion", {}).items() if key != "figures"} or None,
     }
     if json_out:
         display.print_json(summary)
@@ -244,6 +261,8 @@ def query(
     id_field: IdField = "id",
     text_field: TextField = "text",
     rerank: RerankOpt = 0,
+    mode: ModeOpt = None,
+    alpha: AlphaOpt = None,
     nprobe: NprobeOpt = None,
     ef_search: EfSearchOpt = None,
     json_out: JsonOpt = False,
@@ -252,9 +271,9 @@ def query(
     from retrieval.runtime.threads import limit_blas_threads
 
     limit_blas_threads(1)  # before numpy loads: the encoder's products are small (see retrieval.runtime.threads)
-    from retrieval.cli import display
-    from retrieval.code_index import query_json
-    from retrieval.text.index import TextIndex
+    from retrieval.cli.querying import note_old_bundle, note_unmatched, show_results
+    from retrieval.text.index import HitList, TextIndex
+    from retrieval.text.query_mode import query_mode
 
     given = [name for name, value in (("TEXT", text), ("--file", file), ("--like", like)) if value is not None]
     if len(given) != 1:
@@ -263,38 +282,19 @@ def query(
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
     index = TextIndex.load(index_dir)
     index.index_.set_search(nprobe, ef_search)
-    if like is not None:
-        queries, results = [like], [index.similar_to(like, k, rerank=rerank)]
+    used = query_mode(index, mode, alpha, rerank)  # checked together, before any query runs
+    note_old_bundle(index, mode)
+    search = dict(rerank=rerank, mode=used, alpha=alpha)
+    if like is not None:  # similar_to gives a plain list: the HitList says which mode answered
+        queries, results = [like], [HitList(index.similar_to(like, k, **search), mode=used)]
     elif file is not None:
         documents, _ = _read(file, fmt, id_field, text_field)
-        queries, results = documents.doc_ids, index.search(documents.texts, k, rerank=rerank)
+        queries, results = documents.doc_ids, index.search(documents.texts, k, **search)
     else:
         if not text.strip():
             raise RetrievalError("the query text is empty")
-        queries, results = [text], index.search([text], k, rerank=rerank)
-    unmatched = 0
-    for query_name, hits in zip(queries, results):
-        known = getattr(hits, "known_terms", None)
-        if known == 0:
-            unmatched += 1
-        if json_out:
-            display.print_json(query_json(query_name, hits))
-        else:
-            label = f"like {query_name}" if like is not None else display_query(query_name)
-            display.out.print(display.hits_table(label, hits))
-    _note_unmatched(display, unmatched, len(queries))
-
-
-def _note_unmatched(display, unmatched: int, queries: int) -> None:
-    if unmatched:
-        which = "the query has" if queries == 1 else f"{unmatched} of {queries} queries have"
-        display.err.print(f"note: {which} no term the index knows (only stop words or words outside its "
-                          "vocabulary), so nothing matched")
-
-
-def display_query(text: str, chars: int = 70) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= chars else text[: chars - 1] + "…")
+        queries, results = [text], index.search([text], k, **search)
+    note_unmatched(show_results(queries, results, like is not None, json_out), len(queries))
 
 
 @app.command()
@@ -389,7 +389,7 @@ def info(
 @user_errors
 def evaluate(
     index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
-    queries: Annotated[Path, typer.Option("--queries", help="Labelled queries: a corpus file or directory.")],
+    queries: Annotated[Path, typer.Option("--queries", help="Queries with a label, a target document id, or both: a corpus file or directory.")],
     k: Annotated[int, typer.Option("-k", "--k", help="Precision at this rank.")] = 100,
     baselines: Annotated[bool, typer.Option(help="Also measure TF-IDF cosine, LSA at the code size and (binary codes) ITQ.")] = True,
     rerank: RerankOpt = 0,
@@ -398,14 +398,19 @@ def evaluate(
     id_field: IdField = "id",
     text_field: TextField = "text",
     label_field: LabelField = "label",
+    target_field: Annotated[str, typer.Option(help="Field/column holding the id of a query's one right document (known-item queries).")] = "target",
+    database: Annotated[Optional[Path], typer.Option(help="The corpus the index was built from: its texts give the BM25 baseline (the index keeps none).")] = None,
     kinds: Annotated[Optional[str], typer.Option(help="Retrain the index once per kind (comma-separated) with the same budget and compare.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option(help="With --kinds: write compare.json and compare.png here.")] = None,
     nprobe: NprobeOpt = None,
     ef_search: EfSearchOpt = None,
     json_out: JsonOpt = False,
 ):
-    """Precision@k and MAP of the index (relevant = same label), beside TF-IDF cosine and LSA."""
+    """Each mode of the index beside TF-IDF cosine, LSA and BM25: precision@k and MAP where the queries have
+    labels (relevant = same label), MRR@10 and success@1/@10 where they name a target document (known-item)."""
     from retrieval.cli import display
+    from retrieval.evaluation.baselines import texts_in_index_order
+    from retrieval.evaluation.known_item_eval import evaluate_known_item
     from retrieval.evaluation.text import evaluate as run_evaluation
     from retrieval.text.index import TextIndex
 
@@ -414,8 +419,21 @@ def evaluate(
     index = TextIndex.load(index_dir)
     index.index_.set_search(nprobe, ef_search)
     documents, _ = _read(queries, fmt, id_field, text_field, label_field)
-    report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed, rerank_n=rerank,
-                            lsa_dims=_split_ints(lsa_dims, "--lsa-dims") if lsa_dims else ())
+    targets = _read(queries, fmt, id_field, text_field, target_field)[0].labels  # the same records, target as label
+    if documents.labels is None and targets is None:
+        raise RetrievalError(f"none of the {len(documents)} queries in {queries} has a {label_field!r} or a "
+                             f"{target_field!r} field; evaluate needs labels, target document ids, or both")
+    database_texts = texts_in_index_order(index, _read(database, fmt, id_field, text_field)[0]) if database else None
+    dims = _split_ints(lsa_dims, "--lsa-dims") if lsa_dims else ()
+    report = {}
+    if documents.labels is not None and (targets is None or any(index.labels_)):  # unlabelled index: known-item only
+        report = run_evaluation(index, documents, k=k, baselines=baselines, seed=index.config.train.seed,
+                                rerank_n=rerank, lsa_dims=dims, database_texts=database_texts, modes=kinds is None)
+    if targets is not None:
+        report["known_item"] = evaluate_known_item(index, documents, targets, seed=index.config.train.seed,
+                                                   baselines=baselines, lsa_dims=dims, database_texts=database_texts)
+    if kinds is not None and "methods" not in report:
+        raise RetrievalError("--kinds compares the kinds on labelled queries; these have no labels")
     if kinds is not None:
         from retrieval.evaluation.kinds import code_activity, compare_kinds, parse_kinds, reconstruction_loss
 
@@ -437,7 +455,8 @@ def evaluate(
     elif json_out:
         display.print_json(report)
     else:
-        display.out.print(display.evaluation_table(report))
+        for table in display.evaluation_tables(report, with_bm25=database_texts is not None or not baselines):
+            display.out.print(table)
         if "recall_at_10" in report:
             display.out.print(f"recall@10 of the {display.search_words(report['index'])} against exact search on "
                               f"the same codes: {report['recall_at_10']:.4f}")

@@ -22,30 +22,20 @@ in ``retrieval.evaluation.bm25`` computes them.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
 
 from retrieval.errors import RetrievalError
+from retrieval.runtime.tfidf import TOKEN, _ascii_table
 
 TERM_BYTES = 32  # longer tokens (hashes, base64, glued URLs) are not indexed, nor looked up
 TERM_DTYPE = f"S{TERM_BYTES}"
-TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern, as the TF-IDF featurizer uses
 FILES = {name: f"lexical_{name}.npy" for name in ("terms", "indptr", "rows", "tf", "lengths")}
 # a long query (a whole document) keeps its rarest terms: on 20 Newsgroups' whole test documents, lexical P@100
 # 0.365 with 32 terms, 0.423 with 64, 0.438 with 128, 0.433 with all (2.2 ms a query with 128, 3.3 with all)
 MAX_QUERY_TERMS = 128
-
-
-def _ascii_table(lowercase: bool) -> bytes:
-    table = bytearray(b" " * 256)
-    for code in range(128):
-        char = chr(code)
-        if char.isalnum() or char == "_":
-            table[code] = ord(char.lower() if lowercase else char)
-    return bytes(table)
 
 
 _TABLES = {True: _ascii_table(True), False: _ascii_table(False)}

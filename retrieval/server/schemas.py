@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+Mode = Literal["hybrid", "semantic", "lexical"]
+MODE_HELP = ("hybrid (the codes and BM25, fused), semantic (the codes alone) or lexical (BM25 alone); by default "
+             "hybrid, or semantic for an index built without a lexical index or with rerank. Hybrid or lexical asked "
+             "of such an index is a 409.")
+ALPHA_HELP = ("Hybrid mode's weight of the codes in [0, 1] (1 = codes only, 0 = BM25 only); by default the index's "
+              "own, chosen at build for the query's length. Only with mode hybrid.")
 
 
 class BatchRequest(BaseModel):
@@ -14,21 +23,29 @@ class BatchRequest(BaseModel):
                                examples=[["nasa launched the space shuttle", "my hard drive will not boot"]])
     k: int = Field(10, description="Hits per query, 1 to --max-k.")
     rerank: int = Field(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
+    mode: Mode | None = Field(None, description=MODE_HELP)
+    alpha: float | None = Field(None, ge=0, le=1, description=ALPHA_HELP)
     index: str | None = Field(None, description="Which served index (default: the first).")
 
 
 class HitModel(BaseModel):
     id: str
-    score: float = Field(description="Higher is more similar: cosine for float codes, the fraction of equal "
-                                     "bits for binary ones, TF-IDF cosine with rerank.")
+    score: float = Field(description="Higher is more similar. Semantic mode: cosine for float codes, the fraction "
+                                     "of equal bits for binary ones, TF-IDF cosine with rerank; lexical: BM25; "
+                                     "hybrid: the fused score in [0, 1].")
     title: str
     label: str | None
     snippet: str
+    semantic_score: float | None = Field(description="Hybrid and semantic modes: the codes' own score of the hit "
+                                                     "(null in lexical mode, with rerank, and where the query has no "
+                                                     "term the codes know).")
+    lexical_score: float | None = Field(description="Hybrid and lexical modes: BM25 (0 where no term is shared).")
 
 
 class SearchResponse(BaseModel):
     query: str
-    known_terms: int = Field(description="Query terms the vocabulary knows; 0 means nothing can match.")
+    known_terms: int = Field(description="Query terms the index knows; 0 means nothing can match.")
+    mode: Mode = Field(description="The mode that answered.")
     hits: list[HitModel]
 
 
@@ -38,6 +55,7 @@ class BatchResponse(BaseModel):
 
 class SimilarResponse(BaseModel):
     id: str = Field(description="The document whose neighbours these are (left out of the hits).")
+    mode: Mode = Field(description="The mode that answered.")
     hits: list[HitModel]
 
 

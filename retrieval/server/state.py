@@ -42,6 +42,20 @@ class Served:
             raise ApiError(400, f"rerank must be from 0 (off) to {self.config.max_rerank} (the server's "
                                 f"--max-rerank); got {rerank}")
 
+    @staticmethod
+    def mode_for(generation: Generation, mode: str | None, alpha: float | None, rerank: int = 0) -> str:
+        """The mode ``generation`` answers in: 400 for a bad mode, alpha or mix of them; 409 for hybrid or
+        lexical asked of an index built before the lexical index existed (a rebuild, not the request, fixes it)."""
+        from retrieval.errors import RetrievalError
+        from retrieval.text.query_mode import ModeUnavailable, query_mode
+
+        try:
+            return query_mode(generation.index, mode, alpha, rerank)
+        except ModeUnavailable as err:
+            raise ApiError(409, str(err)) from None
+        except RetrievalError as err:
+            raise ApiError(400, str(err)) from None
+
     def check_query(self, text: str | None, what: str = "q") -> str:
         if text is None:
             raise ApiError(400, f"{what} is missing: give the query text, e.g. /search?q=space+shuttle")

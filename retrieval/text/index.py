@@ -19,7 +19,7 @@ from retrieval.runtime.tfidf import TfidfTransform, load_csr, save_csr
 from retrieval.text.corpus import Corpus
 from retrieval.text import lexical_bundle
 from retrieval.text.fusion import FusionWeights
-from retrieval.text.search import NO_LEXICAL, HitList, rerank_hits, resolve_mode, search_texts, similar_doc
+from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL, HitList, rerank_hits, resolve_mode, search_texts, similar_doc
 
 __all__ = ["CodeIndex", "Hit", "HitList", "TextIndex"]
 _UNSET = object()  # the lexical index's live rows not yet set
@@ -105,6 +105,7 @@ class TextIndex(CodeIndex):
             codes, doc_ids, metadata, X = self._encode_stream(source, on_progress, lexical)
         stage("indexing")
         self.index_documents(codes, doc_ids, metadata, X, plan, lexical.finish() if lexical is not None else None)
+        self.load_note_ = None if lexical is not None else BUILT_WITHOUT
         if self.lexical_ is not None:
             stage("weighing the codes against BM25")
             self.fusion_, self.fusion_figures_ = choose_weights(self, self.sample_, self.config.train.seed)

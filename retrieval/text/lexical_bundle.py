@@ -16,7 +16,7 @@ from indexing import BundleReader, IndexingError
 from retrieval.errors import RetrievalError
 from retrieval.runtime.lexical import FILES, LexicalIndex
 from retrieval.text.fusion import FusionWeights
-from retrieval.text.search import NO_LEXICAL
+from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL
 
 
 def manifest_section(index) -> dict:
@@ -48,7 +48,8 @@ def write(index, staged: Path, linkable: bool) -> dict:
 def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, FusionWeights | None, str | None]:
     """(the lexical index, mapped read-only; the fusion weights; a load note) of a loaded generation."""
     if not all(name in manifest["files"] for name in FILES.values()):
-        return None, None, NO_LEXICAL
+        built_without = manifest.get("config", {}).get("lexical", {}).get("enabled") is False
+        return None, None, BUILT_WITHOUT if built_without else NO_LEXICAL
     settings = manifest.get("lexical", {})
     try:
         arrays = {part: reader.read_array(name) for part, name in FILES.items()}

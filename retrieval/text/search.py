@@ -15,6 +15,8 @@ from retrieval.text.fusion import MODES, candidates, check_alpha, check_mode, fu
 
 NO_LEXICAL = ("this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
               "only; rebuild it to enable hybrid and lexical search")
+BUILT_WITHOUT = ("this index was built with --no-lexical, so it answers in semantic mode only; rebuild it "
+                 "without --no-lexical to enable hybrid and lexical search")
 
 
 class HitList(list):
@@ -36,7 +38,7 @@ def resolve_mode(index, mode, rerank: int = 0) -> str:
         return "semantic" if rerank or index.lexical_ is None else "hybrid"
     check_mode(mode)
     if mode != "semantic" and index.lexical_ is None:
-        raise RetrievalError(NO_LEXICAL)
+        raise RetrievalError(index.load_note_ or NO_LEXICAL)
     if mode != "semantic" and rerank:
         raise RetrievalError("rerank re-orders the codes' candidates by TF-IDF cosine: it goes with mode semantic")
     return mode
@@ -113,8 +115,8 @@ def _semantic(index, X, known, k: int, rerank: int) -> list[HitList]:
     else:
         shortlist = max(int(rerank), k)
         found = index._hits(rerank_hits(index, index.index_.search(index.searchable(codes), shortlist), X), k=k)
-    for row, hits in zip(rows, found):
-        results[row].extend(hits)
+    for row, hits in zip(rows, found):  # the codes' own score is the score, unless TF-IDF cosine re-ranked
+        results[row].extend(hits if rerank else [hit._replace(semantic=hit.score) for hit in hits])
     return results
 
 
@@ -155,4 +157,4 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 
-__all__ = ["HitList", "MODES", "NO_LEXICAL", "rerank_hits", "resolve_mode", "search_texts", "similar_doc"]
+__all__ = ["BUILT_WITHOUT", "HitList", "MODES", "NO_LEXICAL", "rerank_hits", "resolve_mode", "search_texts", "similar_doc"]

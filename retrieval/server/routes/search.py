@@ -10,28 +10,33 @@ from starlette.concurrency import run_in_threadpool
 
 from retrieval.server.errors import ApiError, json_response, validation_message
 from retrieval.server.schemas import (
-    BatchRequest, BatchResponse, DocumentResponse, ErrorResponse, SearchResponse, SimilarResponse,
+    ALPHA_HELP, MODE_HELP, BatchRequest, BatchResponse, DocumentResponse, ErrorResponse, Mode, SearchResponse,
+    SimilarResponse,
 )
 from retrieval.server.state import Served, document_meta, headers_for, served
 from retrieval.code_index import query_json
 
 router = APIRouter(tags=["search"])
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 415)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 415)}
 IndexParam = Query(None, description="Which served index (default: the first).")
 KParam = Query(10, description="Hits to return, 1 to --max-k.")
 RerankParam = Query(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
+ModeParam = Query(None, description=MODE_HELP)
+AlphaParam = Query(None, ge=0, le=1, description=ALPHA_HELP)
 BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": BatchRequest.model_json_schema()}}}}
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERRORS)
 async def search(q: str | None = Query(None, description="The query text."), k: int = KParam,
-                 rerank: int = RerankParam, index: str | None = IndexParam, state: Served = Depends(served)):
-    """The documents most similar to the text ``q``, best first."""
+                 rerank: int = RerankParam, mode: Mode | None = ModeParam, alpha: float | None = AlphaParam,
+                 index: str | None = IndexParam, state: Served = Depends(served)):
+    """The documents most similar to the text ``q``, best first, and the mode that answered."""
     state.check_query(q)
     state.check_k(k)
     state.check_rerank(rerank)
     live, generation = state.generation(index)
-    hits = generation.index.search([q], k, rerank=rerank)[0]
+    mode = state.mode_for(generation, mode, alpha, rerank)
+    hits = generation.index.search([q], k, rerank=rerank, mode=mode, alpha=alpha)[0]
     return json_response(query_json(q, hits), headers=headers_for(live, generation))
 
 
@@ -58,7 +63,7 @@ async def _json_body(request: Request, limit: int):
 
 @router.post("/search", response_model=BatchResponse, responses=ERRORS, openapi_extra=BATCH_BODY)
 async def search_batch(request: Request, state: Served = Depends(served)):
-    """Several queries, encoded as one batch: ``{"queries": [...], "k": 10}``."""
+    """Several queries, encoded as one batch: ``{"queries": [...], "k": 10}`` (and optionally ``mode``, ``alpha``)."""
     payload = await _json_body(request, state.config.max_body_bytes)
     try:
         batch = BatchRequest.model_validate(payload)
@@ -75,22 +80,25 @@ async def search_batch(request: Request, state: Served = Depends(served)):
     state.check_k(batch.k)
     state.check_rerank(batch.rerank)
     live, generation = state.generation(batch.index)
+    mode = state.mode_for(generation, batch.mode, batch.alpha, batch.rerank)
     # a batch takes milliseconds: run it off the event loop so that single queries keep flowing
-    found = await run_in_threadpool(generation.index.search, batch.queries, batch.k, batch.rerank)
+    found = await run_in_threadpool(generation.index.search, batch.queries, batch.k, batch.rerank, mode, batch.alpha)
     body = {"results": [query_json(text, hits) for text, hits in zip(batch.queries, found)]}
     return json_response(body, headers=headers_for(live, generation))
 
 
 @router.get("/similar/{doc_id:path}", response_model=SimilarResponse, responses=ERRORS)
-async def similar(doc_id: str, k: int = KParam, rerank: int = RerankParam, index: str | None = IndexParam,
-                  state: Served = Depends(served)):
-    """The documents most similar to the indexed document ``doc_id``, which is left out."""
+async def similar(doc_id: str, k: int = KParam, rerank: int = RerankParam, mode: Mode | None = ModeParam,
+                  alpha: float | None = AlphaParam, index: str | None = IndexParam, state: Served = Depends(served)):
+    """The documents most similar to the indexed document ``doc_id``, which is left out, and the mode that answered."""
     state.check_k(k)
     state.check_rerank(rerank)
     live, generation = state.generation(index)
     document_meta(generation, doc_id)  # a 404 for an unknown id
-    hits = generation.index.similar_to(doc_id, k, rerank=rerank)
-    return json_response({"id": doc_id, "hits": [hit.to_json() for hit in hits]}, headers=headers_for(live, generation))
+    mode = state.mode_for(generation, mode, alpha, rerank)
+    hits = generation.index.similar_to(doc_id, k, rerank=rerank, mode=mode, alpha=alpha)
+    body = {"id": doc_id, "mode": mode, "hits": [hit.to_json() for hit in hits]}
+    return json_response(body, headers=headers_for(live, generation))
 
 
 @router.get("/documents/{doc_id:path}", response_model=DocumentResponse, responses=ERRORS)
