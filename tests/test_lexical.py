@@ -106,3 +106,17 @@ def test_damaged_arrays_are_refused(texts):
         LexicalIndex(**{**arrays, "lengths": arrays["lengths"][:3]})
     with pytest.raises(RetrievalError, match="wrong types"):
         LexicalIndex(**{**arrays, "rows": arrays["rows"].astype(np.int64)})
+
+
+def test_stemming_joins_word_forms_at_build_and_query_time():
+    texts = ["the shuttle launched into orbit", "launching rockets is costly", "a quiet garden"]
+    lexical = build_lexical(texts, stop_words=STOP, stemmer="english")
+    positions, _ = lexical.scores_of("launch")
+    assert positions.tolist() == [0, 1]
+    assert build_lexical(texts, stop_words=STOP).scores_of("launch")[0].size == 0  # unstemmed: no such term
+    assert lexical.scores_of("the")[0].size == 0  # a stop word is dropped before stemming
+
+
+def test_a_bad_stemmer_is_named():
+    with pytest.raises(RetrievalError, match="stemmer must be one of english, none; got 'latin'"):
+        build_lexical(["text"], stemmer="latin")

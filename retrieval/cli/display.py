@@ -273,8 +273,9 @@ def lexical_rows(manifest: dict) -> list[tuple[str, str]]:
         built_without = manifest["config"].get("lexical", {}).get("enabled") is False
         return [("lexical", "none: built with --no-lexical, so it answers in semantic mode only" if built_without
                  else NO_LEXICAL)]
-    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}): {lexical['terms']:,} terms, "
-                        f"{lexical['postings']:,} postings")]
+    stemmer = lexical.get("analyzer", {}).get("stemmer", "none")
+    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}, stemmer {stemmer}): {lexical['terms']:,} "
+                        f"terms, {lexical['postings']:,} postings")]
     if fusion:
         short, long = fusion["alpha_short"], fusion["alpha_long"]
         weights = (f"codes weight {short:g} for short and long queries alike" if short == long else

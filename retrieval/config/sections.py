@@ -85,7 +85,8 @@ class IndexConfig:
 class LexicalConfig:
     """The lexical (BM25) index every text build keeps beside the codes, and how hybrid search fuses the two.
 
-    ``k1`` and ``b`` are Okapi BM25's (Lucene's defaults). ``alpha`` is the weight of the codes in hybrid
+    ``k1`` and ``b`` are Okapi BM25's (Lucene's defaults); ``stemmer`` reduces words to their stems
+    (Snowball's English) before they are indexed or looked up. ``alpha`` is the weight of the codes in hybrid
     search (1 = codes alone, 0 = BM25 alone); -1 chooses it at build time on the corpus itself (see
     ``retrieval.text.fusion``). ``depth`` is how many candidates each side proposes. ``enabled`` False
     builds no lexical index: search is semantic only, as before the lexical index existed.
@@ -96,8 +97,10 @@ class LexicalConfig:
     b: float = 0.75
     alpha: float = -1.0
     depth: int = 100
+    stemmer: str = "english"
 
     def __post_init__(self):
+        _choice("stemmer", self.stemmer, ("english", "none"))
         if isinstance(self.k1, bool) or not isinstance(self.k1, (int, float)) or self.k1 < 0:
             raise RetrievalError(f"bm25 k1 must be a non-negative number; got {self.k1!r}")
         if isinstance(self.b, bool) or not isinstance(self.b, (int, float)) or not 0 <= self.b <= 1:

@@ -41,6 +41,56 @@ MAX_QUERY_TERMS = 128
 _TABLES = {True: _ascii_table(True), False: _ascii_table(False)}
 
 
+STEMMERS = ("english", "none")
+STEM_CACHE = 1_000_000  # tokens whose stems are remembered (a corpus's vocabulary, at most); then it starts again
+
+
+class Analyzer:
+    """Text -> the terms the lexical index holds: word tokens (``tokenize``), stop words dropped, stemmed.
+
+    Parameters
+    ----------
+    lowercase : bool
+    stop_words : iterable of str
+        Dropped before stemming, at build and at query time alike.
+    stemmer : {"english", "none"}
+        Snowball's English (Porter 2) stemmer, through PyStemmer: "launched" and "launch" are one term.
+    """
+
+    def __init__(self, lowercase: bool = True, stop_words=(), stemmer: str = "english"):
+        if stemmer not in STEMMERS:
+            raise RetrievalError(f"stemmer must be one of {', '.join(STEMMERS)}; got {stemmer!r}")
+        self.lowercase, self.stemmer = bool(lowercase), stemmer
+        self.stop_words = frozenset(stop_words)
+        self._stop = {word.encode("utf-8") for word in self.stop_words}
+        self._stem = None
+        if stemmer == "english":
+            import Stemmer  # PyStemmer: Snowball's C stemmers
+
+            self._stem = Stemmer.Stemmer("english").stemWord
+        self._cache: dict[bytes, bytes] = {}
+
+    def to_dict(self) -> dict:
+        return {"lowercase": self.lowercase, "stop_words": sorted(self.stop_words), "stemmer": self.stemmer}
+
+    def terms(self, text: str) -> list[bytes]:
+        """The terms of ``text``, in order, repeats kept."""
+        tokens = tokenize(text, self.lowercase)
+        if self._stem is None:
+            return [token for token in tokens if token not in self._stop]
+        cache, out = self._cache, []
+        for token in tokens:
+            term = cache.get(token)
+            if term is None:
+                term = b"" if token in self._stop else self._stem(token.decode("utf-8")).encode("utf-8")
+                if len(cache) >= STEM_CACHE:
+                    cache.clear()
+                cache[token] = term
+            if term:
+                out.append(term)
+        return out
+
+
 def tokenize(text: str, lowercase: bool = True) -> list[bytes]:
     """The word tokens of ``text`` as UTF-8 bytes: two or more word characters, at most ``TERM_BYTES`` bytes.
 
@@ -63,14 +113,16 @@ class LexicalIndex:
         The arrays, as ``LexicalBuilder.finish`` makes them or ``load`` maps them.
     k1, b : float
         Term-frequency saturation and length normalisation.
-    lowercase : bool
-        Whether tokens are lowercased (as the corpus was when it was indexed).
+    analyzer : Analyzer
+        What turns a text into terms (as the corpus was analysed when it was indexed).
     """
 
-    def __init__(self, terms, indptr, rows, tf, lengths, k1: float = 1.2, b: float = 0.75, lowercase: bool = True):
+    def __init__(self, terms, indptr, rows, tf, lengths, k1: float = 1.2, b: float = 0.75,
+                 analyzer: Analyzer | None = None):
         check_bm25(k1, b)
         self.terms, self.indptr, self.rows, self.tf, self.lengths = terms, indptr, rows, tf, lengths
-        self.k1, self.b, self.lowercase = float(k1), float(b), bool(lowercase)
+        self.k1, self.b = float(k1), float(b)
+        self.analyzer = analyzer if analyzer is not None else Analyzer(stemmer="none")
         self._check()
         self.set_live(None)
 
@@ -121,7 +173,7 @@ class LexicalIndex:
     # --- queries ---------------------------------------------------------------------------------------
     def term_ids(self, text: str) -> np.ndarray:
         """The distinct vocabulary terms of ``text``, as sorted term numbers (int64)."""
-        tokens = set(tokenize(text, self.lowercase))
+        tokens = set(self.analyzer.terms(text))
         if not tokens or not self.n_terms:
             return np.empty(0, dtype=np.int64)
         wanted = np.array(sorted(tokens), dtype=TERM_DTYPE)
@@ -138,9 +190,9 @@ class LexicalIndex:
         n = self.n_documents
         return np.log1p((n - df + 0.5) / (df + 0.5)), df
 
-    def term_ids_of(self, terms) -> np.ndarray:
-        """The term numbers of ``terms`` (str), -1 for a term the vocabulary lacks, int64."""
-        wanted = np.array([term.encode("utf-8") for term in terms], dtype=TERM_DTYPE)
+    def term_ids_of(self, words) -> np.ndarray:
+        """The term numbers of ``words`` (str, each one token), -1 for one the vocabulary lacks, int64."""
+        wanted = np.array([(self.analyzer.terms(word) or [b""])[0] for word in words], dtype=TERM_DTYPE)
         if not len(wanted) or not self.n_terms:
             return np.full(len(wanted), -1, dtype=np.int64)
         found = np.searchsorted(self.terms, wanted)
@@ -212,7 +264,7 @@ class LexicalIndex:
         indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         return LexicalIndex(self.terms, indptr, mapped[keep].astype(np.int32), np.asarray(self.tf)[keep],
-                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.k1, self.b, self.lowercase)
+                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.k1, self.b, self.analyzer)
 
     def plus(self, other: "LexicalIndex") -> "LexicalIndex":
         """This index's rows, then ``other``'s (a new index; the vocabularies are merged)."""
@@ -233,7 +285,7 @@ class LexicalIndex:
         their_dest = _destinations(indptr[theirs] + own_counts[theirs], other.indptr)
         rows[their_dest], tf[their_dest] = np.asarray(other.rows) + self.n_stored, other.tf
         return LexicalIndex(terms, indptr, rows, tf, np.concatenate([self.lengths, other.lengths]),
-                            self.k1, self.b, self.lowercase)
+                            self.k1, self.b, self.analyzer)
 
 
 def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -274,23 +326,21 @@ class LexicalBuilder:
 
     Parameters
     ----------
-    stop_words : iterable of str
-        Terms left out of the vocabulary (so a query's stop words match nothing).
-    k1, b, lowercase : as ``LexicalIndex``
+    analyzer : Analyzer
+    k1, b : as ``LexicalIndex``
     """
 
-    def __init__(self, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True):
+    def __init__(self, analyzer: Analyzer, k1: float = 1.2, b: float = 0.75):
         check_bm25(k1, b)
-        self.k1, self.b, self.lowercase = k1, b, lowercase
-        self._stop = {word.encode("utf-8") for word in stop_words}
+        self.k1, self.b, self.analyzer = k1, b, analyzer
         self._ids: dict[bytes, int] = {}
         self._chunks: list[sp.csr_matrix] = []
 
     def add(self, texts) -> "LexicalBuilder":
-        ids, stop = self._ids, self._stop
+        ids, terms = self._ids, self.analyzer.terms
         indptr, columns, counts = [0], [], []
         for text in texts:
-            bag = Counter(token for token in tokenize(text, self.lowercase) if token not in stop)
+            bag = Counter(terms(text))
             columns.extend(ids.setdefault(token, len(ids)) for token in bag)
             counts.extend(bag.values())
             indptr.append(len(columns))
@@ -312,9 +362,10 @@ class LexicalBuilder:
         csc = matrix.tocsc()
         csc.sort_indices()
         return LexicalIndex(vocabulary[order], csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
-                            csc.data.astype(np.float32), lengths, self.k1, self.b, self.lowercase)
+                            csc.data.astype(np.float32), lengths, self.k1, self.b, self.analyzer)
 
 
-def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True) -> LexicalIndex:
+def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True,
+                  stemmer: str = "none") -> LexicalIndex:
     """A ``LexicalIndex`` of ``texts`` (a sequence of str) in one call."""
-    return LexicalBuilder(stop_words, k1, b, lowercase).add(texts).finish()
+    return LexicalBuilder(Analyzer(lowercase, stop_words, stemmer), k1, b).add(texts).finish()

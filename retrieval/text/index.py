@@ -146,13 +146,14 @@ class TextIndex(CodeIndex):
 
     def _lexical_builder(self):
         """A builder of the lexical index this config asks for (None: none is kept)."""
-        from retrieval.runtime.lexical import LexicalBuilder
+        from retrieval.runtime.lexical import Analyzer, LexicalBuilder
         from retrieval.text.coverage import stop_words
 
         cfg = self.config.lexical
         if not cfg.enabled:
             return None
-        return LexicalBuilder(stop_words(self.config.tfidf.stop_words), cfg.k1, cfg.b, self.config.tfidf.lowercase)
+        analyzer = Analyzer(self.config.tfidf.lowercase, stop_words(self.config.tfidf.stop_words), cfg.stemmer)
+        return LexicalBuilder(analyzer, cfg.k1, cfg.b)
 
     def index_documents(self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None,
                         lexical: LexicalIndex | None = None) -> "TextIndex":
@@ -222,7 +223,7 @@ class TextIndex(CodeIndex):
             from retrieval.runtime.lexical import LexicalBuilder
 
             old = self.lexical_
-            added = LexicalBuilder(stop_words(self.config.tfidf.stop_words), old.k1, old.b, old.lowercase)
+            added = LexicalBuilder(old.analyzer, old.k1, old.b)
             self.lexical_ = old.compacted(self._rows).plus(added.add(corpus.texts).finish())
             self._lexical_rows = _UNSET
         self.metadata_ = self.metadata_ + _metadata(corpus)  # an addition compacts: stored rows are positions again

@@ -14,7 +14,7 @@ import numpy as np
 
 from indexing import BundleReader, IndexingError
 from retrieval.errors import RetrievalError
-from retrieval.runtime.lexical import FILES, LexicalIndex
+from retrieval.runtime.lexical import FILES, Analyzer, LexicalIndex
 from retrieval.text.fusion import FusionWeights
 from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL
 
@@ -28,7 +28,7 @@ def manifest_section(index) -> dict:
     figures = getattr(index, "fusion_figures_", None)
     if figures is None:  # a loaded index, updated: the figures its build measured
         figures = loaded.get("fusion", {}).get("figures", {})
-    return {"lexical": {"k1": lexical.k1, "b": lexical.b, "lowercase": lexical.lowercase,
+    return {"lexical": {"k1": lexical.k1, "b": lexical.b, "analyzer": lexical.analyzer.to_dict(),
                         "terms": lexical.n_terms, "postings": int(len(lexical.rows))},
             "fusion": {**index.fusion_.to_dict(), "figures": figures}}
 
@@ -53,8 +53,10 @@ def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, Fus
     settings = manifest.get("lexical", {})
     try:
         arrays = {part: reader.read_array(name) for part, name in FILES.items()}
+        analyzer = settings.get("analyzer", {"lowercase": settings.get("lowercase", True), "stemmer": "none"})
         lexical = LexicalIndex(**arrays, k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
-                               lowercase=settings.get("lowercase", True))
+                               analyzer=Analyzer(analyzer.get("lowercase", True), analyzer.get("stop_words", ()),
+                                                 analyzer.get("stemmer", "none")))
         return lexical, FusionWeights.from_dict(manifest.get("fusion", {})), None
     except RetrievalError as err:
         raise IndexingError(f"{reader.path} is damaged: {err}") from None
