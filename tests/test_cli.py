@@ -304,10 +304,12 @@ def test_bm25_flags_reach_the_manifest_and_info(tmp_path, corpus_file):
     manifest = read_manifest(out)
     assert summary["lexical"]["k1"] == 1.5 and summary["fusion"]["chosen_by"] == manifest["fusion"]["chosen_by"]
     assert manifest["fusion"]["chosen_by"] != "set at build (--alpha)"  # chosen on the corpus
-    assert manifest["config"]["lexical"] == {"enabled": True, "k1": 1.5, "b": 0.5, "alpha": -1, "depth": 100}
+    assert manifest["config"]["lexical"] == {"enabled": True, "k1": 1.5, "b": 0.5, "alpha": -1, "depth": 100,
+                                             "stemmer": "english"}
     assert manifest["lexical"]["k1"] == 1.5 and manifest["lexical"]["b"] == 0.5 and manifest["lexical"]["terms"] > 0
     info = " ".join(run("info", out).stdout.split())
-    assert f"BM25 (k1 1.5, b 0.5): {manifest['lexical']['terms']:,} terms, {manifest['lexical']['postings']:,} postings" in info
+    assert (f"BM25 (k1 1.5, b 0.5, stemmer english): {manifest['lexical']['terms']:,} terms, "
+            f"{manifest['lexical']['postings']:,} postings") in info
 
 
 def test_a_fixed_alpha_reaches_the_manifest_and_info(tmp_path, corpus_file):
@@ -328,7 +330,7 @@ def test_info_shows_how_the_weights_were_chosen(cli_bundle):
     assert manifest["config"]["lexical"]["alpha"] == -1 and isinstance(manifest["fusion"]["figures"], dict)
     info = " ".join(run("info", cli_bundle).stdout.split())
     how = " ".join(manifest["fusion"]["chosen_by"].split()[:3])  # the start: a long one wraps in the table
-    assert "BM25 (k1 1.2, b 0.75)" in info and f"weights chosen by │ {how}" in info
+    assert "BM25 (k1 1.2, b 0.75, stemmer english)" in info and f"weights chosen by │ {how}" in info
 
 
 def test_a_build_without_the_lexical_index(tmp_path, corpus_file, corpus):
