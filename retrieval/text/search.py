@@ -51,38 +51,50 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     known = index.transform_.known_terms(X)
     if mode == "semantic":
         return _semantic(index, X, known, k, rerank)
+    results: list = [None] * len(texts)
+    coded = np.flatnonzero(known) if mode == "hybrid" else np.empty(0, np.int64)
+    codes = index.searchable(index.encoder_.encode(X[coded] if len(coded) < len(texts) else X)) if len(coded) else None
+    slot = {int(row): j for j, row in enumerate(coded)}
+    if mode == "hybrid":
+        alone = [i for i in coded.tolist() if _codes_alone(index, int(known[i]), alpha)]
+        if alone:  # whole documents, by default: one FAISS search for all of them, and no text analysis
+            rows = [slot[i] for i in alone]
+            for i, hits in zip(alone, index.search_codes(codes[rows], k)):
+                fused = normalised(np.array([hit.score for hit in hits], np.float32), lowest_score(index.index_.metric))
+                results[i] = HitList([hit._replace(score=float(f), semantic=hit.score) for hit, f in zip(hits, fused)],
+                                     int(known[i]), mode)
+    rest = [i for i in range(len(texts)) if results[i] is None]
     lexical = index.live_lexical()
     depth = max(index.config.lexical.depth, k)
-    coded = np.flatnonzero(known) if mode == "hybrid" else np.empty(0, np.int64)
-    proposed = codes = None
-    if len(coded):
-        codes = index.searchable(index.encoder_.encode(X[coded] if len(coded) < len(texts) else X))
-        proposed = index.index_.search(codes, depth)
-    slot = {int(row): j for j, row in enumerate(coded)}
-    results = []
-    for i, text in enumerate(texts):
+    asked = [slot[i] for i in rest if i in slot]
+    proposed = dict(zip(asked, index.index_.search(codes[asked], depth).positions)) if asked else {}
+    for i in rest:
+        text, j = texts[i], slot.get(i)
         term_ids = lexical.term_ids(text)
         n_known = max(len(term_ids), int(known[i]) if mode == "hybrid" else 0)
-        j = slot.get(i)
         weight = alpha if alpha is not None else index.fusion_.alpha(len(term_ids))
-        if mode == "hybrid" and weight >= 1 and j is not None:  # the codes alone rank it: BM25 is not asked
-            hits = index.search_codes(codes[j:j + 1], k)[0]
-            fused = normalised(np.array([hit.score for hit in hits], np.float32), lowest_score(index.index_.metric))
-            results.append(HitList([hit._replace(score=float(f), semantic=hit.score) for hit, f in zip(hits, fused)],
-                                   n_known, mode))
-            continue
         matched, scores = lexical.scores_of(text, term_ids)
         if mode == "lexical" or j is None or weight <= 0:  # BM25 alone ranks it
             positions, scores = top_of(matched, scores, k)
             semantic = index.index_.scores_at(codes[j], positions) if mode == "hybrid" and j is not None else None
             fused = np.float32(1 - weight) * normalised(scores, 0.0) if mode == "hybrid" else scores
-            results.append(HitList(_hits(index, positions, fused, semantic, scores), n_known, mode))
+            results[i] = HitList(_hits(index, positions, fused, semantic, scores), n_known, mode)
             continue
-        semantic_top = proposed.positions[j][proposed.positions[j] >= 0]
+        semantic_top = proposed[j][proposed[j] >= 0]
         fused = _fused(index, codes[j], semantic_top, matched, scores, depth, weight)
-        results.append(HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
-                                     fused.lexical[:k]), n_known, mode))
+        results[i] = HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
+                                   fused.lexical[:k]), n_known, mode)
     return results
+
+
+def _codes_alone(index, tfidf_terms: int, alpha) -> bool:
+    """Whether the codes alone rank a hybrid query, known from its TF-IDF terms (no lexical analysis needed):
+    a weight of 1 asked for, or by default a query long enough for ``alpha_long`` = 1 (the lexical side
+    knows at least as many of its terms as the TF-IDF vocabulary does)."""
+    if alpha is not None:
+        return alpha >= 1
+    weights = index.fusion_
+    return weights.alpha_long >= 1 and tfidf_terms >= weights.long_terms
 
 
 def _fused(index, code, semantic_top, matched, scores, depth: int, alpha: float):
