@@ -200,7 +200,23 @@ class IdIndex:
         if not len(positions):  # a binary index's width is its packed bytes
             width = getattr(self, "n_bytes", self.dim)
             return np.empty((0, width), dtype=np.uint8 if self.metric == "hamming" else np.float32)
+        flat = self._flat_codes()
+        if flat is not None:
+            return flat[positions]
         return np.stack([self._index.reconstruct(int(position)) for position in positions])
+
+    def _flat_codes(self) -> np.ndarray | None:
+        """A flat index's stored codes as a numpy view (row = position: codes are added in position order),
+        made anew on each call because an addition may move them; None for IVF and HNSW."""
+        inner = faiss.downcast_IndexBinary(self._index.index) if self.metric == "hamming" else \
+            faiss.downcast_index(self._index.index)
+        n = int(self._index.ntotal)
+        if isinstance(inner, faiss.IndexFlat):
+            return faiss.rev_swig_ptr(inner.get_xb(), n * self.dim).reshape(n, self.dim)
+        if isinstance(inner, faiss.IndexBinaryFlat):
+            width = self.dim // 8
+            return faiss.rev_swig_ptr(inner.xb.data(), n * width).reshape(n, width)
+        return None
 
     def scores_at(self, query, positions) -> np.ndarray:
         """Exact scores of one query code against the documents at ``positions``, shape (len(positions),)
