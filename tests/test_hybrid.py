@@ -147,6 +147,7 @@ def new_docs_for_lexical():
 
     docs = make_corpus(2, seed=9, prefix="fresh")
     docs.texts[-1] += " zzuniqueword"
+    docs.texts[0] += " aaearlyword"  # sorts before every term: an addition moves every term number
     return docs
 
 
@@ -168,3 +169,17 @@ def test_a_damaged_lexical_file_is_found(bundle_dir, tmp_path):
     target.write_bytes(bytes(data))
     with pytest.raises(IndexingError, match="lexical_tf.npy does not match its checksum"):
         TextIndex.load(path)
+
+
+def test_like_after_an_addition_reads_the_merged_vocabulary(bundle_dir, tmp_path, new_docs_for_lexical):
+    """An addition merges the lexical vocabulary, so term numbers move: a --like query made before it must
+    not leave stale ones behind."""
+    path = tmp_path / "index"
+    shutil.copytree(bundle_dir, path)
+    index = TextIndex.load(path)
+    doc_id = index.index_.id_map.doc_ids[5]
+    index.similar_to(doc_id, k=5, mode="lexical")  # caches the TF-IDF columns' term numbers
+    index.add(new_docs_for_lexical)
+    in_memory = [(h.doc_id, round(h.score, 4)) for h in index.similar_to(doc_id, k=5, mode="lexical")]
+    index.save(path)
+    assert in_memory == [(h.doc_id, round(h.score, 4)) for h in TextIndex.load(path).similar_to(doc_id, k=5, mode="lexical")]

@@ -164,6 +164,7 @@ class TextIndex(CodeIndex):
         (CSR, n rows) are kept per document, in the same order, and so is ``lexical`` (their BM25 index) if given.
         """
         self.metadata_, self._tfidf, self.lexical_, self._lexical_rows = metadata, tfidf, lexical, _UNSET
+        self._lexical_columns = None
         self.index_ = self._index_codes(codes, doc_ids, plan if plan is not None else self._plan(len(doc_ids)))
         return self
 
@@ -225,7 +226,7 @@ class TextIndex(CodeIndex):
             old = self.lexical_
             added = LexicalBuilder(old.analyzer, old.k1, old.b)
             self.lexical_ = old.compacted(self._rows).plus(added.add(corpus.texts).finish())
-            self._lexical_rows = _UNSET
+            self._lexical_rows, self._lexical_columns = _UNSET, None  # new rows, and a merged vocabulary
         self.metadata_ = self.metadata_ + _metadata(corpus)  # an addition compacts: stored rows are positions again
         self._tfidf = sp.vstack([tfidf, X], format="csr")
         words, unknown = word_coverage(corpus.texts, self.transform_, stop_words(self.config.tfidf.stop_words))
