@@ -243,10 +243,6 @@ class LexicalIndex:
         """The ``k`` best positions for ``text`` and their scores, best first (fewer when fewer match)."""
         return top_of(*self.scores_of(text), k)
 
-    def score_positions(self, text: str, positions: np.ndarray) -> np.ndarray:
-        """BM25 scores of ``text`` against the documents at ``positions`` (0 where no term is shared)."""
-        return scores_at(*self.scores_of(text), positions)
-
     # --- storage -----------------------------------------------------------------------------------------
     def arrays(self) -> dict:
         return {"terms": self.terms, "indptr": self.indptr, "rows": self.rows, "tf": self.tf, "lengths": self.lengths}

@@ -65,7 +65,8 @@ class FusionWeights:
     @classmethod
     def from_dict(cls, data) -> "FusionWeights":
         try:
-            weights = cls(**{key: data[key] for key in ("alpha_short", "alpha_long", "chosen_by") if key in data})
+            weights = cls(**{key: data[key] for key in ("alpha_short", "alpha_long", "chosen_by", "short_terms",
+                                                        "long_terms") if key in data})
             check_alpha(weights.alpha_short)
             check_alpha(weights.alpha_long)
             return weights

@@ -97,11 +97,17 @@ def _codes_alone(index, tfidf_terms: int, alpha) -> bool:
     return weights.alpha_long >= 1 and tfidf_terms >= weights.long_terms
 
 
+def pool_of(index, code, semantic_top, matched, scores, depth: int):
+    """A hybrid query's candidates, the union of each side's top ``depth`` (``semantic_top`` from FAISS, BM25's
+    from ``matched`` and ``scores``), and each side's raw score of them (semantic None without a ``code``)."""
+    pool = candidates(semantic_top, top_of(matched, scores, depth)[0])
+    semantic = index.index_.scores_at(code, pool) if code is not None else None
+    return pool, semantic, scores_at(matched, scores, pool)
+
+
 def _fused(index, code, semantic_top, matched, scores, depth: int, alpha: float):
-    lexical_top, _ = top_of(matched, scores, depth)
-    pool = candidates(semantic_top, lexical_top)
-    return fuse(pool, index.index_.scores_at(code, pool), scores_at(matched, scores, pool), alpha,
-                lowest_score(index.index_.metric))
+    pool, semantic, lexical = pool_of(index, code, semantic_top, matched, scores, depth)
+    return fuse(pool, semantic, lexical, alpha, lowest_score(index.index_.metric))
 
 
 def _hits(index, positions, scores, semantic, lexical) -> list:
@@ -169,4 +175,4 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 
-__all__ = ["BUILT_WITHOUT", "HitList", "MODES", "NO_LEXICAL", "rerank_hits", "resolve_mode", "search_texts", "similar_doc"]
+__all__ = ["BUILT_WITHOUT", "HitList", "MODES", "NO_LEXICAL", "pool_of", "rerank_hits", "resolve_mode", "search_texts", "similar_doc"]

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval.text.fusion import FusionWeights, candidates, fuse, lowest_score
-from retrieval.runtime.lexical import scores_at, top_of
+from retrieval.text.fusion import FusionWeights, fuse, lowest_score
+from retrieval.text.search import pool_of
 
 GRID = tuple(round(step / 10, 1) for step in range(11))
 SPAN_WORDS = 6
@@ -58,9 +58,8 @@ def _pools(index, texts, depth: int):
         matched, scores = lexical.scores_of(text, term_ids)
         j = slot.get(i)
         semantic_top = proposed.positions[j][proposed.positions[j] >= 0] if j is not None else np.empty(0, np.int64)
-        pool = candidates(semantic_top, top_of(matched, scores, depth)[0])
-        semantic = index.index_.scores_at(codes[j], pool) if j is not None else None
-        yield pool, semantic, scores_at(matched, scores, pool), len(term_ids)
+        yield (*pool_of(index, codes[j] if j is not None else None, semantic_top, matched, scores, depth),
+               len(term_ids))
 
 
 def informative(figures: dict) -> bool:
