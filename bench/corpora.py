@@ -7,7 +7,8 @@
 
 Each run: fetch the corpus if needed, build the default index on its train
 split (database), query with its test split (relevant = same label), and
-measure P@100 and MAP over the full ranking. In the same run and on the same
+measure P@100 and MAP over the full ranking, in each query mode (semantic: the
+codes alone; hybrid, the default; lexical: the index's BM25). In the same run and on the same
 documents: TF-IDF cosine, LSA-32 and BM25 (and for 64-bit codes ITQ-64 of
 LSA). Each run is one JSON line appended to ``--out``; ``--table`` prints the
 mean and spread over seeds of the latest row for each (corpus, codes, seed) of
@@ -65,10 +66,11 @@ def run(corpus: str, variant: str, codes: str, seed: int) -> dict:
     started = time.perf_counter()
     index = TextIndex(config).fit(train)
     build_seconds = time.perf_counter() - started
-    report = evaluate(index, queries, k=100, seed=seed, lsa_dims=(32,), database_texts=train.texts)
+    report = evaluate(index, queries, k=100, seed=seed, lsa_dims=(32,), database_texts=train.texts, modes=True)
     return {"corpus": corpus, "variant": variant, "codes": codes, "seed": seed, "spec": VARIANTS[variant],
             "config": config.to_dict(), "epochs": len(index.history_["loss"]), "build_seconds": round(build_seconds, 1),
             "queries": report["queries"], "facts": corpus_facts(train), "methods": report["methods"],
+            "modes": report.get("modes", []), "alpha_short": getattr(index.fusion_, "alpha_short", None),
             "ties": "seeded", "commit": _commit(), "when": time.strftime("%Y-%m-%d %H:%M")}
 
 
@@ -94,25 +96,28 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
 
     for (corpus, variant, codes, _), row in sorted(latest.items(), key=lambda item: order(item[0])):
         groups.setdefault((corpus, variant, codes), []).append(row)
-    lines = ["| corpus | docs / labels / median words | variant | codes | seeds | autoencoder | TF-IDF | LSA-32 | BM25 "
-             "| ITQ-64 of LSA | vs LSA-32 | build s |",
-             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| corpus | docs / labels / median words | variant | codes | seeds | semantic | hybrid (default) | lexical "
+             "| TF-IDF | LSA-32 | BM25 | ITQ-64 of LSA | hybrid − semantic | build s |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (corpus, variant, codes), group in groups.items():
         by_method: dict = {}
         for row in group:
             for m in row["methods"]:
                 name = "autoencoder" if m["method"].startswith("autoencoder") else m["method"]
                 by_method.setdefault(name, []).append(m[metric])
-        own, lsa = by_method["autoencoder"], by_method.get("lsa-32", [float("nan")])
+            for m in row.get("modes", []):
+                by_method.setdefault(m["mode"], []).append(m[metric])
+        own = by_method["autoencoder"]
         facts = group[0]["facts"]
-        gap = statistics.mean(own) - statistics.mean(lsa)
-        columns = ["autoencoder", "tfidf-cosine", "lsa-32", "bm25", "itq-64bit"]
+        hybrid = by_method.get("hybrid")
+        gap = f"{statistics.mean(hybrid) - statistics.mean(own):+.3f}" if hybrid and len(hybrid) == len(own) else ""
+        columns = ["autoencoder", "hybrid", "lexical", "tfidf-cosine", "lsa-32", "bm25", "itq-64bit"]
         best = max((statistics.mean(by_method[c]), c) for c in columns if c in by_method)[1]
         cells = [("**" + _stat(by_method[c]) + "**" if c == best else _stat(by_method[c])) if c in by_method else ""
                  for c in columns]
         lines.append(
             f"| {corpus} | {facts['documents']:,} / {facts['labels']} / {facts['median_words']} | {variant} | {codes} | "
-            f"{','.join(str(r['seed']) for r in group)} | {' | '.join(cells)} | {gap:+.3f} | "
+            f"{','.join(str(r['seed']) for r in group)} | {' | '.join(cells)} | {gap} | "
             f"{statistics.mean(r['build_seconds'] for r in group):.0f} |"
         )
     return "\n".join(lines)

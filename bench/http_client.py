@@ -1,4 +1,5 @@
-"""A bounded HTTP/1.1 load: N clients, each on one keep-alive connection, each sending M requests, then stopping.
+"""A bounded HTTP/1.1 load: N clients, each on one keep-alive connection, each sending M requests, then stopping;
+and the summaries of a load (requests/s, latency percentiles, errors, the median of several runs).
 
 The client is a few lines of asyncio over raw sockets rather than an HTTP
 library, so that on a 2-core machine the load generator costs the server as
@@ -12,6 +13,8 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 @dataclass
@@ -88,3 +91,21 @@ def run_load(port: int, make_requests: Callable[[int], list[bytes]], clients: in
         return result
 
     return asyncio.run(main())
+
+
+def errors_of(result: LoadResult) -> int:
+    """Failed connections and non-200 answers."""
+    return len(result.errors) + sum(r.status != 200 for r in result.responses)
+
+
+def stats(seconds: list[float], count: int, wall: float, errors: int) -> dict:
+    """Requests/s, p50 and p99 latency (ms) of ``count`` requests in ``wall`` seconds, and ``errors``."""
+    ms = np.asarray(seconds) * 1000 if seconds else np.zeros(1)
+    return {"per_second": round(count / wall, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2), "errors": errors}
+
+
+def median_run(runs: list[dict], key: str) -> dict:
+    """The run with the median ``key``, its errors replaced by those of all runs."""
+    ordered = sorted(runs, key=lambda run: run[key])
+    return {**ordered[len(ordered) // 2], "errors": sum(run["errors"] for run in runs)}

@@ -1,20 +1,27 @@
 """A bounded load on ``retrieval serve`` over 127.0.0.1, beside the Python API called directly in the same run.
 
     python bench/serve_load.py indexes/20newsgroups [--rebuild-with indexes/20newsgroups-64bit] [--workers 1,2]
+                               [--modes semantic,hybrid]
 
-For each worker count: start ``retrieval serve`` on a copy of the index, warm it up, then
-- singles: ``--clients`` connections, each sending ``--requests`` ``GET /search?q=...&k=10`` one after another;
-- batches: the same clients sending ``--batches`` ``POST /search`` of ``--batch-size`` queries each;
-- rebuild: the singles load again while the directory is swapped twice (to the ``--rebuild-with`` index
-  and back) by the same atomic swap a build makes; every answer is checked against the library's answer
-  for the generation its header names (a mixed answer would differ), and the lag is how long after a
-  swap a request could still be answered by the old generation.
-Requests/s, p50 and p99 latency (ms), errors (non-200 answers and failed connections), and the servers'
-resident memory. Each load runs ``--repeats`` times on new connections and the median run is reported
-(with several workers, how the kernel shares 8 keep-alive connections among them moves a run by a third);
-errors are summed over all runs. The queries are seeded random 20 Newsgroups test documents (as in bench/query_path.py).
-Every run stops by itself: a fixed number of requests, and ``--max-seconds`` per phase at most.
-Rows go to ``bench/results/serve_load.jsonl``; ``--table`` prints the last one (with the same ``--words``).
+For each worker count: start ``retrieval serve`` on a copy of the index; then for each of ``--modes`` in turn, on
+the same server start (so that the modes are compared on the same processes), warm it up and run
+- singles: ``--clients`` connections, each sending ``--requests`` ``GET /search?q=...&k=10&mode=M`` one after another;
+- batches: the same clients sending ``--batches`` ``POST /search`` of ``--batch-size`` queries each (``"mode": M``);
+- memory: RSS and PSS of the server and of each worker, read after the mode's loads. PSS shares the pages of the
+  memory-mapped files (the FAISS codes, the lexical index) among the processes that map them; read after each
+  mode in turn (semantic first), it shows what a mode's queries brought in, such as the lexical side's pages;
+and once, in the server's default mode:
+- rebuild: the singles load again while the directory is swapped twice (to the ``--rebuild-with`` index and
+  back) by the same atomic swap a build makes; every answer is checked against the library's answer for the
+  generation its header names (a mixed answer would differ), and the lag is how long after a swap a request
+  could still be answered by the old generation.
+Requests/s, p50 and p99 latency (ms), errors (non-200 answers and failed connections), memory, and hybrid
+mode's requests/s over semantic mode's. Each load runs ``--repeats`` times on new connections and the median
+run is reported (with several workers, how the kernel shares 8 keep-alive connections among them moves a run by
+a third); errors are summed over all runs. The queries are seeded random 20 Newsgroups test documents (as in
+bench/query_path.py); the Python API is measured in each mode too. Every run stops by itself: a fixed number of
+requests, and ``--max-seconds`` per phase at most.
+Rows go to ``--out`` (``bench/results/serve_load.jsonl``); ``--table`` prints the last one (with the same ``--words``).
 """
 
 from __future__ import annotations
@@ -41,73 +48,53 @@ import urllib.parse  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from http_client import get, post_json, run_load  # noqa: E402
+from http_client import errors_of, get, median_run, post_json, run_load, stats  # noqa: E402
+from proc_memory import process_memory  # noqa: E402
 from rows import append_row, read_rows  # noqa: E402
 from serving import serving  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "serve_load.jsonl"
 K = 10
+MODES = ("semantic", "hybrid", "lexical")
 
 
-def stats(seconds: list[float], count: int, wall: float, errors: int) -> dict:
-    ms = np.asarray(seconds) * 1000 if seconds else np.zeros(1)
-    return {"per_second": round(count / wall, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "errors": errors}
-
-
-def median_run(runs: list[dict], key: str) -> dict:
-    """The run with the median ``key``, its errors replaced by those of all runs."""
-    ordered = sorted(runs, key=lambda run: run[key])
-    return {**ordered[len(ordered) // 2], "errors": sum(run["errors"] for run in runs)}
-
-
-def direct(index, texts: list[str], batch_size: int) -> dict:
-    """The Python API in this process, one thread: single queries, then batches."""
+def direct(index, texts: list[str], batch_size: int, mode: str) -> dict:
+    """The Python API in this process, one thread, in ``mode``: single queries, then batches."""
     for text in texts[:50]:
-        index.search([text], K)
+        index.search([text], K, mode=mode)
     seconds, started = [], time.perf_counter()
     for text in texts:
         t = time.perf_counter()
-        index.search([text], K)
+        index.search([text], K, mode=mode)
         seconds.append(time.perf_counter() - t)
     single = stats(seconds, len(texts), time.perf_counter() - started, 0)
     started = time.perf_counter()
     for i in range(0, len(texts), batch_size):
-        index.search(texts[i:i + batch_size], K)
-    return {"single": single, "batch_queries_per_second": round(len(texts) / (time.perf_counter() - started), 1)}
+        index.search(texts[i:i + batch_size], K, mode=mode)
+    return {"mode": mode, "single": single,
+            "batch_queries_per_second": round(len(texts) / (time.perf_counter() - started), 1)}
 
 
-def single_requests(texts, per_client):
+def single_requests(texts, per_client, mode: str | None = None):
+    """``GET /search`` of seeded random ``texts``; ``mode`` None sends none (the server's default)."""
+    extra = {"mode": mode} if mode else {}
+
     def make(client: int) -> list[bytes]:
         rng = np.random.default_rng(client)
-        return [get("/search?" + urllib.parse.urlencode({"q": texts[i], "k": K}))
+        return [get("/search?" + urllib.parse.urlencode({"q": texts[i], "k": K, **extra}))
                 for i in rng.integers(0, len(texts), per_client)]
     return make
 
 
-def batch_requests(texts, per_client, size):
+def batch_requests(texts, per_client, size, mode: str | None = None):
+    extra = {"mode": mode} if mode else {}
+
     def make(client: int) -> list[bytes]:
         rng = np.random.default_rng(1000 + client)
-        return [post_json("/search", {"queries": [texts[i] for i in rng.integers(0, len(texts), size)], "k": K})
+        return [post_json("/search", {"queries": [texts[i] for i in rng.integers(0, len(texts), size)], "k": K,
+                                      **extra})
                 for _ in range(per_client)]
     return make
-
-
-def errors_of(result) -> int:
-    return len(result.errors) + sum(r.status != 200 for r in result.responses)
-
-
-def resident_mb(pid: int) -> float:
-    """Resident memory of the server and its worker processes."""
-    pids, total = [pid], 0
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return round(total / 1024, 1)
 
 
 def swap_in(source: Path, directory: Path) -> float:
@@ -155,51 +142,89 @@ def rebuild_run(port, directory, original, other, texts, clients, per_client, ma
             "old_generation_answered_after_swap_s": max(lags)}
 
 
+def mode_runs(port: int, pid: int, texts, args, mode: str) -> dict:
+    """One mode's loads on a running server: warm-up, singles and batches ``--repeats`` times, then the memory."""
+    run_load(port, single_requests(texts, 50, mode), args.clients, args.max_seconds)  # warm-up
+    singles, batches = [], []
+    for _ in range(args.repeats):  # each on new connections, which the workers share out anew
+        run = run_load(port, single_requests(texts, args.requests, mode), args.clients, args.max_seconds)
+        singles.append(stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)))
+    for _ in range(args.repeats):
+        run = run_load(port, batch_requests(texts, args.batches, args.batch_size, mode), args.clients, args.max_seconds)
+        batches.append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)),
+                        "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
+    return {"mode": mode, "single": median_run(singles, "per_second"), "batch": median_run(batches, "queries_per_second"),
+            "runs": {"single": singles, "batch": batches}, "memory": process_memory(pid)}
+
+
+def hybrid_over_semantic(modes: list[dict]) -> dict | None:
+    """Hybrid mode's requests/s (and batched queries/s) over semantic mode's; None unless both were measured."""
+    by = {m["mode"]: m for m in modes}
+    if not {"hybrid", "semantic"} <= by.keys():
+        return None
+    h, s = by["hybrid"], by["semantic"]
+    if not (s["single"]["per_second"] and s["batch"]["queries_per_second"]):  # semantic answered nothing
+        return None
+    return {"requests_per_second": round(h["single"]["per_second"] / s["single"]["per_second"], 3),
+            "batch_queries_per_second": round(h["batch"]["queries_per_second"] / s["batch"]["queries_per_second"], 3)}
+
+
 def run_workers(workers, index_dir, other, texts, args, expected) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch) / "served"
         shutil.copytree(index_dir, directory)
         with serving(directory, "--workers", workers, "--reload-interval", "0.25") as (url, process):
             port = int(url.rsplit(":", 1)[1])
-            run_load(port, single_requests(texts, 50), args.clients, args.max_seconds)  # warm-up
-            singles, batches = [], []
-            for _ in range(args.repeats):  # each on new connections, which the workers share out anew
-                run = run_load(port, single_requests(texts, args.requests), args.clients, args.max_seconds)
-                singles.append(stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)))
-            for _ in range(args.repeats):
-                run = run_load(port, batch_requests(texts, args.batches, args.batch_size), args.clients, args.max_seconds)
-                batches.append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)),
-                                "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
-            row = {
-                "workers": workers,
-                "single": median_run(singles, "per_second"),
-                "batch": median_run(batches, "queries_per_second"),
-                "runs": {"single": singles, "batch": batches},
-                "resident_mb": resident_mb(process.pid),
-            }
+            modes = [mode_runs(port, process.pid, texts, args, mode) for mode in args.modes]
+            row = {"workers": workers, "modes": modes, "hybrid_over_semantic": hybrid_over_semantic(modes)}
             if other is not None:
                 row["rebuild"] = rebuild_run(port, directory, Path(index_dir), other, texts, args.clients,
                                              args.requests, args.max_seconds, expected)
     return row
 
 
+def modes_of(entry) -> list[dict]:
+    """A server's (or the Python API's) entries, one per mode; a row from before ``--modes`` as one of mode None."""
+    if isinstance(entry, list):  # the Python API's, since --modes
+        return entry
+    if "modes" in entry:
+        return entry["modes"]
+    memory = {"rss_mb": entry.get("resident_mb"), "pss_mb": None, "processes": []}  # only RSS was read, summed
+    return [{**entry, "mode": None, "memory": memory}]
+
+
 def table(row: dict) -> str:
-    d = row["direct"]
-    runs = {w["workers"]: ", ".join(f"{r['per_second']:,.0f}" for r in w.get("runs", {}).get("single", []))
-            for w in row["servers"]}
+    dash = "–"
     lines = [f"`retrieval serve` on {os.path.relpath(row['index'], ROOT)} ({row['documents']:,} documents), {row['clients']} clients on "
              f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test documents as queries"
              + (f", cut to {row['words']} words" if row.get("words") else ", whole")
              + f" ({row.get('query_bytes_mean', '?')} bytes on average)",
-             "", "| | requests/s | p50 ms | p99 ms | errors | batches of %d: queries/s | memory MB |" % row["batch_size"],
-             "|---|---:|---:|---:|---:|---:|---:|",
-             f"| Python API, same process, 1 thread | {d['single']['per_second']:,.0f} | {d['single']['p50_ms']} | "
-             f"{d['single']['p99_ms']} | – | {d['batch_queries_per_second']:,.0f} | – |"]
+             "", "| | mode | requests/s | p50 ms | p99 ms | errors | batches of %d: queries/s | RSS MB | PSS MB |"
+             % row["batch_size"], "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for d in modes_of(row["direct"]):
+        lines.append(f"| Python API, same process, 1 thread | {d['mode'] or dash} | {d['single']['per_second']:,.0f} | "
+                     f"{d['single']['p50_ms']} | {d['single']['p99_ms']} | {dash} | {d['batch_queries_per_second']:,.0f} | "
+                     f"{dash} | {dash} |")
     for w in row["servers"]:
-        s, b = w["single"], w["batch"]
-        lines.append(f"| HTTP, --workers {w['workers']} | {s['per_second']:,.0f} | {s['p50_ms']} | {s['p99_ms']} | "
-                     f"{s['errors'] + b['errors']} | {b['queries_per_second']:,.0f} | {w['resident_mb']} |")
-    lines.append("\nsingle-query runs, requests/s: " + "; ".join(f"--workers {w}: {r}" for w, r in runs.items()))
+        for m in modes_of(w):
+            s, b, memory = m["single"], m["batch"], m["memory"]
+            lines.append(f"| HTTP, --workers {w['workers']} | {m['mode'] or dash} | {s['per_second']:,.0f} | {s['p50_ms']} | "
+                         f"{s['p99_ms']} | {s['errors'] + b['errors']} | {b['queries_per_second']:,.0f} | "
+                         f"{memory['rss_mb']} | {memory['pss_mb'] if memory['pss_mb'] is not None else dash} |")
+    for w in row["servers"]:
+        if w.get("hybrid_over_semantic"):
+            r = w["hybrid_over_semantic"]
+            lines.append(f"\n--workers {w['workers']}: hybrid / semantic requests/s = {r['requests_per_second']:.2f} "
+                         f"(batched queries/s {r['batch_queries_per_second']:.2f})")
+    lines.append("\nsingle-query runs, requests/s: " + "; ".join(
+        f"--workers {w['workers']}{' ' + m['mode'] if m['mode'] else ''}: "
+        + ", ".join(f"{r['per_second']:,.0f}" for r in m.get("runs", {}).get("single", []))
+        for w in row["servers"] for m in modes_of(w)))
+    processes = [f"--workers {w['workers']} after {m['mode']}: "
+                 + ", ".join(f"{p['role']} {p['rss_mb']} / {p['pss_mb']}" for p in m["memory"]["processes"])
+                 for w in row["servers"] for m in modes_of(w) if m["memory"]["processes"]]
+    if processes:  # memory per worker: with several, the parent only starts and watches them
+        lines.append("memory of each process, RSS / PSS MB: " + "; ".join(processes))
     for w in row["servers"]:
         if "rebuild" in w:
             r = w["rebuild"]
@@ -216,6 +241,8 @@ def main() -> None:
     parser.add_argument("--rebuild-with", default=str(ROOT / "indexes" / "20newsgroups-64bit"),
                         help="an index to swap in under load ('' for none)")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--modes", default="semantic,hybrid",
+                        help="query modes to load the server with, in turn: " + ", ".join(MODES))
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=600, help="single queries per client")
     parser.add_argument("--batches", type=int, default=40, help="batches per client")
@@ -226,9 +253,13 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=0, help="cut each query to its first N words (0: whole documents)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--table", action="store_true", help="print the last recorded row and exit")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the rows file, appended to (and read by --table)")
     args = parser.parse_args()
+    args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    if not args.modes or set(args.modes) - set(MODES):
+        parser.error(f"--modes takes some of {', '.join(MODES)}; got {','.join(args.modes)}")
     if args.table:  # the last row measured with the same --words
-        rows = read_rows(RESULTS)
+        rows = read_rows(args.out)
         print(table([row for row in rows if (row.get("words") or 0) == args.words][-1]))
         return
     from indexing import set_search_threads
@@ -242,6 +273,8 @@ def main() -> None:
     if args.words:
         texts = [" ".join(text.split()[:args.words]) for text in texts]
     index = TextIndex.load(args.index)
+    if index.lexical_ is None and set(args.modes) - {"semantic"}:  # the server would answer 409
+        parser.error(f"{args.index} has no lexical index: only --modes semantic")
     other = Path(args.rebuild_with) if args.rebuild_with and Path(args.rebuild_with).is_dir() else None
     expected = {}
     from retrieval.server.live import generation_id
@@ -254,10 +287,10 @@ def main() -> None:
            "words": args.words or None, "query_bytes_mean": round(float(np.mean([len(t.encode()) for t in texts]))),
            "batch_size": args.batch_size, "rebuild_with": str(other) if other else None,
            "cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-           "date": time.strftime("%Y-%m-%d"), "direct": direct(index, texts, args.batch_size)}
+           "date": time.strftime("%Y-%m-%d"), "direct": [direct(index, texts, args.batch_size, m) for m in args.modes]}
     del index
     row["servers"] = [run_workers(int(w), args.index, other, texts, args, expected) for w in args.workers.split(",")]
-    append_row(RESULTS, row)
+    append_row(args.out, row)
     print(table(row))
 
 
