@@ -274,8 +274,10 @@ def lexical_rows(manifest: dict) -> list[tuple[str, str]]:
         return [("lexical", "none: built with --no-lexical, so it answers in semantic mode only" if built_without
                  else NO_LEXICAL)]
     stemmer = lexical.get("analyzer", {}).get("stemmer", "none")
-    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}, stemmer {stemmer}): {lexical['terms']:,} "
-                        f"terms, {lexical['postings']:,} postings")]
+    pairs = (f", word pairs weigh {lexical['pair_weight']:g} ({lexical.get('pair_terms', 0):,} of the terms)"
+             if lexical.get("pair_weight") else "")
+    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}, stemmer {stemmer}{pairs}): "
+                        f"{lexical['terms']:,} terms, {lexical['postings']:,} postings")]
     if fusion:
         short, long = fusion["alpha_short"], fusion["alpha_long"]
         weights = (f"codes weight {short:g} for short and long queries alike" if short == long else

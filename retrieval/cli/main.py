@@ -56,14 +56,14 @@ def _code_flags(codes, bits, code_size):
     return "binary", bits
 
 
-def _lexical_options(enabled, alpha, k1, b, stemmer=None) -> dict:
+def _lexical_options(enabled, alpha, k1, b, stemmer=None, pair_weight=None) -> dict:
     """The LexicalConfig fields that the build's flags set; --no-lexical leaves nothing for the others to set."""
     if enabled is False:
         given = [name for name, value in (("--alpha", alpha), ("--bm25-k1", k1), ("--bm25-b", b),
-                                          ("--stemmer", stemmer)) if value is not None]
+                                          ("--stemmer", stemmer), ("--pair-weight", pair_weight)) if value is not None]
         if given:
             raise RetrievalError(f"--no-lexical builds no BM25 index, so {', '.join(given)} would do nothing; drop one")
-    return dict(enabled=enabled, alpha=alpha, k1=k1, b=b, stemmer=stemmer)
+    return dict(enabled=enabled, alpha=alpha, k1=k1, b=b, stemmer=stemmer, pair_weight=pair_weight)
 
 
 def _code_words(summary: dict) -> str:
@@ -169,6 +169,7 @@ def build(
     bm25_k1: Annotated[Optional[float], typer.Option("--bm25-k1", help="BM25 term-frequency saturation [1.2].")] = None,
     bm25_b: Annotated[Optional[float], typer.Option("--bm25-b", help="BM25 length normalisation in [0, 1] [0.75].")] = None,
     stemmer: Annotated[Optional[str], typer.Option(help="Stem words in the BM25 index: english (Snowball) or none [english].")] = None,
+    pair_weight: Annotated[Optional[float], typer.Option(help="What a short query's adjacent word pairs weigh beside its words in BM25, in [0, 1] (0 = index no pairs) [0.2].")] = None,
     engine: EngineOpt = "local",
     spark_master: SparkMasterOpt = None,
     codes_dir: CodesOpt = None,
@@ -197,7 +198,7 @@ def build(
         neighbours=dict(k=neighbours, weight=neighbour_weight),
         index=dict(kind=index_kind, nlist=nlist, nprobe=nprobe, m=hnsw_m, ef_search=ef_search, pq=pq,
                    max_memory_mb=memory_mb(max_index_memory, "--max-index-memory")),
-        lexical=_lexical_options(lexical, alpha, bm25_k1, bm25_b, stemmer),
+        lexical=_lexical_options(lexical, alpha, bm25_k1, bm25_b, stemmer, pair_weight),
         metric=metric,
     )
     if train_sample is not None:

@@ -86,7 +86,8 @@ def hybrid_scorer(index, texts: list, codes: np.ndarray, known: np.ndarray):
     """
     term_ids = _term_ids(index, texts)
     bm25 = lexical_scorer(index, texts, term_ids)
-    alphas = np.array([index.fusion_.alpha(len(ids)) for ids in term_ids], dtype=np.float32)
+    lexical = index.live_lexical()
+    alphas = np.array([index.fusion_.alpha(lexical.word_count(ids)) for ids in term_ids], dtype=np.float32)
     lowest = lowest_score(index.index_.metric)
 
     def scores(rows: slice) -> np.ndarray:

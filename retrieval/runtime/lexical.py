@@ -18,10 +18,20 @@ length normalisation follow ``add`` and ``remove`` exactly.
 Scores are ``sum over distinct query terms of idf(t) tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))``
 with Lucene's ``idf = log(1 + (N - df + 0.5) / (df + 0.5))``, as the BM25 baseline
 in ``retrieval.evaluation.bm25`` computes them.
+
+Word pairs: with ``pair_weight`` > 0 every two adjacent terms of a document
+are also a term (hashed into ``PAIR_BUCKETS`` buckets, so that their number
+stays bounded however large the corpus; a pair term is ``PAIR_PREFIX`` and
+three bytes, and sorts before every word). A short query's pairs add
+``pair_weight`` times their BM25 to its words' (a sequential-dependence model
+in its simplest form): "time warner" then ranks the document that says
+"Time Warner" above one that says "time" and "Warner" apart. A document's
+length counts its words only.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -36,6 +46,10 @@ FILES = {name: f"lexical_{name}.npy" for name in ("terms", "indptr", "rows", "tf
 # a long query (a whole document) keeps its rarest terms: on 20 Newsgroups' whole test documents, lexical P@100
 # 0.365 with 32 terms, 0.423 with 64, 0.438 with 128, 0.433 with all (2.2 ms a query with 128, 3.3 with all)
 MAX_QUERY_TERMS = 128
+PAIR_PREFIX = b"\x01"  # below every byte a word token starts with
+PAIR_BUCKETS = 1 << 22  # at most 4.2 million pair terms (134 MB of vocabulary), at any corpus size
+# a query's pairs count up to this many distinct words (a whole document is a topic, not a phrase to find)
+PAIR_QUERY_WORDS = 40
 
 
 _TABLES = {True: _ascii_table(True), False: _ascii_table(False)}
@@ -91,6 +105,12 @@ class Analyzer:
         return out
 
 
+def pair_terms(terms: list) -> list[bytes]:
+    """The pair terms of adjacent ``terms`` (bytes, in text order): ``PAIR_PREFIX`` + a 3-byte bucket of each pair."""
+    return [PAIR_PREFIX + (zlib.crc32(first + b" " + second) % PAIR_BUCKETS).to_bytes(3, "big")
+            for first, second in zip(terms, terms[1:])]
+
+
 def tokenize(text: str, lowercase: bool = True) -> list[bytes]:
     """The word tokens of ``text`` as UTF-8 bytes: two or more word characters, at most ``TERM_BYTES`` bytes.
 
@@ -115,15 +135,20 @@ class LexicalIndex:
         Term-frequency saturation and length normalisation.
     analyzer : Analyzer
         What turns a text into terms (as the corpus was analysed when it was indexed).
+    pair_weight : float
+        What a short query's word pairs weigh beside its words (0: pairs are not looked up). The index
+        holds pair terms when it was built with a weight above 0.
     """
 
     def __init__(self, terms, indptr, rows, tf, lengths, k1: float = 1.2, b: float = 0.75,
-                 analyzer: Analyzer | None = None):
+                 analyzer: Analyzer | None = None, pair_weight: float = 0.0):
         check_bm25(k1, b)
+        check_pair_weight(pair_weight)
         self.terms, self.indptr, self.rows, self.tf, self.lengths = terms, indptr, rows, tf, lengths
-        self.k1, self.b = float(k1), float(b)
+        self.k1, self.b, self.pair_weight = float(k1), float(b), float(pair_weight)
         self.analyzer = analyzer if analyzer is not None else Analyzer(stemmer="none")
         self._check()
+        self.n_pairs = int(np.searchsorted(self.terms, b"\x02")) if len(self.terms) else 0  # pair terms sort first
         self.set_live(None)
 
     def _check(self) -> None:
@@ -172,14 +197,22 @@ class LexicalIndex:
 
     # --- queries ---------------------------------------------------------------------------------------
     def term_ids(self, text: str) -> np.ndarray:
-        """The distinct vocabulary terms of ``text``, as sorted term numbers (int64)."""
-        tokens = set(self.analyzer.terms(text))
+        """The distinct vocabulary terms of ``text``, as sorted term numbers (int64): its words, and with a
+        ``pair_weight`` its word pairs when it has fewer than ``PAIR_QUERY_WORDS`` distinct words."""
+        words = self.analyzer.terms(text)
+        tokens = set(words)
+        if self.pair_weight > 0 and self.n_pairs and len(tokens) < PAIR_QUERY_WORDS:
+            tokens.update(pair_terms(words))
         if not tokens or not self.n_terms:
             return np.empty(0, dtype=np.int64)
         wanted = np.array(sorted(tokens), dtype=TERM_DTYPE)
         found = np.searchsorted(self.terms, wanted)
         found[found == self.n_terms] = 0
         return found[self.terms[found] == wanted].astype(np.int64)
+
+    def word_count(self, term_ids: np.ndarray) -> int:
+        """How many of ``term_ids`` (from ``term_ids``) are words rather than word pairs."""
+        return int(np.count_nonzero(np.asarray(term_ids) >= self.n_pairs))
 
     def _idf(self, term_ids: np.ndarray) -> np.ndarray:
         if self._live is None:
@@ -188,7 +221,10 @@ class LexicalIndex:
             df = np.array([self._live[self.rows[self.indptr[t]:self.indptr[t + 1]]].sum() for t in term_ids],
                           dtype=np.float64)
         n = self.n_documents
-        return np.log1p((n - df + 0.5) / (df + 0.5)), df
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        if self.n_pairs:
+            idf = np.where(term_ids < self.n_pairs, idf * self.pair_weight, idf)
+        return idf, df
 
     def term_ids_of(self, words) -> np.ndarray:
         """The term numbers of ``words`` (str, each one token), -1 for one the vocabulary lacks, int64."""
@@ -260,7 +296,8 @@ class LexicalIndex:
         indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         return LexicalIndex(self.terms, indptr, mapped[keep].astype(np.int32), np.asarray(self.tf)[keep],
-                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.k1, self.b, self.analyzer)
+                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.k1, self.b, self.analyzer,
+                            self.pair_weight)
 
     def plus(self, other: "LexicalIndex") -> "LexicalIndex":
         """This index's rows, then ``other``'s (a new index; the vocabularies are merged)."""
@@ -281,7 +318,7 @@ class LexicalIndex:
         their_dest = _destinations(indptr[theirs] + own_counts[theirs], other.indptr)
         rows[their_dest], tf[their_dest] = np.asarray(other.rows) + self.n_stored, other.tf
         return LexicalIndex(terms, indptr, rows, tf, np.concatenate([self.lengths, other.lengths]),
-                            self.k1, self.b, self.analyzer)
+                            self.k1, self.b, self.analyzer, self.pair_weight)
 
 
 def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -311,6 +348,12 @@ def _destinations(starts: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     return np.repeat(starts, counts) + offsets
 
 
+def check_pair_weight(weight) -> None:
+    """A pair weight: a number in [0, 1]."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
+        raise RetrievalError(f"the word-pair weight must be a number in [0, 1]; got {weight!r}")
+
+
 def check_bm25(k1, b) -> None:
     """BM25's parameters: k1 >= 0 and 0 <= b <= 1."""
     if not (isinstance(k1, (int, float)) and isinstance(b, (int, float))) or not (k1 >= 0 and 0 <= b <= 1):
@@ -323,25 +366,30 @@ class LexicalBuilder:
     Parameters
     ----------
     analyzer : Analyzer
-    k1, b : as ``LexicalIndex``
+    k1, b, pair_weight : as ``LexicalIndex`` (pair terms are indexed when ``pair_weight`` > 0)
     """
 
-    def __init__(self, analyzer: Analyzer, k1: float = 1.2, b: float = 0.75):
+    def __init__(self, analyzer: Analyzer, k1: float = 1.2, b: float = 0.75, pair_weight: float = 0.0):
         check_bm25(k1, b)
-        self.k1, self.b, self.analyzer = k1, b, analyzer
+        check_pair_weight(pair_weight)
+        self.k1, self.b, self.analyzer, self.pair_weight = k1, b, analyzer, pair_weight
         self._ids: dict[bytes, int] = {}
-        self._chunks: list[sp.csr_matrix] = []
+        self._chunks: list = []
 
     def add(self, texts) -> "LexicalBuilder":
-        ids, terms = self._ids, self.analyzer.terms
-        indptr, columns, counts = [0], [], []
+        ids, terms, pairs = self._ids, self.analyzer.terms, self.pair_weight > 0
+        indptr, columns, counts, lengths = [0], [], [], []
         for text in texts:
-            bag = Counter(terms(text))
+            words = terms(text)
+            bag = Counter(words)
+            if pairs:
+                bag.update(pair_terms(words))
             columns.extend(ids.setdefault(token, len(ids)) for token in bag)
             counts.extend(bag.values())
             indptr.append(len(columns))
+            lengths.append(len(words))
         self._chunks.append((np.asarray(indptr, np.int64), np.asarray(columns, np.int64),
-                             np.asarray(counts, np.float32)))
+                             np.asarray(counts, np.float32), np.asarray(lengths, np.float32)))
         return self
 
     def finish(self) -> LexicalIndex:
@@ -352,16 +400,17 @@ class LexicalBuilder:
         rank[order] = np.arange(len(order))
         n_terms = len(vocabulary)
         blocks = [sp.csr_matrix((counts, rank[columns], indptr), shape=(len(indptr) - 1, n_terms))
-                  for indptr, columns, counts in self._chunks]
+                  for indptr, columns, counts, _ in self._chunks]
         matrix = (sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_terms), dtype=np.float32))
-        lengths = np.asarray(matrix.sum(axis=1), dtype=np.float32).ravel()
+        lengths = (np.concatenate([chunk[3] for chunk in self._chunks]) if self._chunks
+                   else np.empty(0, np.float32))
         csc = matrix.tocsc()
         csc.sort_indices()
         return LexicalIndex(vocabulary[order], csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
-                            csc.data.astype(np.float32), lengths, self.k1, self.b, self.analyzer)
+                            csc.data.astype(np.float32), lengths, self.k1, self.b, self.analyzer, self.pair_weight)
 
 
 def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True,
-                  stemmer: str = "none") -> LexicalIndex:
+                  stemmer: str = "none", pair_weight: float = 0.0) -> LexicalIndex:
     """A ``LexicalIndex`` of ``texts`` (a sequence of str) in one call."""
-    return LexicalBuilder(Analyzer(lowercase, stop_words, stemmer), k1, b).add(texts).finish()
+    return LexicalBuilder(Analyzer(lowercase, stop_words, stemmer), k1, b, pair_weight).add(texts).finish()

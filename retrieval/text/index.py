@@ -153,7 +153,7 @@ class TextIndex(CodeIndex):
         if not cfg.enabled:
             return None
         analyzer = Analyzer(self.config.tfidf.lowercase, stop_words(self.config.tfidf.stop_words), cfg.stemmer)
-        return LexicalBuilder(analyzer, cfg.k1, cfg.b)
+        return LexicalBuilder(analyzer, cfg.k1, cfg.b, cfg.pair_weight)
 
     def index_documents(self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None,
                         lexical: LexicalIndex | None = None) -> "TextIndex":
@@ -224,7 +224,7 @@ class TextIndex(CodeIndex):
             from retrieval.runtime.lexical import LexicalBuilder
 
             old = self.lexical_
-            added = LexicalBuilder(old.analyzer, old.k1, old.b)
+            added = LexicalBuilder(old.analyzer, old.k1, old.b, old.pair_weight)
             self.lexical_ = old.compacted(self._rows).plus(added.add(corpus.texts).finish())
             self._lexical_rows, self._lexical_columns = _UNSET, None  # new rows, and a merged vocabulary
         self.metadata_ = self.metadata_ + _metadata(corpus)  # an addition compacts: stored rows are positions again

@@ -29,6 +29,7 @@ def manifest_section(index) -> dict:
     if figures is None:  # a loaded index, updated: the figures its build measured
         figures = loaded.get("fusion", {}).get("figures", {})
     return {"lexical": {"k1": lexical.k1, "b": lexical.b, "analyzer": lexical.analyzer.to_dict(),
+                        "pair_weight": lexical.pair_weight, "pair_terms": lexical.n_pairs,
                         "terms": lexical.n_terms, "postings": int(len(lexical.rows))},
             "fusion": {**index.fusion_.to_dict(), "figures": figures}}
 
@@ -56,7 +57,8 @@ def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, Fus
         analyzer = settings.get("analyzer", {"lowercase": settings.get("lowercase", True), "stemmer": "none"})
         lexical = LexicalIndex(**arrays, k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
                                analyzer=Analyzer(analyzer.get("lowercase", True), analyzer.get("stop_words", ()),
-                                                 analyzer.get("stemmer", "none")))
+                                                 analyzer.get("stemmer", "none")),
+                               pair_weight=settings.get("pair_weight", 0.0))
         return lexical, FusionWeights.from_dict(manifest.get("fusion", {})), None
     except RetrievalError as err:
         raise IndexingError(f"{reader.path} is damaged: {err}") from None

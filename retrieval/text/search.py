@@ -71,8 +71,9 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     for i in rest:
         text, j = texts[i], slot.get(i)
         term_ids = lexical.term_ids(text)
-        n_known = max(len(term_ids), int(known[i]) if mode == "hybrid" else 0)
-        weight = alpha if alpha is not None else index.fusion_.alpha(len(term_ids))
+        n_words = lexical.word_count(term_ids)
+        n_known = max(n_words, int(known[i]) if mode == "hybrid" else 0)
+        weight = alpha if alpha is not None else index.fusion_.alpha(n_words)
         matched, scores = lexical.scores_of(text, term_ids)
         if mode == "lexical" or j is None or weight <= 0:  # BM25 alone ranks it
             positions, scores = top_of(matched, scores, k)
@@ -170,7 +171,7 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
     code = index.index_.reconstruct(doc_id)
     proposed = index.index_.search(code, depth + 1)
     semantic_top = proposed.positions[0][(proposed.positions[0] >= 0) & (proposed.positions[0] != position)]
-    weight = alpha if alpha is not None else index.fusion_.alpha(len(term_ids))
+    weight = alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids))
     fused = _fused(index, code, semantic_top, matched, scores, depth, weight)
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 

@@ -59,7 +59,7 @@ def _pools(index, texts, depth: int):
         j = slot.get(i)
         semantic_top = proposed.positions[j][proposed.positions[j] >= 0] if j is not None else np.empty(0, np.int64)
         yield (*pool_of(index, codes[j] if j is not None else None, semantic_top, matched, scores, depth),
-               len(term_ids))
+               lexical.word_count(term_ids))
 
 
 def informative(figures: dict) -> bool:
