@@ -7,7 +7,8 @@ import pytest
 
 from retrieval.errors import RetrievalError
 from retrieval.evaluation.bm25 import BM25
-from retrieval.runtime.lexical import TERM_BYTES, build_lexical, tokenize
+from retrieval.runtime.analysis import TERM_BYTES, tokenize
+from retrieval.runtime.lexical import build_lexical
 from tests.conftest import make_corpus
 
 STOP = ("the", "and", "of")

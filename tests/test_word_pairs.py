@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from retrieval.errors import RetrievalError
-from retrieval.runtime.lexical import PAIR_QUERY_WORDS, build_lexical, pair_terms
+from retrieval.runtime.analysis import pair_terms
+from retrieval.runtime.lexical import PAIR_QUERY_WORDS, build_lexical
 from tests.conftest import make_corpus
 
 WEIGHT = 0.3

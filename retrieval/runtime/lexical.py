@@ -20,8 +20,8 @@ with Lucene's ``idf = log(1 + (N - df + 0.5) / (df + 0.5))``, as the BM25 baseli
 in ``retrieval.evaluation.bm25`` computes them.
 
 Word pairs: with ``pair_weight`` > 0 every two adjacent terms of a document
-are also a term (hashed into ``PAIR_BUCKETS`` buckets, so that their number
-stays bounded however large the corpus; a pair term is ``PAIR_PREFIX`` and
+are also a term (``retrieval.runtime.analysis.pair_terms``: hashed into buckets, so that their number
+stays bounded however large the corpus; a pair term is a prefix byte and
 three bytes, and sorts before every word). A short query's pairs add
 ``pair_weight`` times their BM25 to its words' (a sequential-dependence model
 in its simplest form): "time warner" then ranks the document that says
@@ -31,97 +31,20 @@ length counts its words only.
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 
 import numpy as np
 import scipy.sparse as sp
 
 from retrieval.errors import RetrievalError
-from retrieval.runtime.tfidf import TOKEN, _ascii_table
+from retrieval.runtime.analysis import TERM_DTYPE, Analyzer, pair_terms
 
-TERM_BYTES = 32  # longer tokens (hashes, base64, glued URLs) are not indexed, nor looked up
-TERM_DTYPE = f"S{TERM_BYTES}"
 FILES = {name: f"lexical_{name}.npy" for name in ("terms", "indptr", "rows", "tf", "lengths")}
 # a long query (a whole document) keeps its rarest terms: on 20 Newsgroups' whole test documents, lexical P@100
 # 0.365 with 32 terms, 0.423 with 64, 0.438 with 128, 0.433 with all (2.2 ms a query with 128, 3.3 with all)
 MAX_QUERY_TERMS = 128
-PAIR_PREFIX = b"\x01"  # below every byte a word token starts with
-PAIR_BUCKETS = 1 << 22  # at most 4.2 million pair terms (134 MB of vocabulary), at any corpus size
 # a query's pairs count up to this many distinct words (a whole document is a topic, not a phrase to find)
 PAIR_QUERY_WORDS = 40
-
-
-_TABLES = {True: _ascii_table(True), False: _ascii_table(False)}
-
-
-STEMMERS = ("english", "none")
-STEM_CACHE = 1_000_000  # tokens whose stems are remembered (a corpus's vocabulary, at most); then it starts again
-
-
-class Analyzer:
-    """Text -> the terms the lexical index holds: word tokens (``tokenize``), stop words dropped, stemmed.
-
-    Parameters
-    ----------
-    lowercase : bool
-    stop_words : iterable of str
-        Dropped before stemming, at build and at query time alike.
-    stemmer : {"english", "none"}
-        Snowball's English (Porter 2) stemmer, through PyStemmer: "launched" and "launch" are one term.
-    """
-
-    def __init__(self, lowercase: bool = True, stop_words=(), stemmer: str = "english"):
-        if stemmer not in STEMMERS:
-            raise RetrievalError(f"stemmer must be one of {', '.join(STEMMERS)}; got {stemmer!r}")
-        self.lowercase, self.stemmer = bool(lowercase), stemmer
-        self.stop_words = frozenset(stop_words)
-        self._stop = {word.encode("utf-8") for word in self.stop_words}
-        self._stem = None
-        if stemmer == "english":
-            import Stemmer  # PyStemmer: Snowball's C stemmers
-
-            self._stem = Stemmer.Stemmer("english").stemWord
-        self._cache: dict[bytes, bytes] = {}
-
-    def to_dict(self) -> dict:
-        return {"lowercase": self.lowercase, "stop_words": sorted(self.stop_words), "stemmer": self.stemmer}
-
-    def terms(self, text: str) -> list[bytes]:
-        """The terms of ``text``, in order, repeats kept."""
-        tokens = tokenize(text, self.lowercase)
-        if self._stem is None:
-            return [token for token in tokens if token not in self._stop]
-        cache, out = self._cache, []
-        for token in tokens:
-            term = cache.get(token)
-            if term is None:
-                term = b"" if token in self._stop else self._stem(token.decode("utf-8")).encode("utf-8")
-                if len(cache) >= STEM_CACHE:
-                    cache.clear()
-                cache[token] = term
-            if term:
-                out.append(term)
-        return out
-
-
-def pair_terms(terms: list) -> list[bytes]:
-    """The pair terms of adjacent ``terms`` (bytes, in text order): ``PAIR_PREFIX`` + a 3-byte bucket of each pair."""
-    return [PAIR_PREFIX + (zlib.crc32(first + b" " + second) % PAIR_BUCKETS).to_bytes(3, "big")
-            for first, second in zip(terms, terms[1:])]
-
-
-def tokenize(text: str, lowercase: bool = True) -> list[bytes]:
-    """The word tokens of ``text`` as UTF-8 bytes: two or more word characters, at most ``TERM_BYTES`` bytes.
-
-    ASCII text takes a byte-table path (three times faster than the regular expression) that finds the
-    same tokens as scikit-learn's pattern.
-    """
-    if text.isascii():
-        found = text.encode("ascii").translate(_TABLES[lowercase]).split()
-    else:
-        found = [token.encode("utf-8") for token in TOKEN.findall(text.lower() if lowercase else text)]
-    return [token for token in found if 2 <= len(token) <= TERM_BYTES]
 
 
 class LexicalIndex:

@@ -146,7 +146,8 @@ class TextIndex(CodeIndex):
 
     def _lexical_builder(self):
         """A builder of the lexical index this config asks for (None: none is kept)."""
-        from retrieval.runtime.lexical import Analyzer, LexicalBuilder
+        from retrieval.runtime.analysis import Analyzer
+        from retrieval.runtime.lexical import LexicalBuilder
         from retrieval.text.coverage import stop_words
 
         cfg = self.config.lexical

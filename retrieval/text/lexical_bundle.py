@@ -14,7 +14,8 @@ import numpy as np
 
 from indexing import BundleReader, IndexingError
 from retrieval.errors import RetrievalError
-from retrieval.runtime.lexical import FILES, Analyzer, LexicalIndex
+from retrieval.runtime.analysis import Analyzer
+from retrieval.runtime.lexical import FILES, LexicalIndex
 from retrieval.text.fusion import FusionWeights
 from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL
 
