@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-import scipy.sparse as sp
 
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import TERM_DTYPE, Analyzer, pair_terms
@@ -319,18 +318,28 @@ class LexicalBuilder:
         """The index of every text added, in order: stored row i is the i-th text."""
         vocabulary = np.array(list(self._ids), dtype=TERM_DTYPE)
         order = np.argsort(vocabulary, kind="stable")
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        n_terms = len(vocabulary)
-        blocks = [sp.csr_matrix((counts, rank[columns], indptr), shape=(len(indptr) - 1, n_terms))
-                  for indptr, columns, counts, _ in self._chunks]
-        matrix = (sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_terms), dtype=np.float32))
-        lengths = (np.concatenate([chunk[3] for chunk in self._chunks]) if self._chunks
-                   else np.empty(0, np.float32))
-        csc = matrix.tocsc()
-        csc.sort_indices()
-        return LexicalIndex(vocabulary[order], csc.indptr.astype(np.int64), csc.indices.astype(np.int32),
-                            csc.data.astype(np.float32), lengths, self.k1, self.b, self.analyzer, self.pair_weight)
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        # each chunk to 12 bytes a posting as soon as it is read: at a million documents, postings run to hundreds
+        # of millions, and a sparse matrix's conversions would hold three copies at once
+        columns, rows, counts, lengths, offset = [], [], [], [], 0
+        while self._chunks:
+            indptr, chunk_columns, chunk_counts, chunk_lengths = self._chunks.pop(0)
+            columns.append(rank[chunk_columns])
+            rows.append(np.repeat(np.arange(offset, offset + len(chunk_lengths), dtype=np.int32), np.diff(indptr)))
+            counts.append(chunk_counts)
+            lengths.append(chunk_lengths)
+            offset += len(chunk_lengths)
+        columns = np.concatenate(columns) if columns else np.empty(0, np.int32)
+        by_term = np.argsort(columns, kind="stable")  # stable: each term's rows stay increasing
+        indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(columns, minlength=len(vocabulary)), out=indptr[1:])
+        del columns
+        rows = np.concatenate(rows)[by_term] if rows else np.empty(0, np.int32)
+        tf = np.concatenate(counts)[by_term] if counts else np.empty(0, np.float32)
+        lengths = np.concatenate(lengths) if lengths else np.empty(0, np.float32)
+        return LexicalIndex(vocabulary[order], indptr, rows, tf, lengths, self.k1, self.b, self.analyzer,
+                            self.pair_weight)
 
 
 def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True,
