@@ -30,8 +30,8 @@ RESULTS = ROOT / "bench" / "results" / "known_item.jsonl"
 SCRIPT = Path(sys.executable).with_name("retrieval")
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "retrieval.cli.main"]
 TASKS = ("known-debian", "known-news", "known-wiki", "known-recipes")
-SHOWN = (("hybrid", "hybrid (default)"), ("semantic", "semantic"), ("lexical", "lexical"), ("bm25", "BM25"),
-         ("tfidf-cosine", "TF-IDF cosine"), ("lsa-32", "LSA-32"))
+SHOWN = (("hybrid", "hybrid (default)"), ("semantic", "semantic"), ("lexical", "lexical"),
+         ("rrf", "RRF of codes and BM25"), ("bm25", "BM25"), ("tfidf-cosine", "TF-IDF cosine"), ("lsa-32", "LSA-32"))
 
 
 def run(args: list, **kwargs) -> subprocess.CompletedProcess:

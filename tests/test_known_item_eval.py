@@ -92,7 +92,7 @@ def test_known_item_reports_each_mode_beside_the_baselines(bundle_dir, known_fil
     known = report["known_item"]
     assert known["queries"] == 25 and known["database"] == 100 and known["cutoff"] == 10
     assert [m["mode"] for m in known["modes"]] == ["hybrid", "semantic", "lexical"]
-    assert [m["method"] for m in known["methods"]] == ["tfidf-cosine", "lsa-8", "bm25"]
+    assert [m["method"] for m in known["methods"]] == ["tfidf-cosine", "lsa-8", "bm25", "rrf"]
     for row in known["modes"] + known["methods"]:
         assert 0 <= row["success_at_1"] <= row["mrr_at_10"] <= row["success_at_10"] <= 1, row
     lexical = known["modes"][2]
@@ -185,3 +185,13 @@ def test_a_database_file_that_lacks_indexed_documents_is_an_error(bundle_dir, kn
                                 labels=corpus.labels[:10]))
     result = run_cli("evaluate", bundle_dir, "--queries", known_file, "--database", partial)
     assert result.exit_code == 1 and "lacks 90 of the 100 indexed documents" in result.stderr
+
+
+def test_reciprocal_rank_fusion_by_hand():
+    from retrieval.evaluation.known_item_eval import rrf_positions
+
+    semantic = np.array([[5, 1, 2, -1]])
+    lexical = np.array([[1, 7, 5, 2]])
+    # 1: 1/62 + 1/61; 5: 1/61 + 1/63; 2: 1/63 + 1/64; 7: 1/62
+    assert rrf_positions(semantic, lexical, k=3, c=60).tolist() == [[1, 5, 2]]
+    assert rrf_positions(np.array([[3, -1]]), np.array([[-1, -1]]), k=3).tolist() == [[3, -1, -1]]

@@ -91,4 +91,39 @@ def evaluate_known_item(index, queries: Corpus, targets: list, seed: int = 0, ba
             methods.append({"method": scorer.method, "dims": scorer.dims, **summary(ranks, CUTOFF),
                             "seconds": round(seconds, 2)})
     return {"queries": len(keep), "skipped": len(queries) - len(keep), "database": len(index.index_),
-            "cutoff": CUTOFF, "modes": modes, "methods": methods}
+            "cutoff": CUTOFF, "modes": modes, "methods": methods + (rrf_row(index, texts, wanted) if has_lexical and baselines else [])}
+
+
+RRF_K, RRF_DEPTH = 60, 100  # Cormack, Clarke and Buettcher's constant; each side's candidates, as hybrid's
+
+
+def rrf_positions(semantic: np.ndarray, lexical: np.ndarray, k: int = CUTOFF, c: int = RRF_K) -> np.ndarray:
+    """Reciprocal rank fusion of two ranked lists per query: ``sum 1 / (c + rank)`` over the lists a document is in.
+
+    Parameters
+    ----------
+    semantic, lexical : ndarray of shape (n_queries, depth), int
+        Positions, best first; -1 pads a short list.
+
+    Returns
+    -------
+    ndarray of shape (n_queries, k), int64
+        The fused lists' first ``k`` positions (-1 pads); ties go to the earlier position.
+    """
+    out = np.full((len(semantic), k), -1, dtype=np.int64)
+    for i, (first, second) in enumerate(zip(semantic, lexical)):
+        scores: dict = {}
+        for ranked in (first, second):
+            for rank, position in enumerate(ranked[ranked >= 0].tolist(), start=1):
+                scores[position] = scores.get(position, 0.0) + 1.0 / (c + rank)
+        best = sorted(scores, key=lambda position: (-scores[position], position))[:k]
+        out[i, :len(best)] = best
+    return out
+
+
+def rrf_row(index, texts: list, wanted: np.ndarray) -> list[dict]:
+    """The baseline the issue names for hybrid's fusion: RRF of the codes' and BM25's top ``RRF_DEPTH``."""
+    started = time.perf_counter()
+    fused = rrf_positions(searched(index, texts, RRF_DEPTH, "semantic"), searched(index, texts, RRF_DEPTH, "lexical"))
+    return [{"method": "rrf", "dims": index.index_.dim, **summary(target_ranks(fused, wanted), CUTOFF),
+             "seconds": round(time.perf_counter() - started, 2)}]
