@@ -66,7 +66,9 @@ class LexicalIndex:
                  analyzer: Analyzer | None = None, pair_weight: float = 0.0):
         check_bm25(k1, b)
         check_pair_weight(pair_weight)
-        self.terms, self.indptr, self.rows, self.tf, self.lengths = terms, indptr, rows, tf, lengths
+        # plain views of mapped arrays: a slice of an np.memmap costs a Python-level __array_finalize__, a query dozens
+        self.terms, self.indptr, self.rows, self.tf, self.lengths = (
+            np.asarray(array) if isinstance(array, np.memmap) else array for array in (terms, indptr, rows, tf, lengths))
         self.k1, self.b, self.pair_weight = float(k1), float(b), float(pair_weight)
         self.analyzer = analyzer if analyzer is not None else Analyzer(stemmer="none")
         self._check()
