@@ -1,4 +1,5 @@
-"""The Spark engine in local[2]: the same index as the single-machine build, and indexes from Parquet.
+"""The Spark engine in local[2]: the same index as the single-machine build (its lexical side and fusion
+weights included), and indexes from Parquet (with the lexical side built from the corpus where it is given or recorded).
 
 Needs the spark extra (pyspark, pyarrow) and Java: skipped without them, but failed when ``CI``
 is set (CI must run them). The corpus is read in 4 KB splits (lines cross their boundaries) and
@@ -94,6 +95,38 @@ def both(spark, irregular, tmp_path_factory):
     return single, spread, codes_dir
 
 
+def assert_same_lexical(index, single) -> None:
+    """``index`` has the lexical side of the single-machine build ``single``: the same arrays, exactly, and
+    the same fusion weights, chosen on the same figures."""
+    assert index.lexical_ is not None and index.load_note_ is None
+    ours, theirs = index.lexical_.arrays(), single.lexical_.arrays()
+    assert ours.keys() == theirs.keys()
+    for part, array in theirs.items():
+        assert ours[part].dtype == array.dtype and np.array_equal(ours[part], array), part
+    assert (index.lexical_.k1, index.lexical_.b, index.lexical_.pair_weight) == \
+        (single.lexical_.k1, single.lexical_.b, single.lexical_.pair_weight)
+    assert index.lexical_.analyzer.to_dict() == single.lexical_.analyzer.to_dict()
+    assert index.fusion_ == single.fusion_
+    figures = getattr(index, "fusion_figures_", None)
+    if figures is None:  # a loaded index: the figures its build recorded
+        figures = index.manifest_["fusion"]["figures"]
+    assert figures == single.fusion_figures_
+
+
+def assert_same_answers(index, single, queries) -> None:
+    """The same hits in hybrid and lexical mode, for texts and for indexed documents (lexical scores exactly)."""
+    for mode in ("hybrid", "lexical"):
+        ours, theirs = index.search(queries.texts, 10, mode=mode), single.search(queries.texts, 10, mode=mode)
+        assert [[hit.doc_id for hit in found] for found in ours] == [[hit.doc_id for hit in found] for found in theirs]
+        assert [found.mode for found in ours] == [mode] * len(ours)
+        if mode == "lexical":
+            scores = [[hit.score for hit in found] for found in theirs]
+            assert [[hit.score for hit in found] for found in ours] == scores
+        doc_id = single.index_.id_map.doc_ids[3]
+        assert [hit.doc_id for hit in index.similar_to(doc_id, 5, mode=mode)] == \
+            [hit.doc_id for hit in single.similar_to(doc_id, 5, mode=mode)]
+
+
 def test_the_spark_build_is_the_single_machine_build(both, queries):
     single, spread, codes_dir = both
     assert list(spread.index_.id_map.doc_ids) == list(single.index_.id_map.doc_ids)
@@ -106,9 +139,32 @@ def test_the_spark_build_is_the_single_machine_build(both, queries):
     assert single.corpus_report_.malformed and single.corpus_report_.duplicate_ids and single.corpus_report_.empty
     assert single.corpus_report_.not_utf8 == ["42"]
     hits = [[hit.doc_id for hit in found] for found in single.search(queries.texts, 10, mode="semantic")]
-    assert [[hit.doc_id for hit in found] for found in spread.search(queries.texts, 10)] == hits
-    assert spread.lexical_ is None  # the Spark engine builds no BM25 side yet: it answers in semantic mode
+    assert [[hit.doc_id for hit in found] for found in spread.search(queries.texts, 10, mode="semantic")] == hits
+    assert_same_lexical(spread, single)  # the driver read the corpus again for BM25, and weighed it as fit does
+    assert_same_answers(spread, single, queries)
+    assert spread.search(queries.texts[:1], 10)[0].mode == "hybrid"  # the default, as for a local build
     assert len(list((codes_dir / "codes").glob("*.parquet"))) > 1  # the corpus was read in several splits
+    record = json.loads((codes_dir / "model" / "model.json").read_text())
+    assert Path(record["corpus_source"]["path"]).is_absolute() and record["analyzer"]["stemmer"] == "english"
+
+
+def test_the_pass_for_bm25_checks_the_documents(both, irregular):
+    """The driver's pass for BM25 must find the documents the codes hold, in their order."""
+    from retrieval.errors import RetrievalError
+    from retrieval.text.lexical_build import from_corpus
+    from retrieval.text.stream import CorpusSource
+
+    single, _, _ = both
+    doc_ids = list(single.index_.id_map.doc_ids)
+    with pytest.raises(RetrievalError, match=r"its document 1 is 'doc-0-000' where the codes have 'doc-0-001'; "
+                                             r"the codes have 'doc-0-000' as their document 2; nothing was written"):
+        from_corpus(single.config, CorpusSource(irregular), [doc_ids[1], doc_ids[0], *doc_ids[2:]])
+    with pytest.raises(RetrievalError, match=r"holds more than the 3 documents of the codes \(its document 4 is"):
+        from_corpus(single.config, CorpusSource(irregular), doc_ids[:3])
+    with pytest.raises(RetrievalError, match=r"holds 104 documents and the codes 105 \(the next indexed id is 'extra'"):
+        from_corpus(single.config, CorpusSource(irregular), [*doc_ids, "extra"])
+    off = dataclasses.replace(single.config, lexical=dataclasses.replace(single.config.lexical, enabled=False))
+    assert from_corpus(off, "not read at all", doc_ids) is None
 
 
 def test_the_executors_never_import_tensorflow(spark, both, irregular):
@@ -188,11 +244,130 @@ def test_index_reads_parquet_made_elsewhere(both, elsewhere, queries, tmp_path):
     assert list(loaded.index_.id_map.doc_ids) == list(spread.index_.id_map.doc_ids)
     np.testing.assert_allclose(loaded.index_.stored(), spread.index_.stored(), atol=1e-6)  # normalised twice
     assert [m["snippet"] for m in loaded.metadata_] == [""] * len(loaded.metadata_)  # no snippet column: none shown
-    expected = [[hit.doc_id for hit in found] for found in spread.search(queries.texts, 10)]
-    assert [[hit.doc_id for hit in found] for found in loaded.search(queries.texts, 10)] == expected
+    expected = [[hit.doc_id for hit in found] for found in spread.search(queries.texts, 10, mode="semantic")]
+    assert [[hit.doc_id for hit in found] for found in loaded.search(queries.texts, 10, mode="semantic")] == expected
     assert loaded.manifest_["library_versions"]["tensorflow"] == spread._trained_with()["tensorflow"]  # no TF here
+    single = both[0]  # the model records its corpus, still there: the lexical side is read from it
+    assert_same_lexical(loaded, single)
+    assert_same_answers(loaded, single, queries)
     again = index_from_codes(directory, {"kind": "ivf", "nlist": 4})
     assert again.index_.plan.kind == "ivf" and len(again.index_) == len(spread.index_)
+    assert again.lexical_ is not None and again.fusion_ == single.fusion_
+
+
+def _record_corpus_at(directory: Path, path) -> None:
+    """Make the model directory say that its corpus is at ``path``."""
+    record_path = directory / "model" / "model.json"
+    record = json.loads(record_path.read_text())
+    record["corpus_source"]["path"] = str(path)
+    record_path.write_text(json.dumps(record))
+
+
+def test_index_with_the_corpus_elsewhere(both, elsewhere, irregular, queries, tmp_path):
+    from retrieval.errors import RetrievalError
+    from retrieval.spark.build import index_from_codes
+    from retrieval.text.index import TextIndex
+
+    single, spread, _ = both
+    directory, order = elsewhere
+    _write_shards(directory / "codes", spread, order)
+    _record_corpus_at(directory, tmp_path / "gone.jsonl")  # the corpus the model records is not there
+    result = run_cli("index", directory, "--out", tmp_path / "semantic")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "no lexical side" in result.stdout
+    stderr = " ".join(result.stderr.split())
+    assert "gone.jsonl is not there" in stderr and f"retrieval index {directory} --corpus PATH" in stderr
+    loaded = TextIndex.load(tmp_path / "semantic")  # semantic only, as before, and the note says how to get hybrid
+    assert loaded.lexical_ is None and "--corpus PATH" in loaded.load_note_
+    assert loaded.search(queries.texts[:1], 10)[0].mode == "semantic"
+    with pytest.raises(RetrievalError, match="without the corpus of its codes .*--corpus PATH"):
+        loaded.search(queries.texts[:1], 10, mode="hybrid")
+    assert "--corpus PATH" in " ".join(run_cli("info", tmp_path / "semantic").stdout.split())
+
+    moved = shutil.copy(irregular, tmp_path / "moved.jsonl")  # the same corpus at another path
+    result = run_cli("index", directory, "--out", tmp_path / "hybrid", "--corpus", moved, "--json")
+    assert result.exit_code == 0, result.output + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["lexical"]["terms"] == single.lexical_.n_terms and summary["lexical_note"] is None
+    loaded = TextIndex.load(tmp_path / "hybrid")
+    assert_same_lexical(loaded, single)
+    assert_same_answers(loaded, single, queries)
+    assert loaded.manifest_["corpus"]["path"] == str(moved) and loaded.manifest_["corpus"]["malformed"] == 3
+
+    _record_corpus_at(directory, moved)  # recorded, and there: no --corpus needed
+    assert_same_lexical(index_from_codes(directory), single)
+
+
+def _shuffled(corpus):
+    order = np.random.default_rng(3).permutation(len(corpus))
+    return dataclasses.replace(corpus, doc_ids=[corpus.doc_ids[i] for i in order],
+                               texts=[corpus.texts[i] for i in order], titles=[corpus.titles[i] for i in order],
+                               labels=[corpus.labels[i] for i in order])
+
+
+def _renamed(corpus):
+    return dataclasses.replace(corpus, doc_ids=[*corpus.doc_ids[:5], "stranger", *corpus.doc_ids[6:]])
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda corpus: corpus, r"its document 15 is 'doc-0-014' where the codes have 'late'; the codes have "
+                            r"'doc-0-014' as their document 16"),  # without the irregular corpus's extra documents
+    (_shuffled, r"does not hold the documents of the codes, in their order: its document 1 is '.*' where the codes "
+                r"have 'doc-0-000'; the codes have '.*' as their document"),
+    (_renamed, r"its document 6 is 'stranger' where the codes have 'doc-0-005'; it holds ids the codes do not "
+               r"have \(e.g. 'stranger'\)"),
+], ids=["missing documents", "another order", "another id"])
+def test_index_refuses_a_corpus_of_other_documents(both, elsewhere, corpus, tmp_path, change, match):
+    from retrieval.errors import RetrievalError
+    from retrieval.spark.build import index_from_codes
+
+    _, spread, _ = both
+    directory, order = elsewhere
+    _write_shards(directory / "codes", spread, order)
+    other = tmp_path / "other.jsonl"
+    write_jsonl(other, change(corpus))
+    with pytest.raises(RetrievalError, match=match):
+        index_from_codes(directory, corpus=other)
+    result = run_cli("index", directory, "--out", tmp_path / "index", "--corpus", other)
+    assert result.exit_code == 1 and "error:" in result.stderr, result.output + result.stderr
+    assert "nothing was written" in " ".join(result.stderr.split())
+    assert not (tmp_path / "index").exists()
+    _record_corpus_at(directory, other)  # the recorded corpus changed since: semantic only, with a note
+    index = index_from_codes(directory)
+    assert index.lexical_ is None and "now holds other documents than the codes" in index.load_note_
+
+
+def test_index_of_some_of_the_documents(both, elsewhere, irregular, tmp_path):
+    """Codes of part of the corpus: the recorded corpus is not theirs (semantic only); given, it is an error."""
+    from retrieval.errors import RetrievalError
+    from retrieval.spark.build import index_from_codes
+
+    _, spread, _ = both
+    directory, order = elsewhere
+    _write_shards(directory / "codes", spread, np.sort(order[:50]))
+    index = index_from_codes(directory)
+    assert index.lexical_ is None and len(index.index_) == 50
+    assert "the codes hold 50 documents, not the 104 of" in index.load_note_ and "--corpus PATH" in index.load_note_
+    with pytest.raises(RetrievalError, match="does not hold the documents of the codes"):
+        index_from_codes(directory, corpus=irregular)
+
+
+def test_index_of_a_model_without_a_lexical_side(both, elsewhere, irregular, tmp_path):
+    from retrieval.errors import RetrievalError
+    from retrieval.spark.build import index_from_codes
+    from retrieval.text.search import BUILT_WITHOUT
+
+    _, spread, _ = both
+    directory, order = elsewhere
+    _write_shards(directory / "codes", spread, order)
+    record_path = directory / "model" / "model.json"
+    record = json.loads(record_path.read_text())
+    record["config"]["lexical"]["enabled"] = False
+    record_path.write_text(json.dumps(record))
+    index = index_from_codes(directory)
+    assert index.lexical_ is None and index.load_note_ == BUILT_WITHOUT
+    with pytest.raises(RetrievalError, match="built with --no-lexical.*leave out --corpus"):
+        index_from_codes(directory, corpus=irregular)
 
 
 def _nulls(columns, number):
@@ -256,6 +431,8 @@ def test_indexing_codes_imports_neither_tensorflow_nor_spark(both, elsewhere, tm
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert not loaded & (TRAINING_ONLY | {"pyspark"}), loaded & (TRAINING_ONLY | {"pyspark"})
+    manifest = json.loads((tmp_path / "i" / "manifest.json").read_text())
+    assert manifest["lexical"]["terms"] and manifest["fusion"]  # BM25 built and weighed, without scikit-learn
 
 
 def test_build_engine_spark_from_the_command_line(spark, irregular, both, tmp_path):
@@ -273,9 +450,11 @@ def test_build_engine_spark_from_the_command_line(spark, irregular, both, tmp_pa
     assert [p.name for p in (tmp_path / "indexes").iterdir()] == ["spark"]  # the temporary codes are gone
     result = run_cli(*args, "--codes-dir", codes_dir)  # codes there already: an error before any training
     assert result.exit_code == 1 and "already holds a build's model/ and codes/" in result.stderr, result.stderr
+    assert built.manifest_["lexical"] == single.manifest_body()["lexical"] and built.fusion_ == single.fusion_
     result = run_cli("index", codes_dir, "--out", tmp_path / "again", "--max-index-memory", "1GB", "--json")  # kept codes
     assert result.exit_code == 0, result.output + result.stderr
-    assert json.loads(result.stdout)["documents"] == len(single.index_)
+    summary = json.loads(result.stdout)
+    assert summary["documents"] == len(single.index_) and summary["lexical"]["terms"] == single.lexical_.n_terms
 
 
 def test_engine_errors(tmp_path, corpus, monkeypatch):

@@ -272,7 +272,7 @@ def lexical_rows(manifest: dict) -> list[tuple[str, str]]:
 
         built_without = manifest["config"].get("lexical", {}).get("enabled") is False
         return [("lexical", "none: built with --no-lexical, so it answers in semantic mode only" if built_without
-                 else NO_LEXICAL)]
+                 else manifest.get("lexical_note") or NO_LEXICAL)]
     stemmer = lexical.get("analyzer", {}).get("stemmer", "none")
     pairs = (f", word pairs weigh {lexical['pair_weight']:g} ({lexical.get('pair_terms', 0):,} of the terms)"
              if lexical.get("pair_weight") else "")

@@ -63,12 +63,14 @@ def index_codes(
     nprobe: Annotated[Optional[int], typer.Option(help="IVF lists scanned per query [chosen by size].")] = None,
     hnsw_m: Annotated[Optional[int], typer.Option(help="HNSW links per document [the model's].")] = None,
     ef_search: Annotated[Optional[int], typer.Option(help="HNSW candidates kept per query [the model's].")] = None,
+    corpus: Annotated[Optional[Path], typer.Option("--corpus", help="The corpus the codes were made from, read again for the lexical (BM25) side of hybrid search; it must hold the codes' documents in their order [the corpus the model records, if it is still there and holds them; else none: semantic search only].")] = None,
     json_out: JsonOpt = False,
 ):
     """Index the Parquet codes in CODES_DIR/codes with the model in CODES_DIR/model.
 
     The codes may come from `build --engine spark --codes-dir` or be made elsewhere, with the columns position, id,
-    code, tfidf_indices and tfidf_values (title, snippet and label optional).
+    code, tfidf_indices and tfidf_values (title, snippet and label optional). The lexical side for hybrid search is
+    built from the corpus (--corpus, or the one the model records).
     """
     from retrieval.cli import display
     from retrieval.spark.build import index_from_codes
@@ -76,15 +78,21 @@ def index_codes(
     with display.status("indexing the codes…"):
         index = index_from_codes(codes_dir, dict(kind=index_kind, nlist=nlist, nprobe=nprobe, m=hnsw_m,
                                                  ef_search=ef_search, pq=pq,
-                                                 max_memory_mb=memory_mb(max_index_memory, "--max-index-memory")))
+                                                 max_memory_mb=memory_mb(max_index_memory, "--max-index-memory")),
+                                 corpus=corpus)
         manifest = index.save(out)
     summary = {"out": str(out), "documents": manifest["documents"], "code_size": manifest["code_size"],
                "metric": manifest["metric"], "index": manifest["index"], "codes": manifest["codes"],
                "build_seconds": manifest["build_seconds"],
-               "bytes": sum(f["bytes"] for f in manifest["files"].values())}
+               "bytes": sum(f["bytes"] for f in manifest["files"].values()),
+               "lexical": manifest.get("lexical"), "lexical_note": manifest.get("lexical_note")}
     if json_out:
         display.print_json(summary)
     else:
+        lexical = summary["lexical"]
+        side = f", BM25 over {lexical['terms']:,} terms" if lexical else ", no lexical side"
         display.out.print(f"indexed {out}: {summary['documents']:,} documents from {summary['codes']['shards']} "
-                          f"shards, {summary['code_size']}-d codes in a {summary['index']['kind']} index, "
+                          f"shards, {summary['code_size']}-d codes in a {summary['index']['kind']} index{side}, "
                           f"{summary['build_seconds']:.1f} s, {summary['bytes'] / 1e6:.1f} MB")
+        if summary["lexical_note"]:
+            display.err.print(f"note: {summary['lexical_note']}", markup=False)

@@ -3,14 +3,16 @@
 ``CODES_DIR/model/`` holds ``vectorizer.json``, the exported encoder (``encoder.json``,
 ``encoder.npz``: what the executors run), the Keras encoder (``encoder.keras``, copied
 into the bundle as it is) and ``model.json`` (the config, the training history, the
-library versions that trained it and what reading the corpus found). ``model.json``
-is written last, so a directory that has it is complete.
+library versions that trained it, what reading the corpus found, where the corpus is
+and how it was read, and the lexical side's analyzer, so that ``retrieval index`` can
+read the corpus again for BM25 without scikit-learn). ``model.json`` is written last,
+so a directory that has it is complete.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from retrieval.code_index import COMMON_FILES
@@ -37,7 +39,9 @@ class Model:
     transform : TfidfTransform
     encoder : Encoder
     record : dict
-        ``model.json``: ``config``, ``history``, ``library_versions``, ``documents``, ``corpus``.
+        ``model.json``: ``config``, ``history``, ``library_versions``, ``documents``, ``corpus`` (the report),
+        ``corpus_source`` (``path``, absolute; ``format``; ``fields``) and ``analyzer`` (with a lexical side);
+        a directory written before the last two existed lacks them.
     """
 
     path: Path
@@ -51,9 +55,13 @@ class Model:
         return (self.path / FILES[role]).read_bytes()
 
 
-def write_model(index, directory: Path, documents: int, corpus: dict) -> Path:
-    """Write a trained TextIndex's model (before its documents are encoded) to ``directory``."""
+def write_model(index, directory: Path, documents: int, corpus: dict, source=None) -> Path:
+    """Write a trained TextIndex's model (before its documents are encoded) to ``directory``.
+
+    ``corpus`` is what reading the corpus found; ``source`` (a CorpusSource) where it is and how it was read.
+    """
     from retrieval.model.fit import library_versions  # the driver trained, so TensorFlow is loaded already
+    from retrieval.text.lexical_build import analyzer_of
 
     directory.mkdir(parents=True, exist_ok=False)
     (directory / FILES["vectorizer"]).write_text(json.dumps(index.vectorizer_))
@@ -63,6 +71,11 @@ def write_model(index, directory: Path, documents: int, corpus: dict) -> Path:
     record = {"format": FORMAT, "kind": index.KIND, "config": index.config.to_dict(), "history": index.history_,
               "library_versions": library_versions(), "documents": int(documents), "train_sample": len(index.sample_),
               "code_size": index.encoder_.code_size, "vocabulary_size": index.transform_.n_features, "corpus": corpus}
+    if source is not None:
+        record["corpus_source"] = {"path": str(Path(source.path).resolve()), "format": source.fmt,
+                                   "fields": asdict(source.fields)}
+    if index.config.lexical.enabled:
+        record["analyzer"] = analyzer_of(index.config).to_dict()
     (directory / FILES["record"]).write_text(json.dumps(record, indent=1) + "\n")
     return directory
 

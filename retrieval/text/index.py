@@ -17,7 +17,7 @@ from retrieval.errors import RetrievalError
 from retrieval.runtime.lexical import FILES as LEXICAL_FILES, LexicalIndex
 from retrieval.runtime.tfidf import TfidfTransform, load_csr, save_csr
 from retrieval.text.corpus import Corpus
-from retrieval.text import lexical_bundle
+from retrieval.text import lexical_build, lexical_bundle
 from retrieval.text.fusion import FusionWeights
 from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL, HitList, rerank_hits, resolve_mode, search_texts, similar_doc
 
@@ -89,13 +89,12 @@ class TextIndex(CodeIndex):
         for the end-of-build check) and ``corpus_report_`` (what reading found).
         """
         from retrieval.text.stream import as_source
-        from retrieval.text.weights import choose_weights
 
         started = time.perf_counter()
         stage = on_stage or (lambda name: None)
         source = as_source(corpus)
         X, codes, n, plan = self.train_on_sample(source, on_stage, on_epoch, on_progress)
-        lexical = self._lexical_builder()
+        lexical = lexical_build.builder(self.config)
         if len(self.sample_) == n:
             doc_ids, metadata = self.sample_.doc_ids, _metadata(self.sample_)
             if lexical is not None:
@@ -105,10 +104,7 @@ class TextIndex(CodeIndex):
             codes, doc_ids, metadata, X = self._encode_stream(source, on_progress, lexical)
         stage("indexing")
         self.index_documents(codes, doc_ids, metadata, X, plan, lexical.finish() if lexical is not None else None)
-        self.load_note_ = None if lexical is not None else BUILT_WITHOUT
-        if self.lexical_ is not None:
-            stage("weighing the codes against BM25")
-            self.fusion_, self.fusion_figures_ = choose_weights(self, self.sample_, self.config.train.seed)
+        self.weigh(self.sample_, on_stage)
         self.corpus_report_ = source.report
         self.build_seconds_ = time.perf_counter() - started
         return self
@@ -144,17 +140,19 @@ class TextIndex(CodeIndex):
         _, codes = self._fit_model(X, on_stage, on_epoch)
         return X, codes, n, plan
 
-    def _lexical_builder(self):
-        """A builder of the lexical index this config asks for (None: none is kept)."""
-        from retrieval.runtime.analysis import Analyzer
-        from retrieval.runtime.lexical import LexicalBuilder
-        from retrieval.text.coverage import stop_words
+    def weigh(self, sample, on_stage=None, note: str = BUILT_WITHOUT) -> "TextIndex":
+        """The end of every build, after ``index_documents``: hybrid search's weights, chosen on ``sample`` (the
+        training sample, every document of it indexed), or without a lexical side the ``load_note_`` ``note``.
 
-        cfg = self.config.lexical
-        if not cfg.enabled:
-            return None
-        analyzer = Analyzer(self.config.tfidf.lowercase, stop_words(self.config.tfidf.stop_words), cfg.stemmer)
-        return LexicalBuilder(analyzer, cfg.k1, cfg.b, cfg.pair_weight)
+        Every engine calls it (``fit``; ``retrieval.spark`` and ``retrieval index``), so all choose the same weights.
+        """
+        from retrieval.text.weights import choose_weights
+
+        self.load_note_ = None if self.lexical_ is not None else note
+        if self.lexical_ is not None:
+            (on_stage or (lambda name: None))("weighing the codes against BM25")
+            self.fusion_, self.fusion_figures_ = choose_weights(self, sample, self.config.train.seed)
+        return self
 
     def index_documents(self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None,
                         lexical: LexicalIndex | None = None) -> "TextIndex":
@@ -370,7 +368,8 @@ class TextIndex(CodeIndex):
 
     def manifest_body(self) -> dict:
         body = {**super().manifest_body(), "vocabulary_size": self.transform_.n_features}
-        body.pop("lexical", None), body.pop("fusion", None)  # a loaded bundle's, carried: replaced by this one's
+        for key in ("lexical", "fusion", "lexical_note"):  # a loaded bundle's, carried: replaced by this one's
+            body.pop(key, None)
         return {**body, **lexical_bundle.manifest_section(self)}
 
     def _save_files(self, staged: Path) -> dict:

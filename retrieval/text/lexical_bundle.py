@@ -3,7 +3,7 @@ fusion weights chosen at build.
 
 A bundle written before the lexical index existed has none of these files; it
 loads with ``lexical_`` None and a one-line ``load_note_`` saying how to enable
-hybrid search.
+hybrid search (a bundle written since records that note as ``lexical_note``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL
 
 
 def manifest_section(index) -> dict:
-    """``lexical`` (BM25's settings and size) and ``fusion`` (the weights, how they were chosen, the figures)."""
+    """``lexical`` (BM25's settings and size) and ``fusion`` (the weights, how they were chosen, the figures);
+    without a lexical side, ``lexical_note`` (why not, and how to get one)."""
     if index.lexical_ is None:
-        return {}
+        note = getattr(index, "load_note_", None)
+        return {"lexical_note": note} if note else {}
     lexical = index.lexical_
     loaded = getattr(index, "manifest_", None) or {}
     figures = getattr(index, "fusion_figures_", None)
@@ -51,7 +53,7 @@ def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, Fus
     """(the lexical index, mapped read-only; the fusion weights; a load note) of a loaded generation."""
     if not all(name in manifest["files"] for name in FILES.values()):
         built_without = manifest.get("config", {}).get("lexical", {}).get("enabled") is False
-        return None, None, BUILT_WITHOUT if built_without else NO_LEXICAL
+        return None, None, manifest.get("lexical_note") or (BUILT_WITHOUT if built_without else NO_LEXICAL)
     settings = manifest.get("lexical", {})
     try:
         arrays = {part: reader.read_array(name) for part, name in FILES.items()}
