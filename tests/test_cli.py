@@ -298,18 +298,21 @@ def test_markup_in_a_query_or_a_snippet_is_shown_as_text(tmp_path, cli_bundle):
 def test_bm25_flags_reach_the_manifest_and_info(tmp_path, corpus_file):
     out = tmp_path / "i"
     result = run("build", corpus_file, "--out", out, *TINY[:-4], "--epochs", "1", "--bm25-k1", "1.5", "--bm25-b", "0.5",
-                 "--json")
+                 "--pair-weight", "0.3", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     manifest = read_manifest(out)
     assert summary["lexical"]["k1"] == 1.5 and summary["fusion"]["chosen_by"] == manifest["fusion"]["chosen_by"]
     assert manifest["fusion"]["chosen_by"] != "set at build (--alpha)"  # chosen on the corpus
     assert manifest["config"]["lexical"] == {"enabled": True, "k1": 1.5, "b": 0.5, "alpha": -1, "depth": 100,
-                                             "stemmer": "english"}
-    assert manifest["lexical"]["k1"] == 1.5 and manifest["lexical"]["b"] == 0.5 and manifest["lexical"]["terms"] > 0
+                                             "stemmer": "english", "pair_weight": 0.3}
+    lexical = manifest["lexical"]
+    assert lexical["k1"] == 1.5 and lexical["b"] == 0.5 and lexical["pair_weight"] == 0.3
+    assert 0 < lexical["pair_terms"] < lexical["terms"]
     info = " ".join(run("info", out).stdout.split())
-    assert (f"BM25 (k1 1.5, b 0.5, stemmer english): {manifest['lexical']['terms']:,} terms, "
-            f"{manifest['lexical']['postings']:,} postings") in info
+    assert (f"BM25 (k1 1.5, b 0.5, stemmer english): {lexical['terms']:,} terms, {lexical['postings']:,} postings"
+            in info)
+    assert f"word pairs │ weigh 0.3 beside a short query's words; {lexical['pair_terms']:,} of the terms" in info
 
 
 def test_a_fixed_alpha_reaches_the_manifest_and_info(tmp_path, corpus_file):
@@ -331,6 +334,7 @@ def test_info_shows_how_the_weights_were_chosen(cli_bundle):
     info = " ".join(run("info", cli_bundle).stdout.split())
     how = " ".join(manifest["fusion"]["chosen_by"].split()[:3])  # the start: a long one wraps in the table
     assert "BM25 (k1 1.2, b 0.75, stemmer english)" in info and f"weights chosen by │ {how}" in info
+    assert "word pairs │ weigh 0.2 beside a short query's words" in info
 
 
 def test_a_build_without_the_lexical_index(tmp_path, corpus_file, corpus):

@@ -75,9 +75,11 @@ def test_fuse_normalises_each_side():
 
 def test_weight_follows_query_length():
     weights = FusionWeights(alpha_short=0.2, alpha_long=1.0)
-    assert weights.alpha(3) == 0.2 and weights.alpha(weights.long_terms) == 1.0
-    assert 0.2 < weights.alpha(20) < 1.0
-    assert weights.alpha(15) < weights.alpha(25)
+    short, long = weights.short_terms, weights.long_terms
+    assert weights.alpha(1) == weights.alpha(short) == 0.2 and weights.alpha(long) == weights.alpha(10 * long) == 1.0
+    middle = round((short * long) ** 0.5)  # log-linear: the geometric mean is half way
+    assert 0.2 < weights.alpha(short + 1) < weights.alpha(middle) < weights.alpha(long - 1) < 1.0
+    assert abs(FusionWeights(0.2, 1.0, short_terms=10, long_terms=40).alpha(20) - 0.6) < 1e-9
 
 
 def test_similar_in_every_mode_leaves_the_document_out(fitted):
@@ -112,7 +114,9 @@ def test_alpha_at_build_is_kept(corpus):
 
 def test_round_trip_maps_the_lexical_arrays(bundle_dir, fitted):
     loaded = TextIndex.load(bundle_dir)
-    assert isinstance(loaded.lexical_.rows, np.memmap) and isinstance(loaded.lexical_.tf, np.memmap)
+    for name in ("rows", "tf", "indptr", "terms", "lengths"):  # views of the mapped files, not copies
+        array = getattr(loaded.lexical_, name)
+        assert isinstance(array.base, np.memmap) and not array.flags.writeable, name
     for mode in ("hybrid", "lexical"):
         assert ([(h.doc_id, round(h.score, 5)) for h in loaded.search(QUERY, k=8, mode=mode)[0]]
                 == [(h.doc_id, round(h.score, 5)) for h in fitted.search(QUERY, k=8, mode=mode)[0]])

@@ -274,10 +274,11 @@ def lexical_rows(manifest: dict) -> list[tuple[str, str]]:
         return [("lexical", "none: built with --no-lexical, so it answers in semantic mode only" if built_without
                  else manifest.get("lexical_note") or NO_LEXICAL)]
     stemmer = lexical.get("analyzer", {}).get("stemmer", "none")
-    pairs = (f", word pairs weigh {lexical['pair_weight']:g} ({lexical.get('pair_terms', 0):,} of the terms)"
-             if lexical.get("pair_weight") else "")
-    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}, stemmer {stemmer}{pairs}): "
-                        f"{lexical['terms']:,} terms, {lexical['postings']:,} postings")]
+    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}, stemmer {stemmer}): {lexical['terms']:,} "
+                        f"terms, {lexical['postings']:,} postings")]
+    if lexical.get("pair_weight"):
+        rows.append(("word pairs", f"weigh {lexical['pair_weight']:g} beside a short query's words; "
+                                   f"{lexical.get('pair_terms', 0):,} of the terms"))
     if fusion:
         short, long = fusion["alpha_short"], fusion["alpha_long"]
         weights = (f"codes weight {short:g} for short and long queries alike" if short == long else
