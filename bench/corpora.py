@@ -96,6 +96,9 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
 
     for (corpus, variant, codes, _), row in sorted(latest.items(), key=lambda item: order(item[0])):
         groups.setdefault((corpus, variant, codes), []).append(row)
+    for key, group in groups.items():  # where the query modes were measured, those runs alone: one code, one row
+        if any(row.get("modes") for row in group):
+            groups[key] = [row for row in group if row.get("modes")]
     lines = ["| corpus | docs / labels / median words | variant | codes | seeds | semantic | hybrid (default) | lexical "
              "| TF-IDF | LSA-32 | BM25 | ITQ-64 of LSA | hybrid − semantic | build s |",
              "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
