@@ -221,10 +221,11 @@ def table(row: dict) -> str:
         + ", ".join(f"{r['per_second']:,.0f}" for r in m.get("runs", {}).get("single", []))
         for w in row["servers"] for m in modes_of(w)))
     processes = [f"--workers {w['workers']} after {m['mode']}: "
-                 + ", ".join(f"{p['role']} {p['rss_mb']} / {p['pss_mb']}" for p in m["memory"]["processes"])
+                 + ", ".join(f"{p['role']} {p['rss_mb']} / {p['pss_mb']} / {p.get('private_mb', dash)}"
+                             for p in m["memory"]["processes"])
                  for w in row["servers"] for m in modes_of(w) if m["memory"]["processes"]]
     if processes:  # memory per worker: with several, the parent only starts and watches them
-        lines.append("memory of each process, RSS / PSS MB: " + "; ".join(processes))
+        lines.append("memory of each process, RSS / PSS / private MB: " + "; ".join(processes))
     for w in row["servers"]:
         if "rebuild" in w:
             r = w["rebuild"]
