@@ -66,15 +66,15 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     rest = [i for i in range(len(texts)) if results[i] is None]
     lexical = index.live_lexical()
     depth = max(index.config.lexical.depth, k)
-    asked = [slot[i] for i in rest if i in slot]
+    term_ids = {i: lexical.term_ids(texts[i]) for i in rest}
+    weights = {i: alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids[i])) for i in rest}
+    # the codes propose candidates only where they weigh something: BM25 alone ranks the rest
+    asked = [slot[i] for i in rest if i in slot and weights[i] > 0]
     proposed = dict(zip(asked, index.index_.search(codes[asked], depth).positions)) if asked else {}
     for i in rest:
-        text, j = texts[i], slot.get(i)
-        term_ids = lexical.term_ids(text)
-        n_words = lexical.word_count(term_ids)
-        n_known = max(n_words, int(known[i]) if mode == "hybrid" else 0)
-        weight = alpha if alpha is not None else index.fusion_.alpha(n_words)
-        matched, scores = lexical.scores_of(text, term_ids)
+        text, j, weight = texts[i], slot.get(i), weights[i]
+        n_known = max(lexical.word_count(term_ids[i]), int(known[i]) if mode == "hybrid" else 0)
+        matched, scores = lexical.scores_of(text, term_ids[i])
         if mode == "lexical" or j is None or weight <= 0:  # BM25 alone ranks it
             positions, scores = top_of(matched, scores, k)
             semantic = index.index_.scores_at(codes[j], positions) if mode == "hybrid" and j is not None else None
