@@ -127,12 +127,16 @@ class LexicalIndex:
         tokens = set(words)
         if self.pair_weight > 0 and self.n_pairs and len(tokens) < PAIR_QUERY_WORDS:
             tokens.update(pair_terms(words))
-        if not tokens or not self.n_terms:
-            return np.empty(0, dtype=np.int64)
-        wanted = np.array(sorted(tokens), dtype=TERM_DTYPE)
+        found = self._numbers(np.array(sorted(tokens), dtype=TERM_DTYPE))
+        return found[found >= 0]
+
+    def _numbers(self, wanted: np.ndarray) -> np.ndarray:
+        """The term number of each of ``wanted`` (``TERM_DTYPE``), -1 for one the vocabulary lacks, int64."""
+        if not len(wanted) or not self.n_terms:
+            return np.full(len(wanted), -1, dtype=np.int64)
         found = np.searchsorted(self.terms, wanted)
         found[found == self.n_terms] = 0
-        return found[self.terms[found] == wanted].astype(np.int64)
+        return np.where(self.terms[found] == wanted, found, -1).astype(np.int64)
 
     def word_count(self, term_ids: np.ndarray) -> int:
         """How many of ``term_ids`` (from ``term_ids``) are words rather than word pairs."""
@@ -152,12 +156,7 @@ class LexicalIndex:
 
     def term_ids_of(self, words) -> np.ndarray:
         """The term numbers of ``words`` (str, each one token), -1 for one the vocabulary lacks, int64."""
-        wanted = np.array([(self.analyzer.terms(word) or [b""])[0] for word in words], dtype=TERM_DTYPE)
-        if not len(wanted) or not self.n_terms:
-            return np.full(len(wanted), -1, dtype=np.int64)
-        found = np.searchsorted(self.terms, wanted)
-        found[found == self.n_terms] = 0
-        return np.where(self.terms[found] == wanted, found, -1).astype(np.int64)
+        return self._numbers(np.array([(self.analyzer.terms(word) or [b""])[0] for word in words], dtype=TERM_DTYPE))
 
     def _postings(self, term_ids: np.ndarray):
         """(stored rows, BM25 contributions) of every posting of the query's terms, dead rows included."""
