@@ -203,6 +203,8 @@ class IdIndex:
         flat = self._flat_codes()
         if flat is not None:
             return flat[positions]
+        if hasattr(self._index, "reconstruct_batch"):  # one call, not one a position (a hybrid query asks ~200)
+            return self._index.reconstruct_batch(positions)
         return np.stack([self._index.reconstruct(int(position)) for position in positions])
 
     def _flat_codes(self) -> np.ndarray | None:

@@ -310,8 +310,9 @@ def test_bm25_flags_reach_the_manifest_and_info(tmp_path, corpus_file):
     assert lexical["k1"] == 1.5 and lexical["b"] == 0.5 and lexical["pair_weight"] == 0.3
     assert 0 < lexical["pair_terms"] < lexical["terms"]
     info = " ".join(run("info", out).stdout.split())
-    assert (f"BM25 (k1 1.5, b 0.5, stemmer english): {lexical['terms']:,} terms, {lexical['postings']:,} postings"
-            in info)
+    assert lexical["avgdl"] > 0
+    assert (f"BM25 (k1 1.5, b 0.5, stemmer english, mean length {lexical['avgdl']:.1f} as built): "
+            f"{lexical['terms']:,} terms, {lexical['postings']:,} postings" in info)
     assert f"word pairs │ weigh 0.3 beside a short query's words; {lexical['pair_terms']:,} of the terms" in info
 
 
@@ -333,7 +334,7 @@ def test_info_shows_how_the_weights_were_chosen(cli_bundle):
     assert manifest["config"]["lexical"]["alpha"] == -1 and isinstance(manifest["fusion"]["figures"], dict)
     info = " ".join(run("info", cli_bundle).stdout.split())
     how = " ".join(manifest["fusion"]["chosen_by"].split()[:3])  # the start: a long one wraps in the table
-    assert "BM25 (k1 1.2, b 0.75, stemmer english)" in info and f"weights chosen by │ {how}" in info
+    assert "BM25 (k1 1.2, b 0.75, stemmer english, mean length" in info and f"weights chosen by │ {how}" in info
     assert "word pairs │ weigh 0.2 beside a short query's words" in info
 
 

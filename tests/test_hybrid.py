@@ -12,7 +12,7 @@ from indexing import IndexingError
 from retrieval.errors import RetrievalError
 from retrieval.text.fusion import FusionWeights, fuse, lowest_score, normalised
 from retrieval.text.index import TextIndex
-from tests.bundles import old_bundle
+from tests.bundles import old_bundle, term_count_bundle
 
 QUERY = "aeword0 bfword1 common3x"
 
@@ -114,7 +114,7 @@ def test_alpha_at_build_is_kept(corpus):
 
 def test_round_trip_maps_the_lexical_arrays(bundle_dir, fitted):
     loaded = TextIndex.load(bundle_dir)
-    for name in ("rows", "tf", "indptr", "terms", "lengths"):  # views of the mapped files, not copies
+    for name in ("rows", "impact", "indptr", "terms", "lengths"):  # views of the mapped files, not copies
         array = getattr(loaded.lexical_, name)
         assert isinstance(array.base, np.memmap) and not array.flags.writeable, name
     for mode in ("hybrid", "lexical"):
@@ -167,12 +167,31 @@ def test_an_old_bundle_answers_in_semantic_mode(bundle_dir, tmp_path):
 def test_a_damaged_lexical_file_is_found(bundle_dir, tmp_path):
     path = tmp_path / "damaged"
     shutil.copytree(bundle_dir, path)
-    target = path / "lexical_tf.npy"
+    target = path / "lexical_impact.npy"
     data = bytearray(target.read_bytes())
     data[-1] ^= 0xFF
     target.write_bytes(bytes(data))
-    with pytest.raises(IndexingError, match="lexical_tf.npy does not match its checksum"):
+    with pytest.raises(IndexingError, match="lexical_impact.npy does not match its checksum"):
         TextIndex.load(path)
+
+
+def test_a_bundle_of_term_counts_answers_alike_and_is_upgraded_on_save(bundle_dir, tmp_path):
+    """A bundle written before impacts were stored (term counts, no mean length) answers as the same index
+    does, and its next save writes the impacts rather than linking files its generation lacks."""
+    current = TextIndex.load(bundle_dir)
+    older = TextIndex.load(term_count_bundle(bundle_dir, tmp_path / "counts"))
+    assert older.lexical_.converted and older.lexical_.avgdl == pytest.approx(current.lexical_.avgdl)
+    for mode in ("hybrid", "lexical"):
+        got, want = older.search(QUERY, k=5, mode=mode)[0], current.search(QUERY, k=5, mode=mode)[0]
+        assert [hit.doc_id for hit in got] == [hit.doc_id for hit in want]
+        np.testing.assert_allclose([hit.score for hit in got], [hit.score for hit in want], rtol=1e-5)
+    older.remove([older.index_.id_map.doc_ids[0]])
+    older.save(tmp_path / "counts")
+    saved = TextIndex.load(tmp_path / "counts")
+    assert not saved.lexical_.converted and (tmp_path / "counts" / "lexical_impact.npy").exists()
+    assert not (tmp_path / "counts" / "lexical_tf.npy").exists()
+    assert [hit.doc_id for hit in saved.search(QUERY, k=5, mode="lexical")[0]] == \
+        [hit.doc_id for hit in older.search(QUERY, k=5, mode="lexical")[0]]
 
 
 def test_like_after_an_addition_reads_the_merged_vocabulary(bundle_dir, tmp_path, new_docs_for_lexical):

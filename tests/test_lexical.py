@@ -8,7 +8,7 @@ import pytest
 from retrieval.errors import RetrievalError
 from retrieval.evaluation.bm25 import BM25
 from retrieval.runtime.analysis import TERM_BYTES, tokenize
-from retrieval.runtime.lexical import build_lexical
+from retrieval.runtime.lexical_builder import build_lexical
 from tests.conftest import make_corpus
 
 STOP = ("the", "and", "of")
@@ -62,16 +62,20 @@ def test_top_is_the_best_k_with_ties_by_position(texts):
 
 def test_plus_equals_one_build(texts):
     whole = build_lexical(texts)
-    parts = build_lexical(texts[:50]).plus(build_lexical(texts[50:]))
+    parts = build_lexical(texts[:50], avgdl=whole.avgdl).plus(build_lexical(texts[50:], avgdl=whole.avgdl))
     for name, array in whole.arrays().items():
         np.testing.assert_array_equal(getattr(parts, name), array, err_msg=name)
+    assert parts.avgdl == whole.avgdl
+    with pytest.raises(RetrievalError, match="weighed with another mean length"):
+        build_lexical(texts[:50]).plus(build_lexical(texts[50:]))
 
 
 def test_removal_statistics_follow_the_live_rows(texts):
-    """IDF, the document count and the mean length are over the live rows: as if built on them alone."""
+    """IDF and the document count are over the live rows, with the build's mean length: as if built on them alone
+    with that mean."""
     kept = np.arange(0, len(texts), 3)
     lexical = build_lexical(texts).set_live(kept)
-    alone = build_lexical([texts[i] for i in kept])
+    alone = build_lexical([texts[i] for i in kept], avgdl=lexical.avgdl)
     for query in ("aeword0 common3x", "dhword3 repeat"):
         positions, scores = lexical.scores_of(query)
         expected_positions, expected_scores = alone.scores_of(query)
@@ -100,13 +104,66 @@ def test_bad_parameters(k1, b):
 def test_damaged_arrays_are_refused(texts):
     from retrieval.runtime.lexical import LexicalIndex
 
-    arrays = build_lexical(texts).arrays()
+    lexical = build_lexical(texts)
+    arrays = {**lexical.arrays(), "avgdl": lexical.avgdl}
     with pytest.raises(RetrievalError, match="disagree in length"):
-        LexicalIndex(**{**arrays, "tf": arrays["tf"][:-1]})
+        LexicalIndex(**{**arrays, "impact": arrays["impact"][:-1]})
     with pytest.raises(RetrievalError, match="names a row it does not hold"):
         LexicalIndex(**{**arrays, "lengths": arrays["lengths"][:3]})
     with pytest.raises(RetrievalError, match="wrong types"):
         LexicalIndex(**{**arrays, "rows": arrays["rows"].astype(np.int64)})
+    for avgdl in (None, -1.0, float("nan"), float("inf"), True):
+        with pytest.raises(RetrievalError, match="mean length must be a finite number"):
+            LexicalIndex(**{**arrays, "avgdl": avgdl})
+
+
+def zipf_texts(n: int, seed: int) -> list[str]:
+    """Seeded documents of 5 to 40 words drawn from a Zipf-like vocabulary of 400, duplicates included (ties)."""
+    rng = np.random.default_rng(seed)
+    p = 1 / np.arange(1, 401)
+    texts = [" ".join(f"w{i}" for i in rng.choice(400, int(rng.integers(5, 40)), p=p / p.sum())) for _ in range(n)]
+    return texts + texts[:50]
+
+
+@pytest.mark.parametrize("removed", [False, True])
+def test_ranked_equals_ranking_every_match(monkeypatch, removed):
+    """The threshold read off a sample of the scores never changes the answer: the k best live positions (ties
+    to the earlier) and their scores, as ranking every matching document gives them; also for positions asked."""
+    import retrieval.runtime.lexical as module
+
+    monkeypatch.setattr(module, "SAMPLE_SCORES", 64)  # the sample path on a small corpus
+    monkeypatch.setattr(module, "GATHER_POSTINGS", 500)  # and both ways of reading postings
+    texts = zipf_texts(2000, seed=3)
+    lexical = build_lexical(texts)
+    if removed:
+        lexical.set_live(np.random.default_rng(1).permutation(len(texts))[:1500])
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        query = " ".join(f"w{i}" for i in rng.integers(0, 400, int(rng.integers(1, 9))))
+        term_ids = lexical.term_ids(query)
+        matched, scores = lexical.scores_of(query, term_ids)
+        asked = rng.integers(0, lexical.n_documents, 20)
+        for k in (1, 10, 100):
+            positions, top_scores, at_scores = lexical.ranked(term_ids, k, at=asked)
+            expected = np.lexsort((matched, -scores))[:k]
+            np.testing.assert_array_equal(positions, matched[expected])
+            np.testing.assert_array_equal(top_scores, scores[expected])
+            dense_scores = np.zeros(lexical.n_documents, np.float32)
+            dense_scores[matched] = scores
+            np.testing.assert_array_equal(at_scores, dense_scores[asked])
+
+
+def test_a_bundle_of_term_counts_scores_alike(texts):
+    """An index from term counts (what a bundle written before impacts were stored holds) is the same index."""
+    from retrieval.runtime.lexical import from_tf
+
+    lexical = build_lexical(texts)
+    tf = np.array([sum(1 for token in texts[row].lower().split() if token == term.decode())
+                   for term, start, end in zip(lexical.terms, lexical.indptr[:-1], lexical.indptr[1:])
+                   for row in lexical.rows[start:end]], dtype=np.float32)
+    old = from_tf(lexical.terms, lexical.indptr, lexical.rows, tf, lexical.lengths, k1=1.2, b=0.75)
+    assert old.avgdl == pytest.approx(lexical.avgdl)
+    np.testing.assert_allclose(old.impact, lexical.impact, rtol=1e-6)
 
 
 def test_stemming_joins_word_forms_at_build_and_query_time():

@@ -9,7 +9,8 @@ import pytest
 
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import pair_terms
-from retrieval.runtime.lexical import PAIR_QUERY_WORDS, build_lexical
+from retrieval.runtime.lexical import PAIR_QUERY_WORDS
+from retrieval.runtime.lexical_builder import build_lexical
 from tests.conftest import make_corpus
 
 WEIGHT = 0.3
@@ -82,11 +83,12 @@ def test_a_long_query_uses_its_words_alone(texts):
 def test_pairs_follow_removal_and_addition(texts):
     kept = np.arange(0, len(texts), 2)
     lexical = build_lexical(texts, pair_weight=WEIGHT).set_live(kept)
-    alone = build_lexical([texts[i] for i in kept], pair_weight=WEIGHT)
+    alone = build_lexical([texts[i] for i in kept], pair_weight=WEIGHT, avgdl=lexical.avgdl)
     for query in ("time warner profit", texts[4][:30]):
         np.testing.assert_allclose(lexical.scores_of(query)[1], alone.scores_of(query)[1], rtol=1e-6)
-    parts = build_lexical(texts[:10], pair_weight=WEIGHT).plus(build_lexical(texts[10:], pair_weight=WEIGHT))
     whole = build_lexical(texts, pair_weight=WEIGHT)
+    parts = build_lexical(texts[:10], pair_weight=WEIGHT, avgdl=whole.avgdl).plus(
+        build_lexical(texts[10:], pair_weight=WEIGHT, avgdl=whole.avgdl))
     assert parts.n_pairs == whole.n_pairs
     np.testing.assert_allclose(dense(parts, "time warner", len(texts)), dense(whole, "time warner", len(texts)))
 

@@ -274,8 +274,9 @@ def lexical_rows(manifest: dict) -> list[tuple[str, str]]:
         return [("lexical", "none: built with --no-lexical, so it answers in semantic mode only" if built_without
                  else manifest.get("lexical_note") or NO_LEXICAL)]
     stemmer = lexical.get("analyzer", {}).get("stemmer", "none")
-    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}, stemmer {stemmer}): {lexical['terms']:,} "
-                        f"terms, {lexical['postings']:,} postings")]
+    mean = f", mean length {lexical['avgdl']:.1f} as built" if "avgdl" in lexical else ""
+    rows = [("lexical", f"BM25 (k1 {lexical['k1']:g}, b {lexical['b']:g}, stemmer {stemmer}{mean}): "
+                        f"{lexical['terms']:,} terms, {lexical['postings']:,} postings")]
     if lexical.get("pair_weight"):
         rows.append(("word pairs", f"weigh {lexical['pair_weight']:g} beside a short query's words; "
                                    f"{lexical.get('pair_terms', 0):,} of the terms"))

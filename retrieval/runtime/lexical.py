@@ -7,17 +7,20 @@ so every server worker shares one copy through the page cache:
   found by binary search, so no dictionary is built at load);
 - ``indptr`` (n_terms + 1,) int64 and ``rows`` (n_postings,) int32: postings,
   term-major (CSC of the corpus), each term's stored rows in increasing order;
-- ``tf`` (n_postings,) float32: the term's count in that row;
+- ``impact`` (n_postings,) float32: BM25's term-frequency part of each posting,
+  ``tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))``;
 - ``lengths`` (n_stored,) float32: each stored row's count of indexed tokens.
 
-Nothing that depends on which documents are live is stored: document
-frequencies, the document count and the mean length are taken over the live
-rows when a query is scored (a removal changes only the row map), so IDF and
-length normalisation follow ``add`` and ``remove`` exactly.
-
-Scores are ``sum over distinct query terms of idf(t) tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))``
-with Lucene's ``idf = log(1 + (N - df + 0.5) / (df + 0.5))``, as the BM25 baseline
-in ``retrieval.evaluation.bm25`` computes them.
+A query's score of a row is ``sum over its distinct terms of idf(t) impact(t, row)``
+with Lucene's ``idf = log(1 + (N - df + 0.5) / (df + 0.5))``: one multiply and
+one scatter-add a posting. Document frequencies and the document count are taken
+over the live rows when a query is scored (a removal changes only the row map),
+so IDF follows ``add`` and ``remove`` exactly. ``avgdl`` is the mean length when
+the index was built, kept by ``add`` and ``remove`` (a rebuild takes the new mean):
+storing the term-frequency part is what makes a query cheap (computing it per
+query gathers each posting's row length, three times the work at a million
+documents), and a mean that follows every update would mean rewriting every
+posting. Lucene's statistics likewise count deleted documents until a merge.
 
 Word pairs: with ``pair_weight`` > 0 every two adjacent terms of a document
 are also a term (``retrieval.runtime.analysis.pair_terms``: hashed into buckets, so that their number
@@ -31,19 +34,24 @@ length counts its words only.
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
 
 import numpy as np
 
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import TERM_DTYPE, Analyzer, pair_terms
 
-FILES = {name: f"lexical_{name}.npy" for name in ("terms", "indptr", "rows", "tf", "lengths")}
+FILES = {name: f"lexical_{name}.npy" for name in ("terms", "indptr", "rows", "impact", "lengths")}
+TF_FILE = "lexical_tf.npy"  # what a bundle written before impacts were stored holds instead of them
 # a long query (a whole document) keeps its rarest terms: on 20 Newsgroups' whole test documents, lexical P@100
 # 0.365 with 32 terms, 0.423 with 64, 0.438 with 128, 0.433 with all (2.2 ms a query with 128, 3.3 with all)
 MAX_QUERY_TERMS = 128
 # a query's pairs count up to this many distinct words (a whole document is a topic, not a phrase to find)
 PAIR_QUERY_WORDS = 40
+# scores sampled to find a query's leading rows (``LexicalIndex._leading``)
+SAMPLE_SCORES = 16384
+# a query with fewer postings than this gathers them in one pass (a term at a time costs a dozen numpy calls)
+GATHER_POSTINGS = 65536
 
 
 class LexicalIndex:
@@ -51,8 +59,10 @@ class LexicalIndex:
 
     Parameters
     ----------
-    terms, indptr, rows, tf, lengths : ndarray
-        The arrays, as ``LexicalBuilder.finish`` makes them or ``load`` maps them.
+    terms, indptr, rows, impact, lengths : ndarray
+        The arrays, as ``LexicalBuilder.finish`` makes them or a bundle maps them.
+    avgdl : float
+        The mean length that ``impact`` was computed with (the built corpus's).
     k1, b : float
         Term-frequency saturation and length normalisation.
     analyzer : Analyzer
@@ -62,25 +72,30 @@ class LexicalIndex:
         holds pair terms when it was built with a weight above 0.
     """
 
-    def __init__(self, terms, indptr, rows, tf, lengths, k1: float = 1.2, b: float = 0.75,
+    def __init__(self, terms, indptr, rows, impact, lengths, avgdl: float, k1: float = 1.2, b: float = 0.75,
                  analyzer: Analyzer | None = None, pair_weight: float = 0.0):
         check_bm25(k1, b)
         check_pair_weight(pair_weight)
+        if isinstance(avgdl, bool) or not isinstance(avgdl, (int, float)) or not avgdl >= 0 or avgdl == float("inf"):
+            raise RetrievalError(f"the lexical index's mean length must be a finite number >= 0; got {avgdl!r}")
         # plain views of mapped arrays: a slice of an np.memmap costs a Python-level __array_finalize__, a query dozens
-        self.terms, self.indptr, self.rows, self.tf, self.lengths = (
-            np.asarray(array) if isinstance(array, np.memmap) else array for array in (terms, indptr, rows, tf, lengths))
-        self.k1, self.b, self.pair_weight = float(k1), float(b), float(pair_weight)
+        self.terms, self.indptr, self.rows, self.impact, self.lengths = (
+            np.asarray(array) if isinstance(array, np.memmap) else array
+            for array in (terms, indptr, rows, impact, lengths))
+        self.avgdl, self.k1, self.b, self.pair_weight = float(avgdl), float(k1), float(b), float(pair_weight)
         self.analyzer = analyzer if analyzer is not None else Analyzer(stemmer="none")
         self._check()
         self.n_pairs = int(np.searchsorted(self.terms, b"\x02")) if len(self.terms) else 0  # pair terms sort first
+        self._scratch = threading.local()  # each thread's score accumulator (a server answers in threads)
+        self.converted = False  # impacts computed at load from an older bundle's term counts (not its files)
         self.set_live(None)
 
     def _check(self) -> None:
         n_terms, n_postings = len(self.terms), len(self.rows)
         if (self.terms.dtype != np.dtype(TERM_DTYPE) or self.indptr.dtype != np.int64 or self.rows.dtype != np.int32
-                or self.tf.dtype != np.float32 or self.lengths.dtype != np.float32):
+                or self.impact.dtype != np.float32 or self.lengths.dtype != np.float32):
             raise RetrievalError("the lexical index's arrays have the wrong types")
-        if (self.indptr.shape != (n_terms + 1,) or self.tf.shape != (n_postings,) or self.indptr[0] != 0
+        if (self.indptr.shape != (n_terms + 1,) or self.impact.shape != (n_postings,) or self.indptr[0] != 0
                 or self.indptr[-1] != n_postings or self.lengths.ndim != 1):
             raise RetrievalError("the lexical index's arrays disagree in length")
         if n_postings and (int(self.rows.max()) >= len(self.lengths) or int(self.rows.min()) < 0):
@@ -97,27 +112,19 @@ class LexicalIndex:
     def set_live(self, positions_to_rows: np.ndarray | None) -> "LexicalIndex":
         """Which stored rows are documents, in position order (None: every stored row, position = row).
 
-        Statistics (N, avgdl, df) are taken over these rows from now on.
+        Statistics (N, df) are taken over these rows from now on.
         """
         if positions_to_rows is None:
-            self._live, self._position = None, None
-            lengths = self.lengths
+            self._live, self._position, self._rows_of = None, None, None
+            self.n_documents = self.n_stored
         else:
-            rows = np.asarray(positions_to_rows, dtype=np.int64)
+            rows = self._rows_of = np.asarray(positions_to_rows, dtype=np.int64)
             self._live = np.zeros(self.n_stored, dtype=bool)
             self._live[rows] = True
             self._position = np.full(self.n_stored, -1, dtype=np.int64)
             self._position[rows] = np.arange(len(rows))
-            lengths = self.lengths[rows]
-        self.n_documents = len(lengths)
-        self.avgdl = float(lengths.mean()) if len(lengths) else 0.0
-        self._norm = None  # k1 (1 - b + b |d| / avgdl) per stored row, made on first use
+            self.n_documents = len(rows)
         return self
-
-    def _row_norm(self) -> np.ndarray:
-        if self._norm is None:
-            self._norm = (self.k1 * (1 - self.b + self.b * self.lengths / max(self.avgdl, 1e-9))).astype(np.float32)
-        return self._norm
 
     # --- queries ---------------------------------------------------------------------------------------
     def term_ids(self, text: str) -> np.ndarray:
@@ -158,21 +165,53 @@ class LexicalIndex:
         """The term numbers of ``words`` (str, each one token), -1 for one the vocabulary lacks, int64."""
         return self._numbers(np.array([(self.analyzer.terms(word) or [b""])[0] for word in words], dtype=TERM_DTYPE))
 
-    def _postings(self, term_ids: np.ndarray):
-        """(stored rows, BM25 contributions) of every posting of the query's terms, dead rows included."""
+    def _weighted(self, term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The query's terms that some live row holds and their idf (float32; a pair's weighted); a long
+        query keeps its ``MAX_QUERY_TERMS`` rarest."""
         if not len(term_ids):
-            return np.empty(0, np.int32), np.empty(0, np.float32)
+            return term_ids, np.empty(0, np.float32)
         idf, df = self._idf(term_ids)
         keep = df > 0
         term_ids, idf = term_ids[keep], idf[keep]
         if len(term_ids) > MAX_QUERY_TERMS:  # the rarest terms carry a long query's lexical evidence
             rarest = np.argsort(-idf, kind="stable")[:MAX_QUERY_TERMS]
             term_ids, idf = term_ids[rarest], idf[rarest]
+        return term_ids, idf.astype(np.float32)
+
+    def _accumulated(self, term_ids: np.ndarray) -> np.ndarray | None:
+        """Every stored row's BM25 for the query's terms (dead rows included) in this thread's scratch array,
+        (n_stored,) float32; None when no term matches. The caller clears it (``fill(0)``) when done.
+
+        A scatter-add into a kept array: at a million documents an 8-word query touches about 400,000
+        postings, and a fresh accumulator (``np.bincount``'s float64, or sorting the postings) cost more than
+        the arithmetic.
+        """
+        term_ids, weights = self._weighted(term_ids)
+        if not len(term_ids):
+            return None
+        local = self._scratch
+        if getattr(local, "scores", None) is None or len(local.scores) != self.n_stored:
+            local.scores = np.zeros(self.n_stored, dtype=np.float32)
+        scratch = local.scores
         starts, ends = self.indptr[term_ids], self.indptr[term_ids + 1]
-        rows = np.concatenate([self.rows[s:e] for s, e in zip(starts, ends)]) if len(term_ids) else np.empty(0, np.int32)
-        tf = np.concatenate([self.tf[s:e] for s, e in zip(starts, ends)]) if len(term_ids) else np.empty(0, np.float32)
-        weight = np.repeat(idf.astype(np.float32), (ends - starts))
-        return rows, weight * tf * np.float32(self.k1 + 1) / (tf + self._row_norm()[rows])
+        counts = ends - starts
+        total = int(counts.sum())
+        if total < GATHER_POSTINGS:  # many short lists (a few words and their pairs): one gather for them all
+            at = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+            np.add.at(scratch, self.rows[at], self.impact[at] * np.repeat(weights, counts))
+            return scratch
+        if getattr(local, "work", None) is None or len(local.work) < counts.max():
+            local.work = np.empty(int(counts.max()), dtype=np.float32)
+        for start, end, weight in zip(starts.tolist(), ends.tolist(), weights):
+            contributions = local.work[:end - start]
+            np.multiply(self.impact[start:end], weight, out=contributions)
+            np.add.at(scratch, self.rows[start:end], contributions)
+        return scratch
+
+    def _live_positions(self, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        positions = rows.astype(np.int64) if self._position is None else self._position[rows]
+        alive = positions >= 0
+        return (positions, scores) if self._position is None else (positions[alive], scores[alive])
 
     def scores_of(self, text: str, term_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The positions of every live document that shares a term with ``text``, and their BM25 scores.
@@ -184,27 +223,64 @@ class LexicalIndex:
         positions : ndarray of shape (n_matching,), int64, increasing
         scores : ndarray of shape (n_matching,), float32, positive
         """
-        rows, contributions = self._postings(self.term_ids(text) if term_ids is None else term_ids)
-        if not len(rows):
+        scratch = self._accumulated(self.term_ids(text) if term_ids is None else term_ids)
+        if scratch is None:
             return np.empty(0, np.int64), np.empty(0, np.float32)
-        if len(rows) * 8 > self.n_stored:  # many postings: one dense pass beats sorting them
-            dense = np.bincount(rows, contributions, minlength=self.n_stored)
-            matched = np.flatnonzero(dense)
-            scores = dense[matched]
-        else:
-            matched, inverse = np.unique(rows, return_inverse=True)
-            scores = np.bincount(inverse, contributions)
-        positions = matched.astype(np.int64) if self._position is None else self._position[matched]
-        alive = positions >= 0
-        return positions[alive], scores[alive].astype(np.float32)
+        try:
+            rows = np.flatnonzero(scratch)
+            return self._live_positions(rows, scratch[rows])
+        finally:
+            scratch.fill(0)
+
+    def ranked(self, term_ids: np.ndarray, k: int, at=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``k`` best live positions for a query's ``term_ids`` (from ``term_ids``), best first, ties to the
+        earlier position, and their BM25 scores; with ``at`` (positions, int), also those positions' scores.
+
+        Exactly ``top_of(*scores_of(...), k)``, without gathering every matching document: only rows at or
+        above a threshold read off a sample of the scores are ranked (all matching rows when fewer than ``k``
+        live ones reach it, so the answer never depends on the sample).
+
+        Returns
+        -------
+        positions : ndarray of shape (<= k,), int64
+        scores : ndarray of shape (<= k,), float32
+        at_scores : ndarray of shape (len(at),), float32, 0 where a position shares no term (empty without ``at``)
+        """
+        at = np.empty(0, np.int64) if at is None else np.asarray(at, dtype=np.int64)
+        scratch = self._accumulated(term_ids)
+        if scratch is None:
+            return np.empty(0, np.int64), np.empty(0, np.float32), np.zeros(len(at), np.float32)
+        try:
+            top = top_of(*self._live_positions(*self._leading(scratch, k)), k)
+            at_rows = at if self._rows_of is None else self._rows_of[at]
+            return (*top, scratch[at_rows].copy())
+        finally:
+            scratch.fill(0)
+
+    def _leading(self, scratch: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (and scores) among which the ``k`` best live rows are: those at or above a threshold that
+        about ``4 k`` rows pass, estimated from every ``stride``-th score, if ``k`` live rows pass it."""
+        stride = len(scratch) // SAMPLE_SCORES
+        if stride >= 4:
+            sample = scratch[::stride]
+            sample = sample[sample > 0]
+            passing = max(4, 4 * k // stride + 1)
+            if len(sample) > passing:
+                threshold = np.partition(sample, len(sample) - passing)[len(sample) - passing]
+                rows = np.flatnonzero(scratch >= threshold)
+                if (len(rows) if self._live is None else int(np.count_nonzero(self._live[rows]))) >= k:
+                    return rows, scratch[rows]
+        rows = np.flatnonzero(scratch)
+        return rows, scratch[rows]
 
     def top(self, text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best positions for ``text`` and their scores, best first (fewer when fewer match)."""
-        return top_of(*self.scores_of(text), k)
+        return self.ranked(self.term_ids(text), k)[:2]
 
     # --- storage -----------------------------------------------------------------------------------------
     def arrays(self) -> dict:
-        return {"terms": self.terms, "indptr": self.indptr, "rows": self.rows, "tf": self.tf, "lengths": self.lengths}
+        return {"terms": self.terms, "indptr": self.indptr, "rows": self.rows, "impact": self.impact,
+                "lengths": self.lengths}
 
     def compacted(self, positions_to_rows: np.ndarray | None) -> "LexicalIndex":
         """The same index over only the live rows, renumbered so that stored row = position."""
@@ -218,12 +294,15 @@ class LexicalIndex:
         counts[np.diff(self.indptr) == 0] = 0  # reduceat gives the next element for an empty range
         indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        return LexicalIndex(self.terms, indptr, mapped[keep].astype(np.int32), np.asarray(self.tf)[keep],
-                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.k1, self.b, self.analyzer,
-                            self.pair_weight)
+        return LexicalIndex(self.terms, indptr, mapped[keep].astype(np.int32), np.asarray(self.impact)[keep],
+                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.avgdl, self.k1, self.b,
+                            self.analyzer, self.pair_weight)
 
     def plus(self, other: "LexicalIndex") -> "LexicalIndex":
-        """This index's rows, then ``other``'s (a new index; the vocabularies are merged)."""
+        """This index's rows, then ``other``'s (a new index; the vocabularies are merged). ``other``'s impacts
+        must have been computed with this index's mean length (``LexicalBuilder.finish(avgdl=...)``)."""
+        if other.avgdl != self.avgdl or (other.k1, other.b) != (self.k1, self.b):
+            raise RetrievalError("the lexical rows to append were weighed with another mean length or BM25 setting")
         terms = np.union1d(self.terms, other.terms).astype(TERM_DTYPE)
         counts = np.zeros(len(terms), dtype=np.int64)
         mine, theirs = np.searchsorted(terms, self.terms), np.searchsorted(terms, other.terms)
@@ -232,36 +311,28 @@ class LexicalIndex:
         indptr = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         rows = np.empty(indptr[-1], dtype=np.int32)
-        tf = np.empty(indptr[-1], dtype=np.float32)
+        impact = np.empty(indptr[-1], dtype=np.float32)
         # each term's old postings first (rows below n_stored), then the new ones: rows stay increasing
         own_counts = np.zeros(len(terms), dtype=np.int64)
         own_counts[mine] = np.diff(self.indptr)
         own_dest = _destinations(indptr[mine], self.indptr)
-        rows[own_dest], tf[own_dest] = self.rows, self.tf
+        rows[own_dest], impact[own_dest] = self.rows, self.impact
         their_dest = _destinations(indptr[theirs] + own_counts[theirs], other.indptr)
-        rows[their_dest], tf[their_dest] = np.asarray(other.rows) + self.n_stored, other.tf
-        return LexicalIndex(terms, indptr, rows, tf, np.concatenate([self.lengths, other.lengths]),
+        rows[their_dest], impact[their_dest] = np.asarray(other.rows) + self.n_stored, other.impact
+        return LexicalIndex(terms, indptr, rows, impact, np.concatenate([self.lengths, other.lengths]), self.avgdl,
                             self.k1, self.b, self.analyzer, self.pair_weight)
 
 
 def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best of ``positions`` by ``scores``, best first; ties go to the earlier position."""
     if len(scores) > k:
-        part = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        better, tied = np.flatnonzero(scores > kth), np.flatnonzero(scores == kth)
+        tied = tied[np.argsort(positions[tied], kind="stable")[:k - len(better)]]  # not argpartition's pick
+        part = np.concatenate([better, tied])
         positions, scores = positions[part], scores[part]
     order = np.lexsort((positions, -scores))
     return positions[order], scores[order]
-
-
-def scores_at(matched: np.ndarray, scores: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """The scores of ``positions`` among ``matched`` (increasing) and their ``scores``; 0 where absent."""
-    out = np.zeros(len(positions), dtype=np.float32)
-    if len(matched) and len(positions):
-        where = np.searchsorted(matched, positions)
-        where[where == len(matched)] = 0
-        hit = matched[where] == positions
-        out[hit] = scores[where[hit]]
-    return out
 
 
 def _destinations(starts: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -283,67 +354,23 @@ def check_bm25(k1, b) -> None:
         raise RetrievalError(f"BM25 needs k1 >= 0 and 0 <= b <= 1; got k1={k1!r}, b={b!r}")
 
 
-class LexicalBuilder:
-    """Collects the postings of texts added a chunk at a time; ``finish`` makes the ``LexicalIndex``.
-
-    Parameters
-    ----------
-    analyzer : Analyzer
-    k1, b, pair_weight : as ``LexicalIndex`` (pair terms are indexed when ``pair_weight`` > 0)
-    """
-
-    def __init__(self, analyzer: Analyzer, k1: float = 1.2, b: float = 0.75, pair_weight: float = 0.0):
-        check_bm25(k1, b)
-        check_pair_weight(pair_weight)
-        self.k1, self.b, self.analyzer, self.pair_weight = k1, b, analyzer, pair_weight
-        self._ids: dict[bytes, int] = {}
-        self._chunks: list = []
-
-    def add(self, texts) -> "LexicalBuilder":
-        ids, terms, pairs = self._ids, self.analyzer.terms, self.pair_weight > 0
-        indptr, columns, counts, lengths = [0], [], [], []
-        for text in texts:
-            words = terms(text)
-            bag = Counter(words)
-            if pairs:
-                bag.update(pair_terms(words))
-            columns.extend(ids.setdefault(token, len(ids)) for token in bag)
-            counts.extend(bag.values())
-            indptr.append(len(columns))
-            lengths.append(len(words))
-        self._chunks.append((np.asarray(indptr, np.int64), np.asarray(columns, np.int64),
-                             np.asarray(counts, np.float32), np.asarray(lengths, np.float32)))
-        return self
-
-    def finish(self) -> LexicalIndex:
-        """The index of every text added, in order: stored row i is the i-th text."""
-        vocabulary = np.array(list(self._ids), dtype=TERM_DTYPE)
-        order = np.argsort(vocabulary, kind="stable")
-        rank = np.empty(len(order), dtype=np.int32)
-        rank[order] = np.arange(len(order), dtype=np.int32)
-        # each chunk to 12 bytes a posting as soon as it is read: at a million documents, postings run to hundreds
-        # of millions, and a sparse matrix's conversions would hold three copies at once
-        columns, rows, counts, lengths, offset = [], [], [], [], 0
-        while self._chunks:
-            indptr, chunk_columns, chunk_counts, chunk_lengths = self._chunks.pop(0)
-            columns.append(rank[chunk_columns])
-            rows.append(np.repeat(np.arange(offset, offset + len(chunk_lengths), dtype=np.int32), np.diff(indptr)))
-            counts.append(chunk_counts)
-            lengths.append(chunk_lengths)
-            offset += len(chunk_lengths)
-        columns = np.concatenate(columns) if columns else np.empty(0, np.int32)
-        by_term = np.argsort(columns, kind="stable")  # stable: each term's rows stay increasing
-        indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(columns, minlength=len(vocabulary)), out=indptr[1:])
-        del columns
-        rows = np.concatenate(rows)[by_term] if rows else np.empty(0, np.int32)
-        tf = np.concatenate(counts)[by_term] if counts else np.empty(0, np.float32)
-        lengths = np.concatenate(lengths) if lengths else np.empty(0, np.float32)
-        return LexicalIndex(vocabulary[order], indptr, rows, tf, lengths, self.k1, self.b, self.analyzer,
-                            self.pair_weight)
+def impacts(tf: np.ndarray, row_lengths: np.ndarray, k1: float, b: float, avgdl: float) -> np.ndarray:
+    """BM25's term-frequency part of postings: ``tf`` (their counts) and ``row_lengths`` (their rows' lengths),
+    both (n,) float32, give ``tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))``, (n,) float32."""
+    norm = np.float32(k1) * (np.float32(1 - b) + np.float32(b / max(avgdl, 1e-9)) * row_lengths)
+    out = tf * np.float32(k1 + 1)
+    out /= tf + norm
+    return out
 
 
-def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True,
-                  stemmer: str = "none", pair_weight: float = 0.0) -> LexicalIndex:
-    """A ``LexicalIndex`` of ``texts`` (a sequence of str) in one call."""
-    return LexicalBuilder(Analyzer(lowercase, stop_words, stemmer), k1, b, pair_weight).add(texts).finish()
+def from_tf(terms, indptr, rows, tf, lengths, **settings) -> LexicalIndex:
+    """A ``LexicalIndex`` from the term counts that a bundle written before impacts were stored holds (its mean
+    length is that of its rows: such a bundle stores only live rows)."""
+    lengths = np.asarray(lengths)
+    avgdl = float(lengths.mean()) if len(lengths) else 0.0
+    if np.asarray(rows).dtype != np.int32 or np.asarray(tf).shape != np.asarray(rows).shape or (
+            len(rows) and int(np.max(rows)) >= len(lengths)):
+        raise RetrievalError("the lexical index's arrays disagree in length")
+    weights = impacts(np.asarray(tf, dtype=np.float32), lengths[np.asarray(rows)], settings.get("k1", 1.2),
+                      settings.get("b", 0.75), avgdl)
+    return LexicalIndex(terms, indptr, rows, weights, lengths, avgdl, **settings)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import Analyzer
-from retrieval.runtime.lexical import LexicalBuilder, LexicalIndex
+from retrieval.runtime.lexical import LexicalIndex
+from retrieval.runtime.lexical_builder import LexicalBuilder
 
 _EXAMPLES = 3
 

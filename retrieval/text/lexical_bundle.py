@@ -15,7 +15,7 @@ import numpy as np
 from indexing import BundleReader, IndexingError
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import Analyzer
-from retrieval.runtime.lexical import FILES, LexicalIndex
+from retrieval.runtime.lexical import FILES, TF_FILE, LexicalIndex, from_tf
 from retrieval.text.fusion import FusionWeights
 from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL
 
@@ -31,7 +31,8 @@ def manifest_section(index) -> dict:
     figures = getattr(index, "fusion_figures_", None)
     if figures is None:  # a loaded index, updated: the figures its build measured
         figures = loaded.get("fusion", {}).get("figures", {})
-    return {"lexical": {"k1": lexical.k1, "b": lexical.b, "analyzer": lexical.analyzer.to_dict(),
+    return {"lexical": {"k1": lexical.k1, "b": lexical.b, "avgdl": lexical.avgdl,
+                        "analyzer": lexical.analyzer.to_dict(),
                         "pair_weight": lexical.pair_weight, "pair_terms": lexical.n_pairs,
                         "terms": lexical.n_terms, "postings": int(len(lexical.rows))},
             "fusion": {**index.fusion_.to_dict(), "figures": figures}}
@@ -42,26 +43,40 @@ def write(index, staged: Path, linkable: bool) -> dict:
     generation's; returns what was linked, as ``BundleReader.link_into`` gives it."""
     if index.lexical_ is None:
         return {}
-    if linkable:
+    if linkable and not index.lexical_.converted:
         return {name: index._reader.link_into(name, staged) for name in FILES.values()}
-    for part, array in index.lexical_.compacted(index._rows).arrays().items():  # per position, as the rest
+    # per stored row where the rest is linked (an older generation's impacts, computed at load), else per position
+    arrays = index.lexical_.arrays() if linkable else index.lexical_.compacted(index._rows).arrays()
+    for part, array in arrays.items():
         np.save(staged / FILES[part], np.ascontiguousarray(array), allow_pickle=False)
     return {}
 
 
 def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, FusionWeights | None, str | None]:
-    """(the lexical index, mapped read-only; the fusion weights; a load note) of a loaded generation."""
-    if not all(name in manifest["files"] for name in FILES.values()):
+    """(the lexical index, mapped read-only; the fusion weights; a load note) of a loaded generation.
+
+    A bundle written before impacts were stored holds term counts (``TF_FILE``): its impacts are computed at
+    load, in memory (``LexicalIndex.converted`` says so; the next save writes them).
+    """
+    files = manifest["files"]
+    old_format = TF_FILE in files and FILES["impact"] not in files
+    if not all(name in files for part, name in FILES.items() if not (old_format and part == "impact")):
         built_without = manifest.get("config", {}).get("lexical", {}).get("enabled") is False
         return None, None, manifest.get("lexical_note") or (BUILT_WITHOUT if built_without else NO_LEXICAL)
     settings = manifest.get("lexical", {})
     try:
-        arrays = {part: reader.read_array(name) for part, name in FILES.items()}
         analyzer = settings.get("analyzer", {"lowercase": settings.get("lowercase", True), "stemmer": "none"})
-        lexical = LexicalIndex(**arrays, k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
-                               analyzer=Analyzer(analyzer.get("lowercase", True), analyzer.get("stop_words", ()),
-                                                 analyzer.get("stemmer", "none")),
-                               pair_weight=settings.get("pair_weight", 0.0))
+        options = dict(k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
+                       analyzer=Analyzer(analyzer.get("lowercase", True), analyzer.get("stop_words", ()),
+                                         analyzer.get("stemmer", "none")),
+                       pair_weight=settings.get("pair_weight", 0.0))
+        if old_format:
+            arrays = {part: reader.read_array(TF_FILE if part == "impact" else name) for part, name in FILES.items()}
+            lexical = from_tf(*(arrays[part] for part in FILES), **options)
+            lexical.converted = True
+        else:
+            arrays = {part: reader.read_array(name) for part, name in FILES.items()}
+            lexical = LexicalIndex(**arrays, avgdl=settings.get("avgdl"), **options)
         return lexical, FusionWeights.from_dict(manifest.get("fusion", {})), None
     except RetrievalError as err:
         raise IndexingError(f"{reader.path} is damaged: {err}") from None

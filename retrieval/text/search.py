@@ -10,7 +10,6 @@ import numpy as np
 
 from indexing import Hits
 from retrieval.errors import RetrievalError
-from retrieval.runtime.lexical import top_of, scores_at
 from retrieval.text.fusion import MODES, candidates, check_alpha, check_mode, fuse, lowest_score, normalised
 
 NO_LEXICAL = ("this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
@@ -72,17 +71,16 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     asked = [slot[i] for i in rest if i in slot and weights[i] > 0]
     proposed = dict(zip(asked, index.index_.search(codes[asked], depth).positions)) if asked else {}
     for i in rest:
-        text, j, weight = texts[i], slot.get(i), weights[i]
+        j, weight = slot.get(i), weights[i]
         n_known = max(lexical.word_count(term_ids[i]), int(known[i]) if mode == "hybrid" else 0)
-        matched, scores = lexical.scores_of(text, term_ids[i])
         if mode == "lexical" or j is None or weight <= 0:  # BM25 alone ranks it
-            positions, scores = top_of(matched, scores, k)
+            positions, scores, _ = lexical.ranked(term_ids[i], k)
             semantic = index.index_.scores_at(codes[j], positions) if mode == "hybrid" and j is not None else None
             fused = np.float32(1 - weight) * normalised(scores, 0.0) if mode == "hybrid" else scores
             results[i] = HitList(_hits(index, positions, fused, semantic, scores), n_known, mode)
             continue
         semantic_top = proposed[j][proposed[j] >= 0]
-        fused = _fused(index, codes[j], semantic_top, matched, scores, depth, weight)
+        fused = _fused(index, codes[j], semantic_top, lexical, term_ids[i], depth, weight)
         results[i] = HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
                                    fused.lexical[:k]), n_known, mode)
     return results
@@ -98,17 +96,22 @@ def _codes_alone(index, tfidf_terms: int, alpha) -> bool:
     return weights.alpha_long >= 1 and tfidf_terms >= weights.long_terms
 
 
-def pool_of(index, code, semantic_top, matched, scores, depth: int):
+def pool_of(index, code, semantic_top, lexical, term_ids, depth: int, skip: int | None = None):
     """A hybrid query's candidates, the union of each side's top ``depth`` (``semantic_top`` from FAISS, BM25's
-    from ``matched`` and ``scores``), and each side's raw score of them (semantic None without a ``code``)."""
-    pool = candidates(semantic_top, top_of(matched, scores, depth)[0])
+    from ``lexical`` for the query's ``term_ids``; never the position ``skip``), and each side's raw score of
+    them (semantic None without a ``code``)."""
+    lexical_top, top_scores, at_scores = lexical.ranked(term_ids, depth + (skip is not None), at=semantic_top)
+    if skip is not None:
+        keep = lexical_top != skip
+        lexical_top, top_scores = lexical_top[keep][:depth], top_scores[keep][:depth]
+    pool, first = np.unique(np.concatenate([lexical_top, semantic_top.astype(np.int64)]), return_index=True)
     semantic = index.index_.scores_at(code, pool) if code is not None else None
-    return pool, semantic, scores_at(matched, scores, pool)
+    return pool, semantic, np.concatenate([top_scores, at_scores])[first]
 
 
-def _fused(index, code, semantic_top, matched, scores, depth: int, alpha: float):
-    pool, semantic, lexical = pool_of(index, code, semantic_top, matched, scores, depth)
-    return fuse(pool, semantic, lexical, alpha, lowest_score(index.index_.metric))
+def _fused(index, code, semantic_top, lexical, term_ids, depth: int, alpha: float, skip: int | None = None):
+    pool, semantic, bm25 = pool_of(index, code, semantic_top, lexical, term_ids, depth, skip)
+    return fuse(pool, semantic, bm25, alpha, lowest_score(index.index_.metric))
 
 
 def _hits(index, positions, scores, semantic, lexical) -> list:
@@ -161,18 +164,17 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
     position = index.index_.id_map.position(doc_id)
     lexical = index.live_lexical()
     term_ids = index.lexical_terms_of(position)
-    matched, scores = lexical.scores_of("", term_ids)
-    keep = matched != position
-    matched, scores = matched[keep], scores[keep]
     depth = max(index.config.lexical.depth, k)
     if mode == "lexical":
-        positions, scores = top_of(matched, scores, k)
+        positions, scores, _ = lexical.ranked(term_ids, k + 1)
+        keep = positions != position
+        positions, scores = positions[keep][:k], scores[keep][:k]
         return _hits(index, positions, scores, None, scores)
     code = index.index_.reconstruct(doc_id)
     proposed = index.index_.search(code, depth + 1)
     semantic_top = proposed.positions[0][(proposed.positions[0] >= 0) & (proposed.positions[0] != position)]
     weight = alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids))
-    fused = _fused(index, code, semantic_top, matched, scores, depth, weight)
+    fused = _fused(index, code, semantic_top, lexical, term_ids, depth, weight, skip=position)
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 

@@ -55,10 +55,9 @@ def _pools(index, texts, depth: int):
     slot = {int(row): j for j, row in enumerate(coded)}
     for i, text in enumerate(texts):
         term_ids = lexical.term_ids(text)
-        matched, scores = lexical.scores_of(text, term_ids)
         j = slot.get(i)
         semantic_top = proposed.positions[j][proposed.positions[j] >= 0] if j is not None else np.empty(0, np.int64)
-        yield (*pool_of(index, codes[j] if j is not None else None, semantic_top, matched, scores, depth),
+        yield (*pool_of(index, codes[j] if j is not None else None, semantic_top, lexical, term_ids, depth),
                lexical.word_count(term_ids))
 
 
