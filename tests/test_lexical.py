@@ -131,13 +131,14 @@ def test_ranked_equals_ranking_every_match(monkeypatch, removed):
     to the earlier) and their scores, as ranking every matching document gives them; also for positions asked."""
     import retrieval.runtime.lexical as module
 
-    monkeypatch.setattr(module, "SAMPLE_SCORES", 64)  # the sample path on a small corpus
+    monkeypatch.setattr(module, "SAMPLE_SCORES", 512)  # the sample path on a small corpus (2 runs of 256)
     monkeypatch.setattr(module, "GATHER_POSTINGS", 500)  # and both ways of reading postings
     texts = zipf_texts(2000, seed=3)
     lexical = build_lexical(texts)
     if removed:
         lexical.set_live(np.random.default_rng(1).permutation(len(texts))[:1500])
     rng = np.random.default_rng(2)
+    pruned = 0
     for _ in range(30):
         query = " ".join(f"w{i}" for i in rng.integers(0, 400, int(rng.integers(1, 9))))
         term_ids = lexical.term_ids(query)
@@ -151,6 +152,10 @@ def test_ranked_equals_ranking_every_match(monkeypatch, removed):
             dense_scores = np.zeros(lexical.n_documents, np.float32)
             dense_scores[matched] = scores
             np.testing.assert_array_equal(at_scores, dense_scores[asked])
+        scratch = lexical._accumulated(term_ids)
+        pruned += len(lexical._leading(scratch, 10)[0]) < len(matched)
+        scratch.fill(0)
+    assert pruned >= 10  # the threshold did leave rows out, for a third of the queries at least
 
 
 def test_a_bundle_of_term_counts_scores_alike(texts):

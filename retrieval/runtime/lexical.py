@@ -259,12 +259,13 @@ class LexicalIndex:
 
     def _leading(self, scratch: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows (and scores) among which the ``k`` best live rows are: those at or above a threshold that
-        about ``4 k`` rows pass, estimated from every ``stride``-th score, if ``k`` live rows pass it."""
-        stride = len(scratch) // SAMPLE_SCORES
-        if stride >= 4:
-            sample = scratch[::stride]
+        about ``4 k`` rows pass, estimated from ``SAMPLE_SCORES`` scores (runs of 256 spread over the rows:
+        whole cache lines, where every n-th score would read a line for each), if ``k`` live rows pass it."""
+        blocks = SAMPLE_SCORES // 256
+        if len(scratch) >= 4 * SAMPLE_SCORES:
+            sample = scratch[:len(scratch) // blocks * blocks].reshape(blocks, -1)[:, :256].ravel()
             sample = sample[sample > 0]
-            passing = max(4, 4 * k // stride + 1)
+            passing = max(4, 4 * k * SAMPLE_SCORES // len(scratch) + 1)
             if len(sample) > passing:
                 threshold = np.partition(sample, len(sample) - passing)[len(sample) - passing]
                 rows = np.flatnonzero(scratch >= threshold)

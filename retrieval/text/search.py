@@ -69,7 +69,8 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     weights = {i: alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids[i])) for i in rest}
     # the codes propose candidates only where they weigh something: BM25 alone ranks the rest
     asked = [slot[i] for i in rest if i in slot and weights[i] > 0]
-    proposed = dict(zip(asked, index.index_.search(codes[asked], depth).positions)) if asked else {}
+    found = index.index_.search(codes[asked], depth) if asked else None
+    proposed = {j: (found.positions[row], found.scores[row]) for row, j in enumerate(asked)}
     for i in rest:
         j, weight = slot.get(i), weights[i]
         n_known = max(lexical.word_count(term_ids[i]), int(known[i]) if mode == "hybrid" else 0)
@@ -79,8 +80,9 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
             fused = np.float32(1 - weight) * normalised(scores, 0.0) if mode == "hybrid" else scores
             results[i] = HitList(_hits(index, positions, fused, semantic, scores), n_known, mode)
             continue
-        semantic_top = proposed[j][proposed[j] >= 0]
-        fused = _fused(index, codes[j], semantic_top, lexical, term_ids[i], depth, weight)
+        positions, scores = proposed[j]
+        fused = _fused(index, codes[j], positions[positions >= 0], lexical, term_ids[i], depth, weight,
+                       semantic_scores=scores[positions >= 0])
         results[i] = HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
                                    fused.lexical[:k]), n_known, mode)
     return results
@@ -96,21 +98,33 @@ def _codes_alone(index, tfidf_terms: int, alpha) -> bool:
     return weights.alpha_long >= 1 and tfidf_terms >= weights.long_terms
 
 
-def pool_of(index, code, semantic_top, lexical, term_ids, depth: int, skip: int | None = None):
+def pool_of(index, code, semantic_top, lexical, term_ids, depth: int, skip: int | None = None,
+            semantic_scores=None):
     """A hybrid query's candidates, the union of each side's top ``depth`` (``semantic_top`` from FAISS, BM25's
     from ``lexical`` for the query's ``term_ids``; never the position ``skip``), and each side's raw score of
-    them (semantic None without a ``code``)."""
+    them (semantic None without a ``code``). ``semantic_scores``, FAISS's scores of ``semantic_top``, save
+    reading those codes back."""
     lexical_top, top_scores, at_scores = lexical.ranked(term_ids, depth + (skip is not None), at=semantic_top)
     if skip is not None:
         keep = lexical_top != skip
         lexical_top, top_scores = lexical_top[keep][:depth], top_scores[keep][:depth]
-    pool, first = np.unique(np.concatenate([lexical_top, semantic_top.astype(np.int64)]), return_index=True)
-    semantic = index.index_.scores_at(code, pool) if code is not None else None
-    return pool, semantic, np.concatenate([top_scores, at_scores])[first]
+    semantic_top = semantic_top.astype(np.int64)
+    pool, first = np.unique(np.concatenate([semantic_top, lexical_top]), return_index=True)
+    bm25 = np.concatenate([at_scores, top_scores])[first]
+    if code is None:
+        return pool, None, bm25
+    if semantic_scores is None:
+        return pool, index.index_.scores_at(code, pool), bm25
+    semantic = np.empty(len(pool), np.float32)
+    proposed = first < len(semantic_top)  # FAISS scored these already
+    semantic[proposed] = semantic_scores[first[proposed]]
+    semantic[~proposed] = index.index_.scores_at(code, pool[~proposed])
+    return pool, semantic, bm25
 
 
-def _fused(index, code, semantic_top, lexical, term_ids, depth: int, alpha: float, skip: int | None = None):
-    pool, semantic, bm25 = pool_of(index, code, semantic_top, lexical, term_ids, depth, skip)
+def _fused(index, code, semantic_top, lexical, term_ids, depth: int, alpha: float, skip: int | None = None,
+           semantic_scores=None):
+    pool, semantic, bm25 = pool_of(index, code, semantic_top, lexical, term_ids, depth, skip, semantic_scores)
     return fuse(pool, semantic, bm25, alpha, lowest_score(index.index_.metric))
 
 
@@ -172,9 +186,10 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
         return _hits(index, positions, scores, None, scores)
     code = index.index_.reconstruct(doc_id)
     proposed = index.index_.search(code, depth + 1)
-    semantic_top = proposed.positions[0][(proposed.positions[0] >= 0) & (proposed.positions[0] != position)]
+    keep = (proposed.positions[0] >= 0) & (proposed.positions[0] != position)
     weight = alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids))
-    fused = _fused(index, code, semantic_top, lexical, term_ids, depth, weight, skip=position)
+    fused = _fused(index, code, proposed.positions[0][keep], lexical, term_ids, depth, weight, skip=position,
+                   semantic_scores=proposed.scores[0][keep])
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 
