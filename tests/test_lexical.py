@@ -8,7 +8,7 @@ import pytest
 from retrieval.errors import RetrievalError
 from retrieval.evaluation.bm25 import BM25
 from retrieval.runtime.analysis import TERM_BYTES, tokenize
-from retrieval.runtime.lexical_builder import build_lexical
+from retrieval.runtime.lexical_builder import appended, build_lexical, compacted
 from tests.conftest import make_corpus
 
 STOP = ("the", "and", "of")
@@ -62,12 +62,12 @@ def test_top_is_the_best_k_with_ties_by_position(texts):
 
 def test_plus_equals_one_build(texts):
     whole = build_lexical(texts)
-    parts = build_lexical(texts[:50], avgdl=whole.avgdl).plus(build_lexical(texts[50:], avgdl=whole.avgdl))
+    parts = appended(build_lexical(texts[:50], avgdl=whole.avgdl), build_lexical(texts[50:], avgdl=whole.avgdl))
     for name, array in whole.arrays().items():
         np.testing.assert_array_equal(getattr(parts, name), array, err_msg=name)
     assert parts.avgdl == whole.avgdl
     with pytest.raises(RetrievalError, match="weighed with another mean length"):
-        build_lexical(texts[:50]).plus(build_lexical(texts[50:]))
+        appended(build_lexical(texts[:50]), build_lexical(texts[50:]))
 
 
 def test_removal_statistics_follow_the_live_rows(texts):
@@ -81,7 +81,7 @@ def test_removal_statistics_follow_the_live_rows(texts):
         expected_positions, expected_scores = alone.scores_of(query)
         np.testing.assert_array_equal(positions, expected_positions)
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-6)
-    compact = lexical.compacted(kept)
+    compact = compacted(lexical, kept)
     np.testing.assert_allclose(compact.scores_of("aeword0")[1], alone.scores_of("aeword0")[1], rtol=1e-6)
     assert compact.n_stored == len(kept)
 
@@ -160,7 +160,7 @@ def test_ranked_equals_ranking_every_match(monkeypatch, removed):
 
 def test_a_bundle_of_term_counts_scores_alike(texts):
     """An index from term counts (what a bundle written before impacts were stored holds) is the same index."""
-    from retrieval.runtime.lexical import from_tf
+    from retrieval.runtime.lexical_builder import from_tf
 
     lexical = build_lexical(texts)
     tf = np.array([sum(1 for token in texts[row].lower().split() if token == term.decode())

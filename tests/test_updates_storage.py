@@ -21,6 +21,7 @@ from indexing import BinaryIndex, IndexingError, VectorIndex, read_manifest
 from indexing.ann import IndexPlan
 from indexing.bundle import sha256_file
 from retrieval.config import IndexConfig
+from retrieval.runtime.lexical_builder import compacted
 from retrieval.text.index import TextIndex
 
 N, DIM = 3000, 16
@@ -115,7 +116,7 @@ def _the_old_way(path, gone):
     index.index_ = index.index_._rebuilt(index.index_.stored()[kept], [ids[i] for i in kept])
     index.metadata_ = [index.metadata_[i] for i in kept]
     index._tfidf = tfidf[kept]
-    index.lexical_ = index.lexical_.compacted(kept)  # BM25 over the kept rows alone
+    index.lexical_ = compacted(index.lexical_, kept)  # BM25 over the kept rows alone
     return index
 
 

@@ -10,7 +10,7 @@ import pytest
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import pair_terms
 from retrieval.runtime.lexical import PAIR_QUERY_WORDS
-from retrieval.runtime.lexical_builder import build_lexical
+from retrieval.runtime.lexical_builder import appended, build_lexical
 from tests.conftest import make_corpus
 
 WEIGHT = 0.3
@@ -87,8 +87,8 @@ def test_pairs_follow_removal_and_addition(texts):
     for query in ("time warner profit", texts[4][:30]):
         np.testing.assert_allclose(lexical.scores_of(query)[1], alone.scores_of(query)[1], rtol=1e-6)
     whole = build_lexical(texts, pair_weight=WEIGHT)
-    parts = build_lexical(texts[:10], pair_weight=WEIGHT, avgdl=whole.avgdl).plus(
-        build_lexical(texts[10:], pair_weight=WEIGHT, avgdl=whole.avgdl))
+    parts = appended(build_lexical(texts[:10], pair_weight=WEIGHT, avgdl=whole.avgdl),
+                     build_lexical(texts[10:], pair_weight=WEIGHT, avgdl=whole.avgdl))
     assert parts.n_pairs == whole.n_pairs
     np.testing.assert_allclose(dense(parts, "time warner", len(texts)), dense(whole, "time warner", len(texts)))
 

@@ -283,46 +283,6 @@ class LexicalIndex:
         return {"terms": self.terms, "indptr": self.indptr, "rows": self.rows, "impact": self.impact,
                 "lengths": self.lengths}
 
-    def compacted(self, positions_to_rows: np.ndarray | None) -> "LexicalIndex":
-        """The same index over only the live rows, renumbered so that stored row = position."""
-        if positions_to_rows is None:
-            return self
-        new_row = np.full(self.n_stored, -1, dtype=np.int64)
-        new_row[np.asarray(positions_to_rows)] = np.arange(len(positions_to_rows))
-        mapped = new_row[self.rows]
-        keep = mapped >= 0
-        counts = np.add.reduceat(keep.astype(np.int64), self.indptr[:-1]) if len(self.rows) else np.zeros(self.n_terms, np.int64)
-        counts[np.diff(self.indptr) == 0] = 0  # reduceat gives the next element for an empty range
-        indptr = np.zeros(self.n_terms + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return LexicalIndex(self.terms, indptr, mapped[keep].astype(np.int32), np.asarray(self.impact)[keep],
-                            np.asarray(self.lengths)[np.asarray(positions_to_rows)], self.avgdl, self.k1, self.b,
-                            self.analyzer, self.pair_weight)
-
-    def plus(self, other: "LexicalIndex") -> "LexicalIndex":
-        """This index's rows, then ``other``'s (a new index; the vocabularies are merged). ``other``'s impacts
-        must have been computed with this index's mean length (``LexicalBuilder.finish(avgdl=...)``)."""
-        if other.avgdl != self.avgdl or (other.k1, other.b) != (self.k1, self.b):
-            raise RetrievalError("the lexical rows to append were weighed with another mean length or BM25 setting")
-        terms = np.union1d(self.terms, other.terms).astype(TERM_DTYPE)
-        counts = np.zeros(len(terms), dtype=np.int64)
-        mine, theirs = np.searchsorted(terms, self.terms), np.searchsorted(terms, other.terms)
-        counts[mine] += np.diff(self.indptr)
-        counts[theirs] += np.diff(other.indptr)
-        indptr = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        rows = np.empty(indptr[-1], dtype=np.int32)
-        impact = np.empty(indptr[-1], dtype=np.float32)
-        # each term's old postings first (rows below n_stored), then the new ones: rows stay increasing
-        own_counts = np.zeros(len(terms), dtype=np.int64)
-        own_counts[mine] = np.diff(self.indptr)
-        own_dest = _destinations(indptr[mine], self.indptr)
-        rows[own_dest], impact[own_dest] = self.rows, self.impact
-        their_dest = _destinations(indptr[theirs] + own_counts[theirs], other.indptr)
-        rows[their_dest], impact[their_dest] = np.asarray(other.rows) + self.n_stored, other.impact
-        return LexicalIndex(terms, indptr, rows, impact, np.concatenate([self.lengths, other.lengths]), self.avgdl,
-                            self.k1, self.b, self.analyzer, self.pair_weight)
-
 
 def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best of ``positions`` by ``scores``, best first; ties go to the earlier position."""
@@ -336,13 +296,6 @@ def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarra
     return positions[order], scores[order]
 
 
-def _destinations(starts: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Where each posting of a CSC laid out by ``indptr`` goes when its terms start at ``starts``."""
-    counts = np.diff(indptr)
-    offsets = np.arange(indptr[-1], dtype=np.int64) - np.repeat(indptr[:-1], counts)
-    return np.repeat(starts, counts) + offsets
-
-
 def check_pair_weight(weight) -> None:
     """A pair weight: a number in [0, 1]."""
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 1:
@@ -353,25 +306,3 @@ def check_bm25(k1, b) -> None:
     """BM25's parameters: k1 >= 0 and 0 <= b <= 1."""
     if not (isinstance(k1, (int, float)) and isinstance(b, (int, float))) or not (k1 >= 0 and 0 <= b <= 1):
         raise RetrievalError(f"BM25 needs k1 >= 0 and 0 <= b <= 1; got k1={k1!r}, b={b!r}")
-
-
-def impacts(tf: np.ndarray, row_lengths: np.ndarray, k1: float, b: float, avgdl: float) -> np.ndarray:
-    """BM25's term-frequency part of postings: ``tf`` (their counts) and ``row_lengths`` (their rows' lengths),
-    both (n,) float32, give ``tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))``, (n,) float32."""
-    norm = np.float32(k1) * (np.float32(1 - b) + np.float32(b / max(avgdl, 1e-9)) * row_lengths)
-    out = tf * np.float32(k1 + 1)
-    out /= tf + norm
-    return out
-
-
-def from_tf(terms, indptr, rows, tf, lengths, **settings) -> LexicalIndex:
-    """A ``LexicalIndex`` from the term counts that a bundle written before impacts were stored holds (its mean
-    length is that of its rows: such a bundle stores only live rows)."""
-    lengths = np.asarray(lengths)
-    avgdl = float(lengths.mean()) if len(lengths) else 0.0
-    if np.asarray(rows).dtype != np.int32 or np.asarray(tf).shape != np.asarray(rows).shape or (
-            len(rows) and int(np.max(rows)) >= len(lengths)):
-        raise RetrievalError("the lexical index's arrays disagree in length")
-    weights = impacts(np.asarray(tf, dtype=np.float32), lengths[np.asarray(rows)], settings.get("k1", 1.2),
-                      settings.get("b", 0.75), avgdl)
-    return LexicalIndex(terms, indptr, rows, weights, lengths, avgdl, **settings)

@@ -1,4 +1,5 @@
-"""Texts -> a ``LexicalIndex``: postings collected a chunk at a time, then laid out term-major and weighed."""
+"""Making ``LexicalIndex`` arrays: from texts (postings collected a chunk at a time, laid out term-major and
+weighed), from an older bundle's term counts, and anew after removals (``compacted``) and additions (``appended``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections import Counter
 
 import numpy as np
 
+from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import TERM_DTYPE, Analyzer, pair_terms
-from retrieval.runtime.lexical import LexicalIndex, check_bm25, check_pair_weight, impacts
+from retrieval.runtime.lexical import LexicalIndex, check_bm25, check_pair_weight
 
 _CHUNK = 1 << 22  # postings weighed at a time
 
@@ -85,3 +87,75 @@ def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowerc
                   stemmer: str = "none", pair_weight: float = 0.0, avgdl: float | None = None) -> LexicalIndex:
     """A ``LexicalIndex`` of ``texts`` (a sequence of str) in one call (``avgdl``: as ``LexicalBuilder.finish``)."""
     return LexicalBuilder(Analyzer(lowercase, stop_words, stemmer), k1, b, pair_weight).add(texts).finish(avgdl)
+
+
+def impacts(tf: np.ndarray, row_lengths: np.ndarray, k1: float, b: float, avgdl: float) -> np.ndarray:
+    """BM25's term-frequency part of postings: ``tf`` (their counts) and ``row_lengths`` (their rows' lengths),
+    both (n,) float32, give ``tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))``, (n,) float32."""
+    norm = np.float32(k1) * (np.float32(1 - b) + np.float32(b / max(avgdl, 1e-9)) * row_lengths)
+    out = tf * np.float32(k1 + 1)
+    out /= tf + norm
+    return out
+
+
+def from_tf(terms, indptr, rows, tf, lengths, **settings) -> LexicalIndex:
+    """A ``LexicalIndex`` from the term counts that a bundle written before impacts were stored holds (its mean
+    length is that of its rows: such a bundle stores only live rows)."""
+    lengths = np.asarray(lengths)
+    avgdl = float(lengths.mean()) if len(lengths) else 0.0
+    if np.asarray(rows).dtype != np.int32 or np.asarray(tf).shape != np.asarray(rows).shape or (
+            len(rows) and int(np.max(rows)) >= len(lengths)):
+        raise RetrievalError("the lexical index's arrays disagree in length")
+    weights = impacts(np.asarray(tf, dtype=np.float32), lengths[np.asarray(rows)], settings.get("k1", 1.2),
+                      settings.get("b", 0.75), avgdl)
+    return LexicalIndex(terms, indptr, rows, weights, lengths, avgdl, **settings)
+
+
+def compacted(index: LexicalIndex, positions_to_rows: np.ndarray | None) -> LexicalIndex:
+    """``index`` over only the live rows, renumbered so that stored row = position."""
+    if positions_to_rows is None:
+        return index
+    new_row = np.full(index.n_stored, -1, dtype=np.int64)
+    new_row[np.asarray(positions_to_rows)] = np.arange(len(positions_to_rows))
+    mapped = new_row[index.rows]
+    keep = mapped >= 0
+    counts = (np.add.reduceat(keep.astype(np.int64), index.indptr[:-1]) if len(index.rows)
+              else np.zeros(index.n_terms, np.int64))
+    counts[np.diff(index.indptr) == 0] = 0  # reduceat gives the next element for an empty range
+    indptr = np.zeros(index.n_terms + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return LexicalIndex(index.terms, indptr, mapped[keep].astype(np.int32), np.asarray(index.impact)[keep],
+                        np.asarray(index.lengths)[np.asarray(positions_to_rows)], index.avgdl, index.k1, index.b,
+                        index.analyzer, index.pair_weight)
+
+
+def appended(index: LexicalIndex, other: LexicalIndex) -> LexicalIndex:
+    """``index``'s rows, then ``other``'s (a new index; the vocabularies are merged). ``other``'s impacts
+    must have been computed with ``index``'s mean length (``LexicalBuilder.finish(avgdl=...)``)."""
+    if other.avgdl != index.avgdl or (other.k1, other.b) != (index.k1, index.b):
+        raise RetrievalError("the lexical rows to append were weighed with another mean length or BM25 setting")
+    terms = np.union1d(index.terms, other.terms).astype(TERM_DTYPE)
+    counts = np.zeros(len(terms), dtype=np.int64)
+    mine, theirs = np.searchsorted(terms, index.terms), np.searchsorted(terms, other.terms)
+    counts[mine] += np.diff(index.indptr)
+    counts[theirs] += np.diff(other.indptr)
+    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    rows = np.empty(indptr[-1], dtype=np.int32)
+    impact = np.empty(indptr[-1], dtype=np.float32)
+    # each term's old postings first (rows below n_stored), then the new ones: rows stay increasing
+    own_counts = np.zeros(len(terms), dtype=np.int64)
+    own_counts[mine] = np.diff(index.indptr)
+    own_dest = _destinations(indptr[mine], index.indptr)
+    rows[own_dest], impact[own_dest] = index.rows, index.impact
+    their_dest = _destinations(indptr[theirs] + own_counts[theirs], other.indptr)
+    rows[their_dest], impact[their_dest] = np.asarray(other.rows) + index.n_stored, other.impact
+    return LexicalIndex(terms, indptr, rows, impact, np.concatenate([index.lengths, other.lengths]), index.avgdl,
+                        index.k1, index.b, index.analyzer, index.pair_weight)
+
+
+def _destinations(starts: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Where each posting of a CSC laid out by ``indptr`` goes when its terms start at ``starts``."""
+    counts = np.diff(indptr)
+    offsets = np.arange(indptr[-1], dtype=np.int64) - np.repeat(indptr[:-1], counts)
+    return np.repeat(starts, counts) + offsets

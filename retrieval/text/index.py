@@ -220,11 +220,11 @@ class TextIndex(CodeIndex):
             self.index_ = self.index_.plus(codes, corpus.doc_ids)
         tfidf = self.tfidf_  # per position, through the stored rows a removal left, before they are reset
         if self.lexical_ is not None:  # compacted like the other stored rows, then the new documents appended
-            from retrieval.runtime.lexical_builder import LexicalBuilder
+            from retrieval.runtime.lexical_builder import LexicalBuilder, appended, compacted
 
             old = self.lexical_
             added = LexicalBuilder(old.analyzer, old.k1, old.b, old.pair_weight).add(corpus.texts)
-            self.lexical_ = old.compacted(self._rows).plus(added.finish(avgdl=old.avgdl))
+            self.lexical_ = appended(compacted(old, self._rows), added.finish(avgdl=old.avgdl))
             self._lexical_rows, self._lexical_columns = _UNSET, None  # new rows, and a merged vocabulary
         self.metadata_ = self.metadata_ + _metadata(corpus)  # an addition compacts: stored rows are positions again
         self._tfidf = sp.vstack([tfidf, X], format="csr")

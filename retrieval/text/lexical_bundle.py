@@ -15,7 +15,8 @@ import numpy as np
 from indexing import BundleReader, IndexingError
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import Analyzer
-from retrieval.runtime.lexical import FILES, TF_FILE, LexicalIndex, from_tf
+from retrieval.runtime.lexical import FILES, TF_FILE, LexicalIndex
+from retrieval.runtime.lexical_builder import compacted, from_tf
 from retrieval.text.fusion import FusionWeights
 from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL
 
@@ -46,7 +47,7 @@ def write(index, staged: Path, linkable: bool) -> dict:
     if linkable and not index.lexical_.converted:
         return {name: index._reader.link_into(name, staged) for name in FILES.values()}
     # per stored row where the rest is linked (an older generation's impacts, computed at load), else per position
-    arrays = index.lexical_.arrays() if linkable else index.lexical_.compacted(index._rows).arrays()
+    arrays = index.lexical_.arrays() if linkable else compacted(index.lexical_, index._rows).arrays()
     for part, array in arrays.items():
         np.save(staged / FILES[part], np.ascontiguousarray(array), allow_pickle=False)
     return {}
