@@ -41,6 +41,23 @@ def test_lexical_mode_is_bm25_alone(fitted):
     assert fitted.search("unknownword", k=3, mode="lexical")[0].known_terms == 0
 
 
+def test_a_few_words_that_weigh_nothing_on_the_codes_need_no_code(fitted, monkeypatch):
+    """Hybrid with weight 0 on the codes ranks by BM25 alone, without a TF-IDF row or a code (semantic_score is
+    null); a weight above 0, or a text of more than FEW_WORDS words, still makes both."""
+    from retrieval.text.search import FEW_WORDS
+
+    lexical = fitted.search(QUERY, k=5, mode="lexical")[0]
+    with monkeypatch.context() as patch:
+        patch.setattr(type(fitted), "features", lambda *args: pytest.fail("a TF-IDF row was made"))
+        hits = fitted.search(QUERY, k=5, alpha=0.0)[0]
+    assert [h.doc_id for h in hits] == [h.doc_id for h in lexical] and hits.mode == "hybrid"
+    assert all(h.semantic is None and h.lexical is not None for h in hits)
+    assert hits.known_terms == lexical.known_terms == 3
+    assert all(h.semantic is not None for h in fitted.search(QUERY, k=5, alpha=0.4)[0])
+    long_text = " ".join([QUERY] * (FEW_WORDS // 3 + 1))
+    assert all(h.semantic is not None for h in fitted.search(long_text, k=5, alpha=0.0)[0])
+
+
 def brute_force(index, query, alpha, depth):
     """The fused ranking by hand: each side's top ``depth`` from exact scores over every document."""
     code = index.searchable(index.encode([query]))

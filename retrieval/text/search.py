@@ -10,10 +10,13 @@ import numpy as np
 
 from indexing import Hits
 from retrieval.errors import RetrievalError
-from retrieval.text.fusion import MODES, candidates, check_alpha, check_mode, fuse, lowest_score, normalised
+from retrieval.text.fusion import MODES, check_alpha, check_mode, fuse, lowest_score, normalised
 
 NO_LEXICAL = ("this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
               "only; rebuild it to enable hybrid and lexical search")
+# a text of up to this many words is analysed for BM25 before its TF-IDF row is made: if its weight on the codes
+# is 0 (by default, up to SHORT_TERMS distinct terms), it needs neither that row nor a code
+FEW_WORDS = 30
 BUILT_WITHOUT = ("this index was built with --no-lexical, so it answers in semantic mode only; rebuild it "
                  "without --no-lexical to enable hybrid and lexical search")
 
@@ -46,39 +49,51 @@ def resolve_mode(index, mode, rerank: int = 0) -> str:
 def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> list[HitList]:
     """``TextIndex.search`` after its checks: one HitList per text."""
     check_alpha(alpha)
-    X = index.features(texts)
-    known = index.transform_.known_terms(X)
     if mode == "semantic":
-        return _semantic(index, X, known, k, rerank)
-    results: list = [None] * len(texts)
-    coded = np.flatnonzero(known) if mode == "hybrid" else np.empty(0, np.int64)
-    codes = index.searchable(index.encoder_.encode(X[coded] if len(coded) < len(texts) else X)) if len(coded) else None
-    slot = {int(row): j for j, row in enumerate(coded)}
-    if mode == "hybrid":
-        alone = [i for i in coded.tolist() if _codes_alone(index, int(known[i]), alpha)]
-        if alone:  # whole documents, by default: one FAISS search for all of them, and no text analysis
-            rows = [slot[i] for i in alone]
-            for i, hits in zip(alone, index.search_codes(codes[rows], k)):
-                fused = normalised(np.array([hit.score for hit in hits], np.float32), lowest_score(index.index_.metric))
-                results[i] = HitList([hit._replace(score=float(f), semantic=hit.score) for hit, f in zip(hits, fused)],
-                                     int(known[i]), mode)
-    rest = [i for i in range(len(texts)) if results[i] is None]
+        X = index.features(texts)
+        return _semantic(index, X, index.transform_.known_terms(X), k, rerank)
     lexical = index.live_lexical()
+    results: list = [None] * len(texts)
+    term_ids, weights = {}, {}
+    for i, text in enumerate(texts):  # a few words are analysed first: those that weigh nothing on the codes
+        if mode == "lexical" or len(text.split()) <= FEW_WORDS:
+            term_ids[i] = lexical.term_ids(text)
+            weights[i] = _weight(index, lexical, term_ids[i], alpha)
+            if mode == "lexical" or weights[i] <= 0:  # BM25's alone, without a TF-IDF row or a code (each costs more)
+                results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weights[i])
+    pending = np.array([i for i in range(len(texts)) if results[i] is None], dtype=np.int64)
+    if not len(pending):
+        return results
+    X = index.features([texts[i] for i in pending])
+    known = np.zeros(len(texts), dtype=np.int64)
+    known[pending] = index.transform_.known_terms(X)
+    rows = np.flatnonzero(known[pending])  # rows of X with a known term: a code each
+    coded = pending[rows]
+    codes = index.searchable(index.encoder_.encode(X[rows] if len(rows) < len(pending) else X)) if len(rows) else None
+    slot = {int(i): j for j, i in enumerate(coded)}
+    alone = [i for i in coded.tolist()
+             if (weights[i] >= 1 if i in weights else _codes_alone(index, int(known[i]), alpha))]
+    if alone:  # whole documents, by default: one FAISS search for all of them, and no text analysis
+        for i, hits in zip(alone, index.search_codes(codes[[slot[i] for i in alone]], k)):
+            fused = normalised(np.array([hit.score for hit in hits], np.float32), lowest_score(index.index_.metric))
+            results[i] = HitList([hit._replace(score=float(f), semantic=hit.score) for hit, f in zip(hits, fused)],
+                                 int(known[i]), mode)
+    rest = [i for i in pending.tolist() if results[i] is None]
     depth = max(index.config.lexical.depth, k)
-    term_ids = {i: lexical.term_ids(texts[i]) for i in rest}
-    weights = {i: alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids[i])) for i in rest}
+    for i in rest:
+        if i not in term_ids:
+            term_ids[i] = lexical.term_ids(texts[i])
+            weights[i] = _weight(index, lexical, term_ids[i], alpha)
     # the codes propose candidates only where they weigh something: BM25 alone ranks the rest
     asked = [slot[i] for i in rest if i in slot and weights[i] > 0]
     found = index.index_.search(codes[asked], depth) if asked else None
     proposed = {j: (found.positions[row], found.scores[row]) for row, j in enumerate(asked)}
     for i in rest:
         j, weight = slot.get(i), weights[i]
-        n_known = max(lexical.word_count(term_ids[i]), int(known[i]) if mode == "hybrid" else 0)
-        if mode == "lexical" or j is None or weight <= 0:  # BM25 alone ranks it
-            positions, scores, _ = lexical.ranked(term_ids[i], k)
-            semantic = index.index_.scores_at(codes[j], positions) if mode == "hybrid" and j is not None else None
-            fused = np.float32(1 - weight) * normalised(scores, 0.0) if mode == "hybrid" else scores
-            results[i] = HitList(_hits(index, positions, fused, semantic, scores), n_known, mode)
+        n_known = max(lexical.word_count(term_ids[i]), int(known[i]))
+        if j is None or weight <= 0:  # BM25 alone ranks it
+            results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weight, codes[j] if j is not None else None,
+                                     n_known)
             continue
         positions, scores = proposed[j]
         fused = _fused(index, codes[j], positions[positions >= 0], lexical, term_ids[i], depth, weight,
@@ -86,6 +101,20 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
         results[i] = HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
                                    fused.lexical[:k]), n_known, mode)
     return results
+
+
+def _weight(index, lexical, term_ids, alpha) -> float:
+    return alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids))
+
+
+def _bm25_alone(index, lexical, term_ids, k: int, mode: str, weight: float, code=None, n_known=None) -> HitList:
+    """A query's hits by BM25 alone: in lexical mode, or hybrid where the codes weigh nothing (their scores are
+    given where the query has a ``code``) or the query has no TF-IDF term."""
+    positions, scores, _ = lexical.ranked(term_ids, k)
+    semantic = index.index_.scores_at(code, positions) if code is not None else None
+    fused = np.float32(1 - weight) * normalised(scores, 0.0) if mode == "hybrid" else scores
+    n_known = lexical.word_count(term_ids) if n_known is None else n_known
+    return HitList(_hits(index, positions, fused, semantic, scores), n_known, mode)
 
 
 def _codes_alone(index, tfidf_terms: int, alpha) -> bool:
