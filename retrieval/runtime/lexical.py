@@ -197,7 +197,7 @@ class LexicalIndex:
         counts = ends - starts
         total = int(counts.sum())
         if total < GATHER_POSTINGS:  # many short lists (a few words and their pairs): one gather for them all
-            at = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+            at = spans(starts, counts)
             np.add.at(scratch, self.rows[at], self.impact[at] * np.repeat(weights, counts))
             return scratch
         if getattr(local, "work", None) is None or len(local.work) < counts.max():
@@ -209,9 +209,11 @@ class LexicalIndex:
         return scratch
 
     def _live_positions(self, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        positions = rows.astype(np.int64) if self._position is None else self._position[rows]
+        if self._position is None:
+            return rows.astype(np.int64), scores
+        positions = self._position[rows]
         alive = positions >= 0
-        return (positions, scores) if self._position is None else (positions[alive], scores[alive])
+        return positions[alive], scores[alive]
 
     def scores_of(self, text: str, term_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The positions of every live document that shares a term with ``text``, and their BM25 scores.
@@ -294,6 +296,11 @@ def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarra
         positions, scores = positions[part], scores[part]
     order = np.lexsort((positions, -scores))
     return positions[order], scores[order]
+
+
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices ``start, start + 1, ..., start + count - 1`` of each span, one span after another (int64)."""
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
 
 
 def check_pair_weight(weight) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import TERM_DTYPE, Analyzer, pair_terms
-from retrieval.runtime.lexical import LexicalIndex, check_bm25, check_pair_weight
+from retrieval.runtime.lexical import LexicalIndex, check_bm25, check_pair_weight, spans
 
 _CHUNK = 1 << 22  # postings weighed at a time
 
@@ -50,7 +50,7 @@ class LexicalBuilder:
         """The index of every text added, in order: stored row i is the i-th text.
 
         ``avgdl``: the mean length to weigh the postings with; by default these texts' own. Rows to be appended
-        to an index (``LexicalIndex.plus``) take that index's.
+        to an index (``appended``) take that index's.
         """
         vocabulary = np.array(list(self._ids), dtype=TERM_DTYPE)
         order = np.argsort(vocabulary, kind="stable")
@@ -100,7 +100,7 @@ def impacts(tf: np.ndarray, row_lengths: np.ndarray, k1: float, b: float, avgdl:
 
 def from_tf(terms, indptr, rows, tf, lengths, **settings) -> LexicalIndex:
     """A ``LexicalIndex`` from the term counts that a bundle written before impacts were stored holds (its mean
-    length is that of its rows: such a bundle stores only live rows)."""
+    length is that of its rows: such a bundle stores only live rows), marked ``converted``."""
     lengths = np.asarray(lengths)
     avgdl = float(lengths.mean()) if len(lengths) else 0.0
     if np.asarray(rows).dtype != np.int32 or np.asarray(tf).shape != np.asarray(rows).shape or (
@@ -108,7 +108,9 @@ def from_tf(terms, indptr, rows, tf, lengths, **settings) -> LexicalIndex:
         raise RetrievalError("the lexical index's arrays disagree in length")
     weights = impacts(np.asarray(tf, dtype=np.float32), lengths[np.asarray(rows)], settings.get("k1", 1.2),
                       settings.get("b", 0.75), avgdl)
-    return LexicalIndex(terms, indptr, rows, weights, lengths, avgdl, **settings)
+    index = LexicalIndex(terms, indptr, rows, weights, lengths, avgdl, **settings)
+    index.converted = True
+    return index
 
 
 def compacted(index: LexicalIndex, positions_to_rows: np.ndarray | None) -> LexicalIndex:
@@ -146,16 +148,9 @@ def appended(index: LexicalIndex, other: LexicalIndex) -> LexicalIndex:
     # each term's old postings first (rows below n_stored), then the new ones: rows stay increasing
     own_counts = np.zeros(len(terms), dtype=np.int64)
     own_counts[mine] = np.diff(index.indptr)
-    own_dest = _destinations(indptr[mine], index.indptr)
+    own_dest = spans(indptr[mine], np.diff(index.indptr))
     rows[own_dest], impact[own_dest] = index.rows, index.impact
-    their_dest = _destinations(indptr[theirs] + own_counts[theirs], other.indptr)
+    their_dest = spans(indptr[theirs] + own_counts[theirs], np.diff(other.indptr))
     rows[their_dest], impact[their_dest] = np.asarray(other.rows) + index.n_stored, other.impact
     return LexicalIndex(terms, indptr, rows, impact, np.concatenate([index.lengths, other.lengths]), index.avgdl,
                         index.k1, index.b, index.analyzer, index.pair_weight)
-
-
-def _destinations(starts: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Where each posting of a CSC laid out by ``indptr`` goes when its terms start at ``starts``."""
-    counts = np.diff(indptr)
-    offsets = np.arange(indptr[-1], dtype=np.int64) - np.repeat(indptr[:-1], counts)
-    return np.repeat(starts, counts) + offsets

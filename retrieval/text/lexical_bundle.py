@@ -74,7 +74,6 @@ def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, Fus
         if old_format:
             arrays = {part: reader.read_array(TF_FILE if part == "impact" else name) for part, name in FILES.items()}
             lexical = from_tf(*(arrays[part] for part in FILES), **options)
-            lexical.converted = True
         else:
             arrays = {part: reader.read_array(name) for part, name in FILES.items()}
             lexical = LexicalIndex(**arrays, avgdl=settings.get("avgdl"), **options)

@@ -14,11 +14,11 @@ from retrieval.text.fusion import MODES, check_alpha, check_mode, fuse, lowest_s
 
 NO_LEXICAL = ("this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
               "only; rebuild it to enable hybrid and lexical search")
+BUILT_WITHOUT = ("this index was built with --no-lexical, so it answers in semantic mode only; rebuild it "
+                 "without --no-lexical to enable hybrid and lexical search")
 # a text of up to this many words is analysed for BM25 before its TF-IDF row is made: if its weight on the codes
 # is 0 (by default, up to SHORT_TERMS distinct terms), it needs neither that row nor a code
 FEW_WORDS = 30
-BUILT_WITHOUT = ("this index was built with --no-lexical, so it answers in semantic mode only; rebuild it "
-                 "without --no-lexical to enable hybrid and lexical search")
 
 
 class HitList(list):
@@ -55,10 +55,14 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     lexical = index.live_lexical()
     results: list = [None] * len(texts)
     term_ids, weights = {}, {}
+
+    def analyse(i: int) -> None:
+        term_ids[i] = lexical.term_ids(texts[i])
+        weights[i] = _weight(index, lexical, term_ids[i], alpha)
+
     for i, text in enumerate(texts):  # a few words are analysed first: those that weigh nothing on the codes
         if mode == "lexical" or len(text.split()) <= FEW_WORDS:
-            term_ids[i] = lexical.term_ids(text)
-            weights[i] = _weight(index, lexical, term_ids[i], alpha)
+            analyse(i)
             if mode == "lexical" or weights[i] <= 0:  # BM25's alone, without a TF-IDF row or a code (each costs more)
                 results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weights[i])
     pending = np.array([i for i in range(len(texts)) if results[i] is None], dtype=np.int64)
@@ -82,8 +86,7 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     depth = max(index.config.lexical.depth, k)
     for i in rest:
         if i not in term_ids:
-            term_ids[i] = lexical.term_ids(texts[i])
-            weights[i] = _weight(index, lexical, term_ids[i], alpha)
+            analyse(i)
     # the codes propose candidates only where they weigh something: BM25 alone ranks the rest
     asked = [slot[i] for i in rest if i in slot and weights[i] > 0]
     found = index.index_.search(codes[asked], depth) if asked else None
@@ -95,9 +98,7 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
             results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weight, codes[j] if j is not None else None,
                                      n_known)
             continue
-        positions, scores = proposed[j]
-        fused = _fused(index, codes[j], positions[positions >= 0], lexical, term_ids[i], depth, weight,
-                       semantic_scores=scores[positions >= 0])
+        fused = _fused(index, codes[j], proposed[j], lexical, term_ids[i], depth, weight)
         results[i] = HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
                                    fused.lexical[:k]), n_known, mode)
     return results
@@ -127,33 +128,34 @@ def _codes_alone(index, tfidf_terms: int, alpha) -> bool:
     return weights.alpha_long >= 1 and tfidf_terms >= weights.long_terms
 
 
-def pool_of(index, code, semantic_top, lexical, term_ids, depth: int, skip: int | None = None,
-            semantic_scores=None):
-    """A hybrid query's candidates, the union of each side's top ``depth`` (``semantic_top`` from FAISS, BM25's
-    from ``lexical`` for the query's ``term_ids``; never the position ``skip``), and each side's raw score of
-    them (semantic None without a ``code``). ``semantic_scores``, FAISS's scores of ``semantic_top``, save
-    reading those codes back."""
+def pool_of(index, code, proposed, lexical, term_ids, depth: int, skip: int | None = None):
+    """A hybrid query's candidates, the union of each side's top ``depth`` (the codes' from ``proposed``, FAISS's
+    row of positions and scores for ``code``, -1 where it found none; BM25's from ``lexical`` for the query's
+    ``term_ids``; never the position ``skip``), and each side's raw score of them (semantic None without a
+    ``code``). FAISS's own scores are kept: only BM25's other candidates have their codes read back."""
+    if code is None:
+        semantic_top, semantic_scores = np.empty(0, np.int64), np.empty(0, np.float32)
+    else:
+        positions, scores = proposed
+        keep = (positions >= 0) if skip is None else (positions >= 0) & (positions != skip)
+        semantic_top, semantic_scores = positions[keep].astype(np.int64), scores[keep]
     lexical_top, top_scores, at_scores = lexical.ranked(term_ids, depth + (skip is not None), at=semantic_top)
     if skip is not None:
         keep = lexical_top != skip
         lexical_top, top_scores = lexical_top[keep][:depth], top_scores[keep][:depth]
-    semantic_top = semantic_top.astype(np.int64)
     pool, first = np.unique(np.concatenate([semantic_top, lexical_top]), return_index=True)
     bm25 = np.concatenate([at_scores, top_scores])[first]
     if code is None:
         return pool, None, bm25
-    if semantic_scores is None:
-        return pool, index.index_.scores_at(code, pool), bm25
     semantic = np.empty(len(pool), np.float32)
-    proposed = first < len(semantic_top)  # FAISS scored these already
-    semantic[proposed] = semantic_scores[first[proposed]]
-    semantic[~proposed] = index.index_.scores_at(code, pool[~proposed])
+    scored = first < len(semantic_top)  # FAISS scored these already
+    semantic[scored] = semantic_scores[first[scored]]
+    semantic[~scored] = index.index_.scores_at(code, pool[~scored])
     return pool, semantic, bm25
 
 
-def _fused(index, code, semantic_top, lexical, term_ids, depth: int, alpha: float, skip: int | None = None,
-           semantic_scores=None):
-    pool, semantic, bm25 = pool_of(index, code, semantic_top, lexical, term_ids, depth, skip, semantic_scores)
+def _fused(index, code, proposed, lexical, term_ids, depth: int, alpha: float, skip: int | None = None):
+    pool, semantic, bm25 = pool_of(index, code, proposed, lexical, term_ids, depth, skip)
     return fuse(pool, semantic, bm25, alpha, lowest_score(index.index_.metric))
 
 
@@ -214,11 +216,9 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
         positions, scores = positions[keep][:k], scores[keep][:k]
         return _hits(index, positions, scores, None, scores)
     code = index.index_.reconstruct(doc_id)
-    proposed = index.index_.search(code, depth + 1)
-    keep = (proposed.positions[0] >= 0) & (proposed.positions[0] != position)
-    weight = alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids))
-    fused = _fused(index, code, proposed.positions[0][keep], lexical, term_ids, depth, weight, skip=position,
-                   semantic_scores=proposed.scores[0][keep])
+    found = index.index_.search(code, depth + 1)
+    fused = _fused(index, code, (found.positions[0], found.scores[0]), lexical, term_ids, depth,
+                   _weight(index, lexical, term_ids, alpha), skip=position)
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 

@@ -56,13 +56,8 @@ def _pools(index, texts, depth: int):
     for i, text in enumerate(texts):
         term_ids = lexical.term_ids(text)
         j = slot.get(i)
-        if j is None:
-            semantic_top, semantic_scores = np.empty(0, np.int64), None
-        else:
-            found = proposed.positions[j] >= 0
-            semantic_top, semantic_scores = proposed.positions[j][found], proposed.scores[j][found]
-        yield (*pool_of(index, codes[j] if j is not None else None, semantic_top, lexical, term_ids, depth,
-                        semantic_scores=semantic_scores),
+        found = (proposed.positions[j], proposed.scores[j]) if j is not None else None
+        yield (*pool_of(index, codes[j] if j is not None else None, found, lexical, term_ids, depth),
                lexical.word_count(term_ids))
 
 
