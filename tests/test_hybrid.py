@@ -192,6 +192,17 @@ def test_a_damaged_lexical_file_is_found(bundle_dir, tmp_path):
         TextIndex.load(path)
 
 
+@pytest.mark.parametrize("avgdl", ["x", None, -1.0])
+def test_a_damaged_mean_length_is_found(bundle_dir, tmp_path, avgdl):
+    path = tmp_path / "damaged"
+    shutil.copytree(bundle_dir, path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["lexical"]["avgdl"] = avgdl
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexingError, match="is damaged: the lexical index's mean length must be a finite number"):
+        TextIndex.load(path)
+
+
 def test_a_bundle_of_term_counts_answers_alike_and_is_upgraded_on_save(bundle_dir, tmp_path):
     """A bundle written before impacts were stored (term counts, no mean length) answers as the same index
     does, and its next save writes the impacts rather than linking files its generation lacks."""
