@@ -58,6 +58,8 @@ class IdMap:
         if positions.ndim == 0:
             pos = int(positions)
             return doc_ids[pos] if pos >= 0 else None
+        if positions.ndim == 1:
+            return [doc_ids[p] if p >= 0 else None for p in positions.tolist()]
         if positions.ndim == 2:  # the shape of search results: one flat pass instead of a recursion per element
             return [[doc_ids[p] if p >= 0 else None for p in row] for row in positions.tolist()]
         return [self.ids(row) for row in positions]

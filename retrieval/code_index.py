@@ -203,10 +203,14 @@ class CodeIndex(Bundled):
         self._check_fitted()
         return self.encoder_.encode(self.features(inputs))
 
-    def _hits(self, hits, skip: str | None = None, k: int | None = None) -> list[list[Hit]]:
+    def shown_rows(self) -> list:
+        """(title, snippet, label) of each position, as hits show them (made on first use)."""
         if self._shown is None:
             self._shown = [(meta["title"], meta["snippet"], meta.get("label")) for meta in self.metadata_]
-        shown, results = self._shown, []
+        return self._shown
+
+    def _hits(self, hits, skip: str | None = None, k: int | None = None) -> list[list[Hit]]:
+        shown, results = self.shown_rows(), []
         for row_ids, row_scores, row_pos in zip(hits.doc_ids, hits.scores.tolist(), hits.positions.tolist()):
             row = [
                 Hit(doc_id, score, *shown[pos])

@@ -138,7 +138,7 @@ def test_ranked_equals_ranking_every_match(monkeypatch, removed):
     if removed:
         lexical.set_live(np.random.default_rng(1).permutation(len(texts))[:1500])
     rng = np.random.default_rng(2)
-    pruned = 0
+    pruned = {"sampled": 0, "gathered": 0}
     for _ in range(30):
         query = " ".join(f"w{i}" for i in rng.integers(0, 400, int(rng.integers(1, 9))))
         term_ids = lexical.term_ids(query)
@@ -152,10 +152,12 @@ def test_ranked_equals_ranking_every_match(monkeypatch, removed):
             dense_scores = np.zeros(lexical.n_documents, np.float32)
             dense_scores[matched] = scores
             np.testing.assert_array_equal(at_scores, dense_scores[asked])
-        scratch = lexical._accumulated(term_ids)
-        pruned += len(lexical._leading(scratch, 10)[0]) < len(matched)
-        scratch.fill(0)
-    assert pruned >= 10  # the threshold did leave rows out, for a third of the queries at least
+        scratch, touched, n_terms = lexical._accumulated(term_ids)
+        pruned["sampled"] += len(lexical._leading(scratch, 10)[0]) < len(matched)
+        if touched is not None:
+            pruned["gathered"] += len(lexical._leading_touched(scratch, touched, n_terms, 10)[0]) < len(matched)
+        lexical._clear(scratch, touched)
+    assert min(pruned.values()) >= 10  # each threshold did leave rows out, for a third of the queries at least
 
 
 def test_a_bundle_of_term_counts_scores_alike(texts):

@@ -52,6 +52,8 @@ PAIR_QUERY_WORDS = 40
 SAMPLE_SCORES = 16384
 # a query with fewer postings than this gathers them in one pass (a term at a time costs a dozen numpy calls)
 GATHER_POSTINGS = 65536
+# up to this many candidates are ranked by one sort (partitioning first costs more calls than it saves)
+SMALL_RANK = 256
 
 
 class LexicalIndex:
@@ -178,9 +180,12 @@ class LexicalIndex:
             term_ids, idf = term_ids[rarest], idf[rarest]
         return term_ids, idf.astype(np.float32)
 
-    def _accumulated(self, term_ids: np.ndarray) -> np.ndarray | None:
-        """Every stored row's BM25 for the query's terms (dead rows included) in this thread's scratch array,
-        (n_stored,) float32; None when no term matches. The caller clears it (``fill(0)``) when done.
+    def _accumulated(self, term_ids: np.ndarray):
+        """Every stored row's BM25 for the query's terms (dead rows included) in this thread's scratch array:
+        ``(scores, touched, n_terms)`` with ``scores`` (n_stored,) float32, ``touched`` the rows of the gathered
+        postings (int32, a row once per term that holds it; None when the postings were read a term at a time)
+        and ``n_terms`` the terms scored; None when no term matches. The caller clears ``scores`` with
+        ``_clear`` when done.
 
         A scatter-add into a kept array: at a million documents an 8-word query touches about 400,000
         postings, and a fresh accumulator (``np.bincount``'s float64, or sorting the postings) cost more than
@@ -197,16 +202,26 @@ class LexicalIndex:
         counts = ends - starts
         total = int(counts.sum())
         if total < GATHER_POSTINGS:  # many short lists (a few words and their pairs): one gather for them all
-            at = spans(starts, counts)
-            np.add.at(scratch, self.rows[at], self.impact[at] * np.repeat(weights, counts))
-            return scratch
+            bounds = list(zip(starts.tolist(), ends.tolist()))  # slices copy faster than an index array gathers
+            touched = np.concatenate([self.rows[start:end] for start, end in bounds])
+            impacts = np.concatenate([self.impact[start:end] for start, end in bounds])
+            impacts *= np.repeat(weights, counts)
+            np.add.at(scratch, touched, impacts)
+            return scratch, touched, len(term_ids)
         if getattr(local, "work", None) is None or len(local.work) < counts.max():
             local.work = np.empty(int(counts.max()), dtype=np.float32)
         for start, end, weight in zip(starts.tolist(), ends.tolist(), weights):
             contributions = local.work[:end - start]
             np.multiply(self.impact[start:end], weight, out=contributions)
             np.add.at(scratch, self.rows[start:end], contributions)
-        return scratch
+        return scratch, None, len(term_ids)
+
+    @staticmethod
+    def _clear(scratch: np.ndarray, touched: np.ndarray | None) -> None:
+        if touched is not None and len(touched) < len(scratch) // 16:  # a few postings: cheaper than every row
+            scratch[touched] = 0
+        else:
+            scratch.fill(0)
 
     def _live_positions(self, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._position is None:
@@ -225,14 +240,15 @@ class LexicalIndex:
         positions : ndarray of shape (n_matching,), int64, increasing
         scores : ndarray of shape (n_matching,), float32, positive
         """
-        scratch = self._accumulated(self.term_ids(text) if term_ids is None else term_ids)
-        if scratch is None:
+        found = self._accumulated(self.term_ids(text) if term_ids is None else term_ids)
+        if found is None:
             return np.empty(0, np.int64), np.empty(0, np.float32)
+        scratch, touched, _ = found
         try:
             rows = np.flatnonzero(scratch)
             return self._live_positions(rows, scratch[rows])
         finally:
-            scratch.fill(0)
+            self._clear(scratch, touched)
 
     def ranked(self, term_ids: np.ndarray, k: int, at=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``k`` best live positions for a query's ``term_ids`` (from ``term_ids``), best first, ties to the
@@ -249,15 +265,20 @@ class LexicalIndex:
         at_scores : ndarray of shape (len(at),), float32, 0 where a position shares no term (empty without ``at``)
         """
         at = np.empty(0, np.int64) if at is None else np.asarray(at, dtype=np.int64)
-        scratch = self._accumulated(term_ids)
-        if scratch is None:
+        found = self._accumulated(term_ids)
+        if found is None:
             return np.empty(0, np.int64), np.empty(0, np.float32), np.zeros(len(at), np.float32)
+        scratch, touched, n_terms = found
         try:
-            top = top_of(*self._live_positions(*self._leading(scratch, k)), k)
+            if touched is not None and len(touched) <= SAMPLE_SCORES:
+                leading = self._leading_touched(scratch, touched, n_terms, k)
+            else:
+                leading = self._leading(scratch, k)
+            top = top_of(*self._live_positions(*leading), k)
             at_rows = at if self._rows_of is None else self._rows_of[at]
             return (*top, scratch[at_rows].copy())
         finally:
-            scratch.fill(0)
+            self._clear(scratch, touched)
 
     def _leading(self, scratch: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows (and scores) among which the ``k`` best live rows are: those at or above a threshold that
@@ -276,6 +297,30 @@ class LexicalIndex:
         rows = np.flatnonzero(scratch)
         return rows, scratch[rows]
 
+    def _leading_touched(self, scratch, touched, n_terms: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``_leading`` from the rows of a query's gathered postings, without a pass over every row.
+
+        A row appears once per term it holds, so at least ``k`` distinct rows reach the ``k n_terms``-th best
+        of the postings' scores; the best rows hold several terms, and fewer postings than that often do.
+        Thresholds aiming at ``4 k`` postings, then ``k n_terms``, are read off every ``step``-th score (a
+        partition of them all costs more than the rest of the query); the first that ``k`` live rows reach
+        is taken, and every touched row is ranked should neither be.
+        """
+        scores = scratch[touched]
+        step = max(1, len(scores) // 512)
+        sample = scores[::step]
+        for wanted in sorted({4 * k, k * n_terms}):
+            if len(scores) <= 2 * wanted:
+                break
+            passing = wanted // step + 1  # in sampled postings
+            threshold = np.partition(sample, len(sample) - passing)[len(sample) - passing]
+            rows = np.sort(touched[scores >= threshold])
+            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
+            if (len(rows) if self._live is None else int(np.count_nonzero(self._live[rows]))) >= k:
+                return rows, scratch[rows]
+        rows = np.unique(touched)
+        return rows, scratch[rows]
+
     def top(self, text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best positions for ``text`` and their scores, best first (fewer when fewer match)."""
         return self.ranked(self.term_ids(text), k)[:2]
@@ -288,13 +333,13 @@ class LexicalIndex:
 
 def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best of ``positions`` by ``scores``, best first; ties go to the earlier position."""
-    if len(scores) > k:
+    if len(scores) > max(k, SMALL_RANK):
         kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
         better, tied = np.flatnonzero(scores > kth), np.flatnonzero(scores == kth)
         tied = tied[np.argsort(positions[tied], kind="stable")[:k - len(better)]]  # not argpartition's pick
         part = np.concatenate([better, tied])
         positions, scores = positions[part], scores[part]
-    order = np.lexsort((positions, -scores))
+    order = np.lexsort((positions, -scores))[:k]
     return positions[order], scores[order]
 
 

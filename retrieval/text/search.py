@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from indexing import Hits
+from retrieval.code_index import Hit
 from retrieval.errors import RetrievalError
 from retrieval.text.fusion import MODES, check_alpha, check_mode, fuse, lowest_score, normalised
 
@@ -161,13 +162,13 @@ def _fused(index, code, proposed, lexical, term_ids, depth: int, alpha: float, s
 
 def _hits(index, positions, scores, semantic, lexical) -> list:
     """Hits of positions (best first), each with its fused score and its sides' scores (None where unused)."""
-    doc_ids = index.index_.id_map.ids(np.asarray(positions, dtype=np.int64)[None, :])
-    found = index._hits(Hits(scores=np.asarray(scores, np.float32)[None, :], positions=np.asarray(positions)[None, :],
-                             doc_ids=doc_ids))[0]
-    sides = zip(semantic if semantic is not None else [None] * len(found),
-                lexical if lexical is not None else [None] * len(found))
-    return [hit._replace(semantic=None if s is None else float(s), lexical=None if b is None else float(b))
-            for hit, (s, b) in zip(found, sides)]
+    positions = np.asarray(positions, dtype=np.int64).tolist()
+    doc_ids, shown = index.index_.id_map.ids(np.asarray(positions, dtype=np.int64)), index.shown_rows()
+    unused = [None] * len(positions)
+    return [Hit(doc_id, score, *shown[position], s, b) for doc_id, score, position, s, b in zip(
+        doc_ids, np.asarray(scores, np.float32).tolist(), positions,
+        unused if semantic is None else np.asarray(semantic).tolist(),
+        unused if lexical is None else np.asarray(lexical).tolist())]
 
 
 def _semantic(index, X, known, k: int, rerank: int) -> list[HitList]:
