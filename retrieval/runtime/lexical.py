@@ -136,8 +136,11 @@ class LexicalIndex:
         tokens = set(words)
         if self.pair_weight > 0 and self.n_pairs and len(tokens) < PAIR_QUERY_WORDS:
             tokens.update(pair_terms(words))
-        found = self._numbers(np.array(sorted(tokens), dtype=TERM_DTYPE))
-        return found[found >= 0]
+        wanted = np.array(sorted(tokens), dtype=TERM_DTYPE)
+        if not len(wanted) or not self.n_terms:
+            return np.empty(0, np.int64)
+        found = np.minimum(np.searchsorted(self.terms, wanted), self.n_terms - 1)
+        return found[self.terms[found] == wanted].astype(np.int64, copy=False)
 
     def _numbers(self, wanted: np.ndarray) -> np.ndarray:
         """The term number of each of ``wanted`` (``TERM_DTYPE``), -1 for one the vocabulary lacks, int64."""

@@ -55,17 +55,18 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
         return _semantic(index, X, index.transform_.known_terms(X), k, rerank)
     lexical = index.live_lexical()
     results: list = [None] * len(texts)
-    term_ids, weights = {}, {}
+    term_ids, words, weights = {}, {}, {}
 
     def analyse(i: int) -> None:
         term_ids[i] = lexical.term_ids(texts[i])
-        weights[i] = _weight(index, lexical, term_ids[i], alpha)
+        words[i] = lexical.word_count(term_ids[i])
+        weights[i] = alpha if alpha is not None else index.fusion_.alpha(words[i])
 
     for i, text in enumerate(texts):  # a few words are analysed first: those that weigh nothing on the codes
         if mode == "lexical" or len(text.split()) <= FEW_WORDS:
             analyse(i)
             if mode == "lexical" or weights[i] <= 0:  # BM25's alone, without a TF-IDF row or a code (each costs more)
-                results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weights[i])
+                results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weights[i], n_known=words[i])
     pending = np.array([i for i in range(len(texts)) if results[i] is None], dtype=np.int64)
     if not len(pending):
         return results
@@ -94,7 +95,7 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     proposed = {j: (found.positions[row], found.scores[row]) for row, j in enumerate(asked)}
     for i in rest:
         j, weight = slot.get(i), weights[i]
-        n_known = max(lexical.word_count(term_ids[i]), int(known[i]))
+        n_known = max(words[i], int(known[i]))
         if j is None or weight <= 0:  # BM25 alone ranks it
             results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weight, codes[j] if j is not None else None,
                                      n_known)
@@ -114,7 +115,9 @@ def _bm25_alone(index, lexical, term_ids, k: int, mode: str, weight: float, code
     given where the query has a ``code``) or the query has no TF-IDF term."""
     positions, scores, _ = lexical.ranked(term_ids, k)
     semantic = index.index_.scores_at(code, positions) if code is not None else None
-    fused = np.float32(1 - weight) * normalised(scores, 0.0) if mode == "hybrid" else scores
+    fused = scores
+    if mode == "hybrid" and len(scores):  # normalised(scores, 0.0) times BM25's weight: the first is the best
+        fused = (scores * np.float32(1 / scores[0]) if scores[0] > 0 else np.ones_like(scores)) * np.float32(1 - weight)
     n_known = lexical.word_count(term_ids) if n_known is None else n_known
     return HitList(_hits(index, positions, fused, semantic, scores), n_known, mode)
 
