@@ -3,13 +3,15 @@
     python bench/serve_load.py indexes/20newsgroups [--rebuild-with indexes/20newsgroups-64bit] [--workers 1,2]
                                [--modes semantic,hybrid]
 
-For each worker count: start ``retrieval serve`` on a copy of the index; then for each of ``--modes`` in turn, on
-the same server start (so that the modes are compared on the same processes), warm it up and run
+For each worker count: start ``retrieval serve`` on a copy of the index; then, on the same server start (so that
+the modes are compared on the same processes), for each of ``--modes``, its runs interleaved with the other modes'
+(``mode_runs``), warm it up and run
 - singles: ``--clients`` connections, each sending ``--requests`` ``GET /search?q=...&k=10&mode=M`` one after another;
 - batches: the same clients sending ``--batches`` ``POST /search`` of ``--batch-size`` queries each (``"mode": M``);
-- memory: RSS and PSS of the server and of each worker, read after the mode's loads. PSS shares the pages of the
-  memory-mapped files (the FAISS codes, the lexical index) among the processes that map them; read after each
-  mode in turn (semantic first), it shows what a mode's queries brought in, such as the lexical side's pages;
+- memory: RSS and PSS of the server and of each worker, read after the mode's first single-query run. PSS shares
+  the pages of the memory-mapped files (the FAISS codes, the lexical index) among the processes that map them;
+  read after each mode's first run in turn (semantic first), it shows what a mode's queries brought in, such as
+  the lexical side's pages;
 and once, in the server's default mode:
 - rebuild: the singles load again while the directory is swapped twice (to the ``--rebuild-with`` index and
   back) by the same atomic swap a build makes; every answer is checked against the library's answer for the
@@ -142,19 +144,34 @@ def rebuild_run(port, directory, original, other, texts, clients, per_client, ma
             "old_generation_answered_after_swap_s": max(lags)}
 
 
-def mode_runs(port: int, pid: int, texts, args, mode: str) -> dict:
-    """One mode's loads on a running server: warm-up, singles and batches ``--repeats`` times, then the memory."""
-    run_load(port, single_requests(texts, 50, mode), args.clients, args.max_seconds)  # warm-up
-    singles, batches = [], []
-    for _ in range(args.repeats):  # each on new connections, which the workers share out anew
-        run = run_load(port, single_requests(texts, args.requests, mode), args.clients, args.max_seconds)
-        singles.append(stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)))
-    for _ in range(args.repeats):
-        run = run_load(port, batch_requests(texts, args.batches, args.batch_size, mode), args.clients, args.max_seconds)
-        batches.append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)),
-                        "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
-    return {"mode": mode, "single": median_run(singles, "per_second"), "batch": median_run(batches, "queries_per_second"),
-            "runs": {"single": singles, "batch": batches}, "memory": process_memory(pid)}
+def mode_runs(port: int, pid: int, texts, args) -> list[dict]:
+    """Every mode's loads on a running server, interleaved: ``--repeats`` rounds, each running every mode's
+    singles, modes in the given order in even rounds and reversed in odd ones (so that a slow spell of the
+    machine, which moves a run by a fifth here, falls on every mode alike), then the batches likewise.
+
+    A mode is warmed up before its first run, and its memory read right after that run: in the first round
+    the modes go in the given order, so semantic's is read before any other mode's query touched BM25's files.
+    """
+    singles, batches, memory = {m: [] for m in args.modes}, {m: [] for m in args.modes}, {}
+    for round_ in range(args.repeats):
+        for mode in args.modes if round_ % 2 == 0 else args.modes[::-1]:
+            if not singles[mode]:
+                run_load(port, single_requests(texts, 50, mode), args.clients, args.max_seconds)  # warm-up
+            run = run_load(port, single_requests(texts, args.requests, mode), args.clients, args.max_seconds)
+            singles[mode].append(stats([r.seconds for r in run.responses], len(run.responses), run.wall,
+                                       errors_of(run)))
+            if mode not in memory:
+                memory[mode] = process_memory(pid)
+    for round_ in range(args.repeats):
+        for mode in args.modes if round_ % 2 == 0 else args.modes[::-1]:
+            run = run_load(port, batch_requests(texts, args.batches, args.batch_size, mode), args.clients,
+                           args.max_seconds)
+            batches[mode].append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall,
+                                          errors_of(run)),
+                                  "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
+    return [{"mode": mode, "single": median_run(singles[mode], "per_second"),
+             "batch": median_run(batches[mode], "queries_per_second"),
+             "runs": {"single": singles[mode], "batch": batches[mode]}, "memory": memory[mode]} for mode in args.modes]
 
 
 def hybrid_over_semantic(modes: list[dict]) -> dict | None:
@@ -175,7 +192,7 @@ def run_workers(workers, index_dir, other, texts, args, expected) -> dict:
         shutil.copytree(index_dir, directory)
         with serving(directory, "--workers", workers, "--reload-interval", "0.25") as (url, process):
             port = int(url.rsplit(":", 1)[1])
-            modes = [mode_runs(port, process.pid, texts, args, mode) for mode in args.modes]
+            modes = mode_runs(port, process.pid, texts, args)
             row = {"workers": workers, "modes": modes, "hybrid_over_semantic": hybrid_over_semantic(modes)}
             if other is not None:
                 row["rebuild"] = rebuild_run(port, directory, Path(index_dir), other, texts, args.clients,
