@@ -9,7 +9,8 @@ Measures, on one machine in one run:
   p50 / p99 latency of each query mode (hybrid, the default; semantic; lexical), beside BM25S (``bm25s``) and
   scikit-learn's brute-force cosine ``NearestNeighbors`` on the same TF-IDF rows, in the same process on the
   same queries; each with its P@100 on those queries. Twice: whole test documents as queries, and their
-  first ``--short-words`` words (a person's few words);
+  first ``--short-words`` words (a person's few words). Hybrid's timings are also split by how a query was
+  answered: by BM25 alone (a few words that weigh nothing on the codes) or by both sides;
 - batch: ``retrieval query DIR --file Q --json`` with 2,000 queries, as (t(2,000) - t(1)) / 1,999 per query.
 
 Rows go to ``bench/results/query_path.jsonl``; ``--table`` prints the last one.
@@ -89,11 +90,11 @@ def warm(index_dir: Path, queries, train, n: int, seed: int, short_words: int) -
     short = [" ".join(text.split()[:short_words]) for text in whole]
     db_labels = index.labels_
 
-    def measure(search, name):
-        return [{**measure_on(search, texts), "method": name, "queries": kind}
+    def measure(search, name, split=None):
+        return [{**measure_on(search, texts, split), "method": name, "queries": kind}
                 for kind, texts in (("whole documents", whole), (f"first {short_words} words", short))]
 
-    def measure_on(search, texts):
+    def measure_on(search, texts, split=None):
         for text in texts[:20]:  # warm caches
             search(text, 10)
         times = []
@@ -102,16 +103,28 @@ def warm(index_dir: Path, queries, train, n: int, seed: int, short_words: int) -
             search(text, 10)
             times.append(time.perf_counter() - t0)
         ranked = [search(text, 100) for text in texts]
-        return {"p50_ms": round(percentile(times, 0.5) * 1e3, 3),
-                "p99_ms": round(percentile(times, 0.99) * 1e3, 3),
-                "precision_at_100": round(precision_at([[db_labels[p] for p in row] for row in ranked], labels, 100), 4)}
+        row = {"p50_ms": round(percentile(times, 0.5) * 1e3, 3),
+               "p99_ms": round(percentile(times, 0.99) * 1e3, 3),
+               "precision_at_100": round(precision_at([[db_labels[p] for p in row] for row in ranked], labels, 100), 4)}
+        if split is not None:  # the same timings, by how each query was answered
+            alone = np.array([split(text) for text in texts])
+            times = np.asarray(times)
+            row["bm25_alone"] = {"share": round(float(alone.mean()), 3),
+                                 "p50_ms": round(percentile(times[alone], 0.5) * 1e3, 3) if alone.any() else None,
+                                 "others_p50_ms": round(percentile(times[~alone], 0.5) * 1e3, 3) if (~alone).any() else None}
+        return row
 
     positions = {doc_id: i for i, doc_id in enumerate(index.index_.id_map.doc_ids)}
     modes = ("hybrid", "semantic", "lexical") if index.lexical_ is not None else ("semantic",)
     rows = []
+    def bm25_alone(text) -> bool:  # a hybrid query ranked by BM25 alone: its hits carry no codes' score
+        hits = index.search(text, 10)[0]
+        return bool(hits) and all(hit.semantic is None for hit in hits)
+
     for mode in modes:
         rows += measure(lambda text, k: [positions[h.doc_id] for h in index.search(text, k, mode=mode)[0]],
-                        f"this project, {mode}" + (" (the default)" if mode == modes[0] else ""))
+                        f"this project, {mode}" + (" (the default)" if mode == modes[0] else ""),
+                        bm25_alone if mode == "hybrid" else None)
 
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(train.texts, stopwords="en", show_progress=False), show_progress=False)
@@ -161,6 +174,9 @@ def table(row: dict) -> str:
              "|---|---|---:|---:|---:|"]
     lines += [f"| {m['method']} | {m.get('queries', 'whole documents')} | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms "
               f"| {m['precision_at_100']:.3f} |" for m in w["methods"]]
+    lines += [f"hybrid, {m['queries']}: {m['bm25_alone']['share']:.0%} ranked by BM25 alone (p50 "
+              f"{m['bm25_alone']['p50_ms']} ms), the others p50 {m['bm25_alone']['others_p50_ms']} ms"
+              for m in w["methods"] if m.get("bm25_alone") and m["bm25_alone"]["share"]]
     lines += ["", f"batch: `retrieval query DIR --file` with {b['queries']:,} queries, k = 10: "
               f"{b['queries_per_second']:,} queries/s after start-up ({b['seconds_1']:.2f} s for 1 query, "
               f"{b['seconds_all']:.2f} s for {b['queries']:,})"]
