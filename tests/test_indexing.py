@@ -118,4 +118,5 @@ def test_write_read_round_trip(tmp_path, data):
 def test_id_map_translates_nested_positions():
     id_map = IdMap(["x", "y"])
     assert id_map.ids(np.array([[1, 0], [0, -1]])) == [["y", "x"], ["x", None]]
+    assert id_map.ids(np.array([1, -1, 0])) == ["y", None, "x"] and id_map.ids(np.int64(1)) == "y"
     assert "x" in id_map and id_map.position("y") == 1
