@@ -121,29 +121,51 @@ def _swap_into_place(staged: Path, out_dir: Path) -> None:
         os.close(fd)
 
 
+def generation_of(manifest: dict) -> str:
+    """A generation's id: a digest of its manifest, which lists every file's sha256 (same bytes, same id)."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _generation_on_disk(out_dir: Path) -> str | None:
+    try:
+        return generation_of(json.loads((out_dir / MANIFEST_NAME).read_bytes()))
+    except (OSError, ValueError):
+        return None
+
+
 @contextmanager
-def staged_bundle(out_dir: Path) -> Iterator[Path]:
-    """Yield an empty temporary sibling of ``out_dir`` to write a bundle into.
+def staged_bundle(out_dir: Path, unchanged_since: str | None = None, wait: float = 0.0) -> Iterator[Path]:
+    """Yield an empty temporary sibling of ``out_dir`` to write a bundle into, holding its writer lock.
 
     On a clean exit the staged directory must hold a manifest (see
     ``write_manifest``); it then replaces ``out_dir`` atomically. On any
     exception, including KeyboardInterrupt, it is removed and ``out_dir`` is
-    left as it was.
+    left as it was. With ``unchanged_since`` (a ``generation_of`` id: the
+    generation an update was loaded from), the swap is refused if ``out_dir``
+    no longer holds that generation, so an update never silently replaces
+    another writer's. ``wait``: seconds to wait for another writer's lock
+    (``indexing.lock.writer_lock``, which a caller may already hold).
     """
+    from indexing.lock import writer_lock
+
     out_dir = Path(out_dir).absolute()
-    _check_replaceable(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out_dir)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
-    try:
-        yield staged
-        if not is_bundle(staged):
-            raise IndexingError(f"internal error: the staged index has no {MANIFEST_NAME}")
-        _fsync_tree(staged)
-        _swap_into_place(staged, out_dir)
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+    with writer_lock(out_dir, wait):
+        _check_replaceable(out_dir)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(out_dir)
+        staged = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
+        try:
+            yield staged
+            if not is_bundle(staged):
+                raise IndexingError(f"internal error: the staged index has no {MANIFEST_NAME}")
+            if unchanged_since is not None and _generation_on_disk(out_dir) != unchanged_since:
+                raise IndexingError(f"{out_dir} changed since this update loaded it (another writer saved a new "
+                                    "generation); nothing was written: load it again and repeat the update")
+            _fsync_tree(staged)
+            _swap_into_place(staged, out_dir)
+        except BaseException:
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
 
 
 def library_versions() -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexing import BundleReader, IndexingError, read_index, staged_bundle, write_manifest
+from indexing import BundleReader, IndexingError, generation_of, read_index, staged_bundle, write_manifest
 from retrieval.runtime.encoder import Encoder
 
 COMMON_FILES = {"encoder": "encoder.keras", "steps": "encoder.json", "weights": "encoder.npz",
@@ -169,10 +169,17 @@ class Bundled:
         self.keras_model(part).save(staged / name)
         return {}
 
-    def save(self, path, extra: dict | None = None) -> dict:
-        """Write the bundle to directory ``path`` atomically; return the manifest."""
+    def save(self, path, extra: dict | None = None, wait: float = 0.0) -> dict:
+        """Write the bundle to directory ``path`` atomically; return the manifest.
+
+        Saved back to the directory it was loaded from, it is refused (an IndexingError) if another writer
+        saved that directory since. ``wait``: seconds to wait for another writer to finish
+        (``indexing.writer_lock``).
+        """
         self._check_fitted()
-        with staged_bundle(Path(path)) as staged:
+        loaded = getattr(self, "_path", None)
+        same = loaded is not None and Path(path).absolute() == Path(loaded).absolute()
+        with staged_bundle(Path(path), unchanged_since=self._loaded_generation if same else None, wait=wait) as staged:
             linked = self._write_keras(staged, "encoder", COMMON_FILES["encoder"])
             (staged / COMMON_FILES["steps"]).write_text(json.dumps(self.encoder_.spec()))
             (staged / COMMON_FILES["weights"]).write_bytes(self.encoder_.npz_bytes())
@@ -221,6 +228,7 @@ class Bundled:
         except (KeyError, TypeError) as err:
             raise IndexingError(f"{path} is damaged: its manifest has no usable config ({err})") from None
         index.manifest_, index._path, index._reader = manifest, path, reader
+        index._loaded_generation = generation_of(manifest)
         index.encoder_ = index._load_encoder(reader)
         doc_ids = _check_ids(reader.read_json(COMMON_FILES["doc_ids"]), path)
         index.index_ = read_index(reader.faiss_path(COMMON_FILES["index"]), doc_ids, manifest["metric"], mmap=mmap)

@@ -11,6 +11,7 @@ from indexing.errors import IndexingError
 from retrieval.errors import NotFittedError, RetrievalError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per result on stdout, for machines.")]
+WaitOpt = Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for another writer of the same index to finish (default: fail at once).")]
 
 
 def user_errors(command):

@@ -13,8 +13,9 @@ from retrieval.cli.common import (
     BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
     BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
     SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, memory_mb, report_kinds, train_options,
-    user_errors,
+    WaitOpt, user_errors,
 )
+from indexing.lock import writer_lock
 from retrieval.errors import RetrievalError
 from retrieval.cli.data import data_app, demo_app
 from retrieval.cli.images import images_app
@@ -177,6 +178,7 @@ def build(
     codes_dir: CodesOpt = None,
     validate_queries: Annotated[Optional[Path], typer.Option(help="Labelled held-out queries for the end-of-build check against LSA-32.")] = None,
     validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Check the codes against LSA-32 at the end of a labelled build.")] = True,
+    wait: WaitOpt = 0.0,
     json_out: JsonOpt = False,
 ):
     """Build an index from CORPUS into --out."""
@@ -214,7 +216,7 @@ def build(
     if held_out is not None and held_out.labels is None:
         raise RetrievalError(f"{validate_queries} has no labels; validation queries need a {label_field!r} field")
     index = TextIndex(config)
-    with display.BuildProgress(lambda: config.epochs_for(len(index.sample_))) as progress:
+    with writer_lock(out, wait), display.BuildProgress(lambda: config.epochs_for(len(index.sample_))) as progress:
         fit_index(index, documents, engine, spark_master, codes_dir, out, progress)
         report = index.corpus_report_
         check = None
@@ -313,6 +315,7 @@ def add(
     text_field: TextField = "text",
     label_field: LabelField = "label",
     title_field: TitleField = "title",
+    wait: WaitOpt = 0.0,
     json_out: JsonOpt = False,
 ):
     """Add documents to an index without retraining: the stored vectorizer and encoder encode them.
@@ -325,11 +328,12 @@ def add(
     from retrieval.text.index import TextIndex
 
     started = time.perf_counter()
-    index = TextIndex.load(index_dir)
     documents, report = _read(corpus, fmt, id_field, text_field, label_field, title_field)
-    before = dict(index.updates_)
-    with display.status(f"adding {len(documents):,} documents…"):
-        manifest = index.add(documents, replace=replace).save(index_dir)
+    with writer_lock(index_dir, wait):  # from load to swap: no other writer's update can be lost
+        index = TextIndex.load(index_dir)
+        before = dict(index.updates_)
+        with display.status(f"adding {len(documents):,} documents…"):
+            manifest = index.add(documents, replace=replace).save(index_dir)
     _print_update(display, index_dir, manifest, before, time.perf_counter() - started, json_out)
 
 
@@ -339,6 +343,7 @@ def remove(
     index_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval build`.")],
     doc_ids: Annotated[Optional[list[str]], typer.Argument(metavar="ID...", help="Ids of the documents to remove.")] = None,
     ids_file: Annotated[Optional[Path], typer.Option("--ids", help="A file of ids to remove, one per line.")] = None,
+    wait: WaitOpt = 0.0,
     json_out: JsonOpt = False,
 ):
     """Remove documents from an index by id (replaced atomically, as by build)."""
@@ -353,10 +358,11 @@ def remove(
         wanted += [line.strip() for line in ids_file.read_text().splitlines() if line.strip()]
     if not wanted:
         raise RetrievalError("give the ids to remove: retrieval remove DIR ID..., or --ids FILE")
-    index = TextIndex.load(index_dir, lazy=True)  # a removal shows no document: the metadata is linked, not read
-    before = dict(index.updates_)
-    with display.status(f"removing {len(set(wanted)):,} documents…"):
-        manifest = index.remove(wanted).save(index_dir)
+    with writer_lock(index_dir, wait):
+        index = TextIndex.load(index_dir, lazy=True)  # a removal shows no document: the metadata is linked, not read
+        before = dict(index.updates_)
+        with display.status(f"removing {len(set(wanted)):,} documents…"):
+            manifest = index.remove(wanted).save(index_dir)
     _print_update(display, index_dir, manifest, before, time.perf_counter() - started, json_out)
 
 

@@ -10,8 +10,6 @@ freed when its last request is done.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import threading
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from indexing import IndexingError
-from indexing.bundle import MANIFEST_NAME
+from indexing.bundle import MANIFEST_NAME, generation_of
 from retrieval.errors import RetrievalError
 from retrieval.text.index import TextIndex
 
@@ -36,7 +34,7 @@ class Generation(NamedTuple):
 
 
 def generation_id(manifest: dict) -> str:
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+    return generation_of(manifest)
 
 
 def _stamp(path: Path) -> tuple:
