@@ -10,9 +10,11 @@ checked when it is read.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import weakref
 from pathlib import Path
 
@@ -35,6 +37,10 @@ def _sha256_fd(fd: int) -> str:
 
 def _read_fd(fd: int) -> bytes:
     return os.pread(fd, os.fstat(fd).st_size, 0)
+
+
+# a manifest lists sizes and checksums (kilobytes); a larger one is not read into memory to find it damaged
+MAX_MANIFEST_BYTES = 64 << 20
 
 
 class BundleReader:
@@ -64,6 +70,9 @@ class BundleReader:
         self._finalizer = weakref.finalize(self, _close, self._fds, self._dir)
         try:
             manifest_fd = self._open(MANIFEST_NAME, f"{self.path} is not a saved index: {MANIFEST_NAME} is missing")
+            if os.fstat(manifest_fd).st_size > MAX_MANIFEST_BYTES:
+                raise IndexingError(f"{self.path} is damaged: {MANIFEST_NAME} has {os.fstat(manifest_fd).st_size} "
+                                    f"bytes, more than a manifest can hold; rebuild the index")
             self.manifest = parse_manifest(_read_fd(manifest_fd), self.path)
             self.require(required)
             for name in self.manifest["files"]:
@@ -80,11 +89,21 @@ class BundleReader:
             raise IndexingError(f"{self.path} is damaged: the manifest does not list {', '.join(missing)}")
 
     def _open(self, name: str, missing: str) -> int:
+        """Open ``name`` in the index directory: never through a link, never a FIFO or a device (opening a
+        FIFO would wait for a writer), only a regular file."""
         try:
-            self._fds[name] = os.open(name, os.O_RDONLY, dir_fd=self._dir)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=self._dir)
         except FileNotFoundError:
             raise IndexingError(missing) from None
-        return self._fds[name]
+        except OSError as err:  # ELOOP: a symbolic link; ENXIO and others: a socket or a device
+            kind = "a symbolic link" if err.errno == errno.ELOOP else f"not a file that can be read ({err.strerror})"
+            raise IndexingError(f"{self.path} is damaged: {name} is {kind}; an index holds only regular files") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IndexingError(f"{self.path} is damaged: {name} is not a regular file; an index holds only regular "
+                                "files")
+        self._fds[name] = fd
+        return fd
 
     def _fd(self, name: str) -> int:
         if name not in self._fds:
@@ -96,8 +115,11 @@ class BundleReader:
         return data
 
     def read_bytes(self, name: str) -> bytes:
-        """The whole file, after checking its size and sha256."""
-        return self._verify(name, _read_fd(self._fd(name)))
+        """The whole file, after checking its size (before reading it) and sha256."""
+        fd, entry = self._fd(name), self.manifest["files"][name]
+        if os.fstat(fd).st_size != entry["bytes"]:  # a damaged file is not read into memory to find it so
+            check_file(self.path, name, entry, os.fstat(fd).st_size, lambda: "")
+        return self._verify(name, _read_fd(fd))
 
     def read_json(self, name: str):
         try:

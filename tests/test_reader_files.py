@@ -1,0 +1,82 @@
+"""The bundle reader opens only what it expects: regular files, never through a link, sizes checked before reading."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import tracemalloc
+
+import pytest
+
+from conftest import run_cli
+from indexing import IndexingError
+
+
+@pytest.fixture
+def copy_dir(tmp_path, bundle_dir):
+    path = tmp_path / "index"
+    shutil.copytree(bundle_dir, path)
+    return path
+
+
+def _load(path):
+    from retrieval.text.index import TextIndex
+
+    return TextIndex.load(path)
+
+
+def _load_within(path, seconds: float):
+    """Load ``path`` in a thread; the error it raised (None if none), or a failure if it did not return in time."""
+    outcome = {}
+
+    def run():
+        try:
+            _load(path)
+            outcome["error"] = None
+        except Exception as error:  # handed to the test
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)  # a read that hangs must not hang the suite
+    thread.start()
+    thread.join(seconds)
+    assert "error" in outcome, f"loading {path} did not return within {seconds} s"
+    return outcome["error"]
+
+
+def test_a_fifo_in_place_of_a_listed_file_is_refused_without_waiting(copy_dir):
+    (copy_dir / "doc_ids.json").unlink()
+    os.mkfifo(copy_dir / "doc_ids.json")
+    error = _load_within(copy_dir, 10)
+    assert isinstance(error, IndexingError)
+    assert "doc_ids.json is not a regular file" in str(error)
+    result = run_cli("query", copy_dir, "some text")
+    assert result.exit_code == 1 and "not a regular file" in result.stderr
+
+
+def test_a_symbolic_link_in_place_of_a_listed_file_is_refused(copy_dir, tmp_path):
+    shutil.copy(copy_dir / "vectorizer.json", tmp_path / "elsewhere.json")
+    (copy_dir / "vectorizer.json").unlink()
+    (copy_dir / "vectorizer.json").symlink_to(tmp_path / "elsewhere.json")  # the same bytes, through a link
+    with pytest.raises(IndexingError, match="vectorizer.json is a symbolic link; an index holds only regular files"):
+        _load(copy_dir)
+
+
+def test_a_listed_file_of_the_wrong_size_is_not_read(copy_dir):
+    with open(copy_dir / "doc_ids.json", "r+b") as handle:
+        handle.truncate(1 << 30)  # a sparse gigabyte
+    tracemalloc.start()
+    try:
+        with pytest.raises(IndexingError, match=r"doc_ids.json has 1073741824 bytes, expected \d+"):
+            _load(copy_dir)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
+def test_an_oversized_manifest_is_not_read(copy_dir):
+    with open(copy_dir / "manifest.json", "r+b") as handle:
+        handle.truncate(100 << 20)
+    with pytest.raises(IndexingError, match="manifest.json has 104857600 bytes, more than a manifest can hold"):
+        _load(copy_dir)
