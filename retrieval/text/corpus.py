@@ -1,7 +1,10 @@
 """Read a corpus from a directory of text files, a JSONL file, or a CSV/TSV file.
 
 Every irregularity is handled one deliberate way and counted in the report:
-bytes that are not UTF-8 are replaced (U+FFFD), empty documents are skipped,
+bytes that are not UTF-8, lone surrogates (a JSON escape such as ``\\ud800``, or a
+file name that is not UTF-8) and control characters other than tab and line
+breaks are replaced (U+FFFD: nothing later can fail to encode or store them),
+empty documents are skipped,
 a repeated id keeps its first document, and a record without an id or text
 is skipped with its line number. A corpus that yields no document, a missing
 path, an unknown format or a field name that no record has is an error.
@@ -13,6 +16,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +71,7 @@ class CorpusReport:
             ("empty documents skipped", self.empty),
             ("repeated ids skipped (first kept)", self.duplicate_ids),
             ("malformed records skipped", self.malformed),
-            ("documents with non-UTF-8 bytes (replaced)", self.not_utf8),
+            ("documents with non-UTF-8 bytes, lone surrogates or control characters (replaced)", self.not_utf8),
         ]:
             if items:
                 shown = ", ".join(map(str, items[:_EXAMPLES])) + (", ..." if len(items) > _EXAMPLES else "")
@@ -96,6 +100,24 @@ def detect_format(path: Path) -> str:
             f"or a file ending in {', '.join(_SUFFIXES)} (or pass --format {'|'.join(FORMATS)})"
         )
     return fmt
+
+
+# what no stage after reading may see: C0 controls but tab, newline and carriage return; DEL; lone surrogates
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value):
+    """``value`` with lone surrogates and control characters (tab and line breaks kept) replaced by U+FFFD,
+    and whether any was; a value that is not a string passes as it is."""
+    if isinstance(value, str) and _NOT_TEXT.search(value):
+        return _NOT_TEXT.sub("\ufffd", value), True
+    return value, False
+
+
+def _cleaned(doc_id, text, title, label, bad: bool) -> tuple:
+    """A record's fields through ``clean_text``; ``bad`` also when any of them changed."""
+    values = [clean_text(value) for value in (doc_id, text, title, label)]
+    return (*(value for value, _ in values), bad or any(changed for _, changed in values))
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
@@ -153,7 +175,7 @@ def _dir_records(path: Path, fields: Fields, report: CorpusReport, at: Position)
         text, bad = _decode(file.read_bytes())
         rel = file.relative_to(path).as_posix()
         at.fraction = number / len(files)
-        yield rel, text, rel, None, bad
+        yield _cleaned(rel, text, rel, None, bad)
 
 
 def parse_jsonl_line(raw: bytes, fields: Fields):
@@ -180,7 +202,7 @@ def parse_jsonl_line(raw: bytes, fields: Fields):
     doc_id, text = record.get(fields.id), record.get(fields.text)
     if doc_id is None or not isinstance(text, str) or isinstance(doc_id, (dict, list)):
         return list(record), None, f"needs {fields.id!r} and a string {fields.text!r}"
-    return list(record), (doc_id, text, record.get(fields.title), record.get(fields.label), bad), None
+    return list(record), _cleaned(doc_id, text, record.get(fields.title), record.get(fields.label), bad), None
 
 
 def shown_fields(doc_id: str, title, label) -> tuple:
@@ -221,7 +243,7 @@ def _table_records(path: Path, fields: Fields, report: CorpusReport, at: Positio
                 continue
             # decoding runs ahead of parsing, so the count already covers this record's bytes
             bad = _REPLACED[0] > replaced_before and "\ufffd" in body
-            yield doc_id, body, record.get(fields.title), record.get(fields.label), bad
+            yield _cleaned(doc_id, body, record.get(fields.title), record.get(fields.label), bad)
     at.fraction = 1.0
 
 
