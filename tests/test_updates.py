@@ -167,3 +167,27 @@ def test_train_sample_from_the_command_line(tmp_path, corpus_file, corpus):
     assert json.loads(result.stdout)["documents"] == len(corpus)
     result = run_cli("build", corpus_file, "--out", tmp_path / "bad", *TINY_FLAGS, "--train-sample", "-1")
     assert result.exit_code == 1 and "train_sample must be non-negative" in result.stderr
+
+
+def test_add_reports_what_it_skipped_and_strict_refuses(copy_dir, tmp_path):
+    new = tmp_path / "new.jsonl"
+    write_jsonl(new, make_corpus(1, seed=5, prefix="fresh"))
+    with open(new, "a") as handle:
+        handle.write(json.dumps({"id": "blank", "text": "  "}) + "\n")
+        handle.write(json.dumps({"id": "fresh-0-000", "text": "a repeated id"}) + "\n")
+        handle.write("{not json\n")
+    before = (copy_dir / "manifest.json").read_bytes()
+    result = run_cli("add", copy_dir, new, "--strict")
+    assert result.exit_code == 1
+    assert "3 records of" in result.stderr and "nothing was changed (--strict)" in result.stderr
+    assert "1 malformed records skipped: line 7 (invalid JSON" in result.stderr
+    assert (copy_dir / "manifest.json").read_bytes() == before
+    result = run_cli("add", copy_dir, new)
+    assert result.exit_code == 0, result.stderr
+    for line in ("read 4 documents from", "1 empty documents skipped: blank",
+                 "1 repeated ids skipped (first kept): fresh-0-000", "1 malformed records skipped"):
+        assert line in result.stderr
+    result = run_cli("add", copy_dir, new, "--replace", "--json")
+    assert result.exit_code == 0, result.stderr
+    corpus = json.loads(result.stdout)["corpus"]
+    assert (corpus["documents"], corpus["empty"], corpus["duplicate_ids"], corpus["malformed"]) == (4, 1, 1, 1)

@@ -153,3 +153,4 @@ def test_writers_contending_never_overlap(tmp_path):
     for thread in threads:
         thread.join()
     assert counter.read_text() == "100"
+

@@ -315,6 +315,7 @@ def add(
     text_field: TextField = "text",
     label_field: LabelField = "label",
     title_field: TitleField = "title",
+    strict: Annotated[bool, typer.Option("--strict", help="Fail, changing nothing, if any record would be skipped (empty, repeated id, malformed).")] = False,
     wait: WaitOpt = 0.0,
     json_out: JsonOpt = False,
 ):
@@ -329,12 +330,16 @@ def add(
 
     started = time.perf_counter()
     documents, report = _read(corpus, fmt, id_field, text_field, label_field, title_field)
+    skipped = len(report.empty) + len(report.duplicate_ids) + len(report.malformed)
+    if strict and skipped:
+        raise RetrievalError(f"{skipped:,} records of {corpus} would be skipped ({'; '.join(report.lines()[1:])}); "
+                             "nothing was changed (--strict)")
     with writer_lock(index_dir, wait):  # from load to swap: no other writer's update can be lost
         index = TextIndex.load(index_dir)
         before = dict(index.updates_)
         with display.status(f"adding {len(documents):,} documents…"):
             manifest = index.add(documents, replace=replace).save(index_dir)
-    _print_update(display, index_dir, manifest, before, time.perf_counter() - started, json_out)
+    _print_update(display, index_dir, manifest, before, time.perf_counter() - started, json_out, report)
 
 
 @app.command()
@@ -366,14 +371,18 @@ def remove(
     _print_update(display, index_dir, manifest, before, time.perf_counter() - started, json_out)
 
 
-def _print_update(display, index_dir, manifest: dict, before: dict, seconds: float, json_out: bool) -> None:
+def _print_update(display, index_dir, manifest: dict, before: dict, seconds: float, json_out: bool,
+                  report=None) -> None:
+    """An update's summary; with the ``report`` of the corpus it read (``add``), that too, as ``build`` shows it."""
     updates = manifest.get("updates", {})
     changed = {name: updates.get(name, 0) - before.get(name, 0) for name in ("added", "replaced", "removed")}
     summary = {"out": str(index_dir), **changed, "documents": manifest["documents"], "seconds": round(seconds, 2),
-               "since_build": updates}
+               "since_build": updates, **({"corpus": report.to_dict()} if report is not None else {})}
     if json_out:
         display.print_json(summary)
         return
+    for line in report.lines() if report is not None else []:
+        display.err.print(line)
     done = ", ".join(f"{value:,} {name}" for name, value in changed.items() if value) or "no change"
     display.out.print(f"updated {index_dir}: {done}; {manifest['documents']:,} documents ({seconds:.1f} s). "
                       f"Since the build: {display.updates_line(updates)}")
