@@ -134,6 +134,9 @@ BAD_GETS = [
     ("/similar/doc-0-000?alpha=2", 400, r"alpha: Input should be less than or equal to 1"),
     ("/similar/doc-0-000?mode=lexical&alpha=0.5", 400, "nothing to weigh in lexical mode"),
     ("/nowhere", 404, "no such endpoint: GET /nowhere"),
+    ("/search?q=space&k=%C2%B2", 400, r"k: .*integer"),  # "²": a digit to str.isdigit, not to int
+    ("/search?q=space&k=" + "9" * 5000, 400, r"k: .*integer"),
+    ("/similar/doc-0-000?k=" + "9" * 5000, 400, r"k: .*integer"),
 ]
 
 
@@ -172,6 +175,9 @@ BAD_POSTS = [
      "nothing to weigh in lexical mode"),
     (json.dumps({"queries": ["space"], "mode": "lexical", "rerank": 5}).encode(), JSON, 400, "goes with mode semantic"),
     (b"x" * 40000, JSON, 413, "the limit is"),
+    (b"[" * 5000 + b"]" * 5000, JSON, 400, "nested too deeply"),
+    (b'{"queries": [' + b"[" * 5000 + b"]" * 5000 + b"]}", JSON, 400, "nested too deeply"),
+    (b'{"queries": ["space"], "k": ' + b"9" * 5000 + b"}", JSON, 400, "a number of more than 4,300 digits"),
 ]
 
 
@@ -180,6 +186,20 @@ def test_bad_post_requests_are_4xx_with_a_json_error(client, body, headers, stat
     response = client.post("/search", content=body, headers=headers)
     assert response.status_code == status, response.text
     assert re.search(message, response.json()["error"]), response.json()
+
+
+def test_head_answers_on_the_read_endpoints(client, corpus):
+    for url in ("/health", "/info", "/search?q=space", f"/similar/{corpus.doc_ids[0]}",
+                f"/documents/{corpus.doc_ids[0]}", "/?q=space"):
+        response = client.head(url)
+        assert response.status_code == 200, url
+        assert response.content == b""
+
+
+@pytest.mark.parametrize("k", ["%C2%B2", "9" * 5000, "-1", "3.5"])
+def test_the_page_refuses_a_k_that_is_not_a_small_whole_number(client, k):
+    response = client.get(f"/?q=space&k={k}")
+    assert response.status_code == 400 and "k must be a whole number from 1 to" in response.text
 
 
 def test_wrong_method_is_405(client):

@@ -1,4 +1,5 @@
-"""Checks made before any route runs: the URL is UTF-8, and the API key when one is set."""
+"""Checks made before any route runs: the URL is UTF-8, and the API key when one is set; and HEAD answered as GET
+without the body (probes and link checkers send it to the read endpoints)."""
 
 from __future__ import annotations
 
@@ -61,4 +62,19 @@ class Guard:
                     message = "the API key is wrong"
                 headers = {"WWW-Authenticate": 'Basic realm="retrieval", charset="UTF-8"'}
                 return await error_response(401, message, headers)(scope, receive, send)
+        if scope["method"] == "HEAD":
+            return await self.app({**scope, "method": "GET"}, receive, _headers_only(send))
         return await self.app(scope, receive, send)
+
+
+def _headers_only(send):
+    """``send`` that passes a response's start (status, headers, Content-Length) and drops its body."""
+
+    async def passing(message):
+        if message["type"] == "http.response.body":
+            if message.get("more_body", False):
+                return
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    return passing

@@ -152,9 +152,10 @@ async def page(q: str = Query(""), like: str | None = Query(None), k: str = Quer
     mode = mode or None  # a bare "mode=" is no mode: the index's default
     shown = mode if mode in MODES else "hybrid"  # what the selector shows until the index is known
     try:
-        if not k.strip().isdigit():
-            raise ApiError(400, f"k must be a whole number from 1 to {state.config.max_k}; got {k!r}")
-        k = int(k)
+        digits = k.strip()
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:  # "²" is a digit to isdigit, not to int
+            raise ApiError(400, f"k must be a whole number from 1 to {state.config.max_k}; got {k[:20]!r}")
+        k = int(digits)
         live, generation = state.generation(index)  # one generation for the whole page
         headers = headers_for(live, generation)
         documents = f"{len(generation.index.index_):,} documents"

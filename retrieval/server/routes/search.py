@@ -46,7 +46,7 @@ async def _json_body(request: Request, limit: int):
         raise ApiError(415, f"POST /search takes a JSON body (Content-Type: application/json); got "
                             f"{kind or 'no Content-Type'}")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the body is {int(declared):,} bytes; the limit is {limit:,}")
     body = bytearray()
     async for chunk in request.stream():
@@ -59,6 +59,10 @@ async def _json_body(request: Request, limit: int):
         raise ApiError(400, "the body is not UTF-8") from None
     except json.JSONDecodeError as err:
         raise ApiError(400, f"the body is not valid JSON: {err}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is nested too deeply") from None
+    except ValueError:  # what json.loads raises besides a decoding error: an integer Python will not convert
+        raise ApiError(400, "the body holds a number of more than 4,300 digits") from None
 
 
 @router.post("/search", response_model=BatchResponse, responses=ERRORS, openapi_extra=BATCH_BODY)
