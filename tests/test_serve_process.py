@@ -101,7 +101,7 @@ def test_a_port_in_use_is_a_one_line_error(bundle_dir):
     (["--index", "=dir"], "--index takes NAME=DIR"),
     (["DIR", "--index", "default=DIR"], "two indexes are named 'default'"),
     (["/no/such/index"], "no index at /no/such/index"),
-    (["DIR", "--host", "0.0.0.0"], "give an --api-key"),
+    (["DIR", "--host", "0.0.0.0"], "give a key in RETRIEVAL_API_KEY"),
     (["DIR", "--api-key", "short"], "at least 16 characters"),
     (["DIR", "--max-batch", "0"], "--max-batch must be positive"),
     (["DIR", "--workers", "0"], "--workers must be at least 1"),
@@ -122,3 +122,10 @@ def test_help_states_the_limits():
     for flag in ("--max-k", "--max-query-bytes", "--max-batch", "--api-key", "--host"):
         assert flag in result.stdout
     assert "127.0.0.1" in result.stdout and "65536" in result.stdout
+
+
+def test_the_key_is_taken_from_the_environment(bundle_dir, monkeypatch):
+    """RETRIEVAL_API_KEY is read like --api-key (and checked like it), keeping the key out of the process list."""
+    monkeypatch.setenv("RETRIEVAL_API_KEY", "short")
+    result = run_cli("serve", bundle_dir, "--host", "0.0.0.0")
+    assert result.exit_code == 1 and "the API key (RETRIEVAL_API_KEY or --api-key) must be at least 16" in result.stderr

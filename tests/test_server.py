@@ -229,7 +229,7 @@ def test_the_api_key(keyed, corpus):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(host="0.0.0.0"), "give an --api-key"),
+    (dict(host="0.0.0.0"), "give a key in RETRIEVAL_API_KEY"),
     (dict(host="192.168.1.5"), "lets other machines reach the index"),
     (dict(api_key="short"), "at least 16 characters"),
     (dict(port=0), "--port must be"),
