@@ -9,9 +9,11 @@ cores the median of five runs went from about 1,000 to about 1,470 requests/s.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -20,7 +22,12 @@ from retrieval.config import ServeConfig
 from retrieval.errors import RetrievalError
 
 log = logging.getLogger("retrieval.server")
-RESTART_PAUSE = 1.0  # seconds before a worker that died is started again
+# a worker that dies is started again after a pause that doubles while it keeps dying within STARTUP_SECONDS of
+# its start; once it has done so after the last pause, the server stops (a worker that cannot start, say because
+# its index no longer loads, would otherwise restart every second, each a full interpreter start and a traceback)
+RESTART_PAUSES = (1.0, 2.0, 4.0, 8.0, 16.0)
+STARTUP_SECONDS = 30.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _listening_socket(host: str, port: int, share: bool = True) -> socket.socket:
@@ -45,13 +52,26 @@ def check_port(host: str, port: int) -> None:
     _listening_socket(host, port, share=False).close()
 
 
-def _worker(paths: dict, settings: dict, options: dict) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Have the kernel send this process SIGTERM when its parent dies (Linux), so that workers never outlive a
+    killed server and keep its port; exit now if the parent is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's own signal handlers stop the workers
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(0)
+
+
+def _worker(paths: dict, settings: dict, options: dict, parent: int) -> None:
     """One worker process: load the indexes, bind its own socket, serve until SIGTERM or SIGINT."""
     import uvicorn
 
     from indexing import set_search_threads
     from retrieval.server.app import create_app, load_indexes
 
+    _exit_with_parent(parent)
     set_search_threads(1)
     config = ServeConfig(**settings)
     app = create_app(load_indexes(paths), config)
@@ -62,33 +82,60 @@ def _worker(paths: dict, settings: dict, options: dict) -> None:
 def serve_with_workers(paths: dict, config: ServeConfig, workers: int, options: dict) -> None:
     """Run ``workers`` processes until SIGTERM or SIGINT, which each finishes its requests in flight.
 
-    A worker that dies otherwise is started again after ``RESTART_PAUSE`` seconds.
+    A worker that dies otherwise is started again (see ``RESTART_PAUSES``); one that cannot start stops the
+    server with a RetrievalError. Workers exit when this process dies, however it dies.
     """
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited locks or threads
-    arguments = ({name: str(path) for name, path in paths.items()}, dataclasses.asdict(config), options)
-    stopping = []
+    arguments = ({name: str(path) for name, path in paths.items()}, dataclasses.asdict(config), options, os.getpid())
 
     def start(number: int):
         process = context.Process(target=_worker, args=arguments, name=f"retrieval-worker-{number}", daemon=False)
         process.start()
         return process
 
-    def stop(signum, frame):
+    supervise(start, workers)
+
+
+def supervise(start, workers: int, clock=time.monotonic, sleep=time.sleep) -> None:
+    """Start ``workers`` processes with ``start(number)`` and keep them running until SIGTERM or SIGINT.
+
+    ``start`` returns an object with ``is_alive()``, ``exitcode``, ``terminate()`` and ``join()``
+    (a ``multiprocessing.Process``). Raises RetrievalError, having stopped the others, once a worker has died
+    within ``STARTUP_SECONDS`` of its start ``len(RESTART_PAUSES) + 1`` times in a row.
+    """
+    stopping, told = [], set()
+
+    def stop(signum=None, frame=None):
         stopping.append(signum)
         for process in processes:
-            if process.is_alive():
+            if process.is_alive() and id(process) not in told:  # a second SIGTERM would cut uvicorn's drain short
+                told.add(id(process))
                 process.terminate()  # SIGTERM: uvicorn finishes the requests in flight, then exits
 
     processes = [start(number) for number in range(workers)]
+    started, failures = [clock()] * workers, [0] * workers
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while not stopping:
             for number, process in enumerate(processes):
-                if not process.is_alive() and not stopping:
-                    log.error("worker %d exited with %s; starting it again", number, process.exitcode)
-                    time.sleep(RESTART_PAUSE)
-                    processes[number] = start(number)
-            time.sleep(0.2)
+                if process.is_alive() or stopping:
+                    continue
+                failures[number] = failures[number] + 1 if clock() - started[number] < STARTUP_SECONDS else 1
+                if failures[number] > len(RESTART_PAUSES):
+                    stop()
+                    for other in processes:
+                        other.join()
+                    raise RetrievalError(f"worker {number} failed {failures[number]} times in a row within "
+                                         f"{STARTUP_SECONDS:g} s of starting (last exit code {process.exitcode}); "
+                                         "the server stopped: its log above says why")
+                pause = RESTART_PAUSES[failures[number] - 1]
+                log.error("worker %d exited with %s; starting it again in %g s", number, process.exitcode, pause)
+                sleep(pause)
+                if stopping:  # a stop signal came during the pause
+                    break
+                processes[number], started[number] = start(number), clock()
+            sleep(0.2)
+        stop()  # again: a worker started as the signal came was not yet in the list
         for process in processes:
             process.join()
     finally:
