@@ -53,10 +53,12 @@ class Guard:
         problem = url_problem(scope)
         if problem:
             return await error_response(400, problem)(scope, receive, send)
-        if self.key is not None and scope["path"] not in OPEN_PATHS:
+        if self.key is not None:
             given = presented_key(dict(scope["headers"]))
             # compare_digest takes the same time wherever the strings differ
-            if given is None or not hmac.compare_digest(given, self.key):
+            keyed = given is not None and hmac.compare_digest(given, self.key)
+            scope.setdefault("state", {})["keyed"] = keyed  # what an open path may show (request.state.keyed)
+            if not keyed and scope["path"] not in OPEN_PATHS:
                 message = "this server needs an API key: send it as X-API-Key or Authorization: Bearer"
                 if given is not None:
                     message = "the API key is wrong"

@@ -43,6 +43,10 @@ def _stamp(path: Path) -> tuple:
     return directory.st_dev, directory.st_ino, manifest.st_ino, manifest.st_mtime_ns, manifest.st_size
 
 
+# seconds before a directory that failed to load is tried again, while it stays as it is (a change: at once)
+RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
+
+
 class LiveIndex:
     """A served index directory and the generation of it that answers.
 
@@ -64,6 +68,7 @@ class LiveIndex:
     def __init__(self, name: str, path):
         self.name, self.path = name, Path(path)
         self.reload_error: str | None = None
+        self._failures, self._retry_at = 0, 0.0
         self._seen = self._stamp_or_none()
         self.current = self._load()
 
@@ -77,25 +82,48 @@ class LiveIndex:
         index = TextIndex.load(self.path)
         return Generation(index, generation_id(index.manifest_), time.time())
 
-    def refresh(self) -> bool:
-        """Load the directory again if it changed since it was last read; True if a new generation answers."""
+    def refresh(self, now: float | None = None) -> bool:
+        """Load the directory again if it changed since it was last read, or if its last load failed and the
+        time to retry it has come (``RETRY_SECONDS``); True if a new generation answers.
+
+        Any failure to load keeps the current generation answering and shows in ``reload_error``.
+        """
+        now = time.monotonic() if now is None else now
         stamp = self._stamp_or_none()
-        if stamp is None or stamp == self._seen:  # None: gone for a moment (a swap by two renames)
+        if stamp is None:  # gone for a moment (a swap by two renames)
             return False
+        if stamp == self._seen and (self.reload_error is None or now < self._retry_at):
+            return False
+        if stamp != self._seen:
+            self._failures = 0
         self._seen = stamp
         try:
             loaded = self._load()
-        except (IndexingError, RetrievalError, OSError) as err:
-            self.reload_error = str(err)
-            log.warning("index %r: keeping generation %s; the rebuilt directory cannot be loaded: %s",
-                        self.name, self.current.id, err)
+        except Exception as err:  # of any kind: the generation answering must outlive whatever the new one holds
+            self._failures += 1
+            self._retry_at = now + RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS)) - 1]
+            known = isinstance(err, (IndexingError, RetrievalError, OSError))
+            self.reload_error = str(err) if known else f"{type(err).__name__}: {err}"
+            log.warning("index %r: keeping generation %s; the rebuilt directory cannot be loaded (try %d, next in "
+                        "%g s): %s", self.name, self.current.id, self._failures, self._retry_at - now,
+                        self.reload_error)
             return False
-        self.reload_error = None
+        self.reload_error, self._failures = None, 0
         if loaded.id == self.current.id:
             return False
         previous, self.current = self.current, loaded
         log.info("index %r: generation %s answers (was %s)", self.name, loaded.id, previous.id)
         return True
+
+    def shown_error(self, with_paths: bool) -> str | None:
+        """``reload_error`` for ``/health``: the index directory's path replaced by the index's name unless
+        ``with_paths`` (a client without the API key learns no filesystem path)."""
+        if self.reload_error is None or with_paths:
+            return self.reload_error
+        shown = self.reload_error
+        for path in sorted({str(self.path), str(self.path.absolute()), str(self.path.resolve())}, key=len, reverse=True):
+            shown = shown.replace(path, f"<index {self.name}>")
+        return shown
 
 
 class Watcher:

@@ -67,13 +67,14 @@ class DocumentResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str
+    status: str = Field(description="ok; or degraded while a rebuilt directory cannot be loaded (see reload_error).")
     index: str
     generation: str = Field(description="Identifies the loaded build; changes when the directory is rebuilt.")
     documents: int
     loaded_at: float = Field(description="When this generation was loaded (Unix time).")
     reload_error: str | None = Field(description="Why a rebuilt directory could not be loaded (the previous "
-                                                 "generation goes on answering).")
+                                                 "generation goes on answering; it is tried again after 1, 2, 4 … "
+                                                 "60 s); without the API key, paths are replaced by the index name.")
 
 
 class ErrorResponse(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from retrieval.server.errors import json_response
 from retrieval.server.schemas import ErrorResponse, HealthResponse
@@ -20,9 +20,12 @@ async def info(index: str | None = IndexParam, state: Served = Depends(served)):
 
 
 @router.get("/health", response_model=HealthResponse, responses={404: {"model": ErrorResponse}})
-async def health(index: str | None = IndexParam, state: Served = Depends(served)):
-    """200 while the server answers, with the generation of the index that answers."""
+async def health(request: Request, index: str | None = IndexParam, state: Served = Depends(served)):
+    """200 while the server answers, with the generation of the index that answers: status ``ok``, or
+    ``degraded`` while a rebuilt directory cannot be loaded (``reload_error`` says why; it is retried)."""
     live, generation = state.generation(index)
-    body = {"status": "ok", "index": live.name, "generation": generation.id, "documents": len(generation.index.index_),
-            "loaded_at": round(generation.loaded_at, 3), "reload_error": live.reload_error}
+    with_paths = state.config.api_key is None or getattr(request.state, "keyed", False)
+    body = {"status": "degraded" if live.reload_error else "ok", "index": live.name, "generation": generation.id,
+            "documents": len(generation.index.index_), "loaded_at": round(generation.loaded_at, 3),
+            "reload_error": live.shown_error(with_paths)}
     return json_response(body, headers=headers_for(live, generation))
