@@ -256,4 +256,10 @@ def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str, mmap: 
     doc_ids = list(doc_ids)
     if raw.ntotal != len(doc_ids):
         raise IndexingError(f"{path} holds {raw.ntotal} {unit} but the id list has {len(doc_ids)} ids")
+    if hasattr(raw, "id_map"):  # every index this library writes: the i-th stored code has id (position) i
+        ids = faiss.vector_to_array(raw.id_map)
+        if len(ids) != raw.ntotal or not np.array_equal(ids, np.arange(raw.ntotal, dtype=ids.dtype)):
+            raise IndexingError(f"{path} is damaged: its {what}'s ids are not the positions 0 to {raw.ntotal - 1} in "
+                                "order (out of range, repeated or permuted ids would give wrong answers); rebuild "
+                                "the index")
     return raw, doc_ids

@@ -231,7 +231,11 @@ class Bundled:
         index._loaded_generation = generation_of(manifest)
         index.encoder_ = index._load_encoder(reader)
         doc_ids = _check_ids(reader.read_json(COMMON_FILES["doc_ids"]), path)
-        index.index_ = read_index(reader.faiss_path(COMMON_FILES["index"]), doc_ids, manifest["metric"], mmap=mmap)
+        faiss_path = reader.faiss_path(COMMON_FILES["index"])
+        try:
+            index.index_ = read_index(faiss_path, doc_ids, manifest["metric"], mmap=mmap)
+        except IndexingError as err:  # it names the descriptor FAISS read through: name the bundle's file
+            raise IndexingError(str(err).replace(faiss_path, str(path / COMMON_FILES["index"]))) from None
         index._rows = _read_rows(reader, len(doc_ids))
         index._stored_need = ((len(doc_ids), True) if index._rows is None
                               else (int(index._rows.max()) + 1 if len(index._rows) else 0, False))

@@ -80,3 +80,32 @@ def test_an_oversized_manifest_is_not_read(copy_dir):
         handle.truncate(100 << 20)
     with pytest.raises(IndexingError, match="manifest.json has 104857600 bytes, more than a manifest can hold"):
         _load(copy_dir)
+
+
+def _rewrite_ids(path, change) -> None:
+    """Give the bundle's FAISS index the ids ``change(ids)`` and record the new file in the manifest (a writer's
+    bug, not damage on disk: the checksums agree)."""
+    import json
+
+    import faiss
+    import numpy as np
+
+    from indexing.bundle import sha256_file
+
+    raw = faiss.read_index(str(path / "index.faiss"))
+    ids = change(faiss.vector_to_array(raw.id_map).copy())
+    faiss.copy_array_to_vector(np.ascontiguousarray(ids, dtype=np.int64), raw.id_map)
+    raw.construct_rev_map()
+    faiss.write_index(raw, str(path / "index.faiss"))
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["index.faiss"] = {"bytes": (path / "index.faiss").stat().st_size,
+                                        "sha256": sha256_file(path / "index.faiss")}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("change", [lambda ids: ids[::-1], lambda ids: ids + len(ids), lambda ids: ids * 0])
+def test_faiss_ids_that_are_not_the_positions_are_refused(copy_dir, change):
+    _rewrite_ids(copy_dir, change)  # permuted, out of range, repeated
+    with pytest.raises(IndexingError, match=r"index/index.faiss is damaged: its FAISS index's ids are not the positions "
+                                            r"0 to 99 in order"):
+        _load(copy_dir)
