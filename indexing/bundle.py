@@ -121,6 +121,13 @@ def _swap_into_place(staged: Path, out_dir: Path) -> None:
         os.close(fd)
 
 
+def index_target(out_dir) -> Path:
+    """The directory a save replaces: ``out_dir`` as an absolute path, or, if it is a symbolic link, the
+    directory it leads to (the target is replaced, and the link keeps leading to it, now the new generation)."""
+    out_dir = Path(out_dir).absolute()
+    return out_dir.resolve() if out_dir.is_symlink() else out_dir
+
+
 def generation_of(manifest: dict) -> str:
     """A generation's id: a digest of its manifest, which lists every file's sha256 (same bytes, same id)."""
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
@@ -148,7 +155,7 @@ def staged_bundle(out_dir: Path, unchanged_since: str | None = None, wait: float
     """
     from indexing.lock import writer_lock
 
-    out_dir = Path(out_dir).absolute()
+    out_dir = index_target(out_dir)
     with writer_lock(out_dir, wait):
         _check_replaceable(out_dir)
         out_dir.parent.mkdir(parents=True, exist_ok=True)

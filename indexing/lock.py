@@ -31,8 +31,11 @@ POLL_SECONDS = 0.05
 
 
 def lock_path(index_dir) -> Path:
-    """The lock file of the index at ``index_dir``: ``.NAME.lock`` beside it."""
-    index_dir = Path(index_dir).absolute()
+    """The lock file of the index at ``index_dir``: ``.NAME.lock`` beside it (beside the directory a symbolic
+    link leads to, so that writers through a link and through the target take the same lock)."""
+    from indexing.bundle import index_target
+
+    index_dir = index_target(index_dir)
     return index_dir.with_name(f".{index_dir.name}.lock")
 
 

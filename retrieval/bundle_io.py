@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from indexing import BundleReader, IndexingError, generation_of, read_index, staged_bundle, write_manifest
+from indexing.bundle import index_target
 from retrieval.runtime.encoder import Encoder
 
 COMMON_FILES = {"encoder": "encoder.keras", "steps": "encoder.json", "weights": "encoder.npz",
@@ -178,7 +179,7 @@ class Bundled:
         """
         self._check_fitted()
         loaded = getattr(self, "_path", None)
-        same = loaded is not None and Path(path).absolute() == Path(loaded).absolute()
+        same = loaded is not None and index_target(path) == index_target(loaded)
         with staged_bundle(Path(path), unchanged_since=self._loaded_generation if same else None, wait=wait) as staged:
             linked = self._write_keras(staged, "encoder", COMMON_FILES["encoder"])
             (staged / COMMON_FILES["steps"]).write_text(json.dumps(self.encoder_.spec()))

@@ -154,3 +154,29 @@ def test_writers_contending_never_overlap(tmp_path):
         thread.join()
     assert counter.read_text() == "100"
 
+
+
+def test_an_update_through_a_symbolic_link_replaces_the_target_and_keeps_the_link(copy_dir, tmp_path, corpus):
+    links = tmp_path / "links"
+    links.mkdir()
+    link = links / "current"
+    link.symlink_to(copy_dir)
+    result = run_cli("remove", link, corpus.doc_ids[0])
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and link.resolve() == copy_dir.resolve()  # still a link, to the same directory
+    assert corpus.doc_ids[0] not in _doc_ids(copy_dir)  # which holds the update
+    assert list(links.iterdir()) == [link]  # nothing staged or left beside the link
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nor beside the target
+    holder = _holder(copy_dir, 30)  # a writer of the target holds the link's writers off too
+    try:
+        result = run_cli("remove", link, corpus.doc_ids[1])
+        assert result.exit_code == 1 and "is being written by process" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    from retrieval.text.index import TextIndex
+
+    first, second = TextIndex.load(link), TextIndex.load(copy_dir)  # one update through each name
+    first.remove([corpus.doc_ids[2]]).save(link)
+    with pytest.raises(IndexingError, match="changed since this update loaded it"):
+        second.remove([corpus.doc_ids[3]]).save(copy_dir)
