@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -103,6 +104,14 @@ def fitted(corpus):
 def bundle_dir(tmp_path_factory, fitted):
     path = tmp_path_factory.mktemp("bundles") / "tiny"
     fitted.save(path)
+    return path
+
+
+@pytest.fixture
+def copy_dir(tmp_path, bundle_dir):
+    """A copy of the tiny bundle in this test's own directory, to update or damage."""
+    path = tmp_path / "index"
+    shutil.copytree(bundle_dir, path)
     return path
 
 

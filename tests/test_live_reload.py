@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,13 +13,6 @@ from retrieval.server.app import create_app
 from retrieval.server.live import RETRY_SECONDS, LiveIndex
 
 KEY = "k" * 12 + "-secret-key"
-
-
-@pytest.fixture
-def copy_dir(tmp_path, bundle_dir):
-    path = tmp_path / "index"
-    shutil.copytree(bundle_dir, path)
-    return path
 
 
 def _list_a_missing_file(path) -> bytes:

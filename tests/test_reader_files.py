@@ -13,13 +13,6 @@ from conftest import run_cli
 from indexing import IndexingError
 
 
-@pytest.fixture
-def copy_dir(tmp_path, bundle_dir):
-    path = tmp_path / "index"
-    shutil.copytree(bundle_dir, path)
-    return path
-
-
 def _load(path):
     from retrieval.text.index import TextIndex
 

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from conftest import make_corpus, run_cli, write_jsonl
 from retrieval.errors import RetrievalError
-
-
-@pytest.fixture
-def copy_dir(tmp_path, bundle_dir):
-    path = tmp_path / "index"
-    shutil.copytree(bundle_dir, path)
-    return path
 
 
 @pytest.fixture(scope="module")

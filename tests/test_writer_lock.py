@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,13 +18,6 @@ from indexing import IndexingError, writer_lock
 ROOT = Path(__file__).resolve().parents[1]
 HOLD = ("import sys, time; from indexing.lock import writer_lock\n"
         "with writer_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))\n")
-
-
-@pytest.fixture
-def copy_dir(tmp_path, bundle_dir):
-    path = tmp_path / "index"
-    shutil.copytree(bundle_dir, path)
-    return path
 
 
 def _doc_ids(path) -> list:
