@@ -144,6 +144,12 @@ def rebuild_run(port, directory, original, other, texts, clients, per_client, ma
             "old_generation_answered_after_swap_s": max(lags)}
 
 
+def _interleaved(modes: list, repeats: int):
+    """Each of ``modes`` ``repeats`` times, round by round: in the given order in even rounds, reversed in odd."""
+    for round_ in range(repeats):
+        yield from modes if round_ % 2 == 0 else modes[::-1]
+
+
 def mode_runs(port: int, pid: int, texts, args) -> list[dict]:
     """Every mode's loads on a running server, interleaved: ``--repeats`` rounds, each running every mode's
     singles, modes in the given order in even rounds and reversed in odd ones (so that a slow spell of the
@@ -153,22 +159,20 @@ def mode_runs(port: int, pid: int, texts, args) -> list[dict]:
     the modes go in the given order, so semantic's is read before any other mode's query touched BM25's files.
     """
     singles, batches, memory = {m: [] for m in args.modes}, {m: [] for m in args.modes}, {}
-    for round_ in range(args.repeats):
-        for mode in args.modes if round_ % 2 == 0 else args.modes[::-1]:
-            if not singles[mode]:
-                run_load(port, single_requests(texts, 50, mode), args.clients, args.max_seconds)  # warm-up
-            run = run_load(port, single_requests(texts, args.requests, mode), args.clients, args.max_seconds)
-            singles[mode].append(stats([r.seconds for r in run.responses], len(run.responses), run.wall,
-                                       errors_of(run)))
-            if mode not in memory:
-                memory[mode] = process_memory(pid)
-    for round_ in range(args.repeats):
-        for mode in args.modes if round_ % 2 == 0 else args.modes[::-1]:
-            run = run_load(port, batch_requests(texts, args.batches, args.batch_size, mode), args.clients,
-                           args.max_seconds)
-            batches[mode].append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall,
-                                          errors_of(run)),
-                                  "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
+    for mode in _interleaved(args.modes, args.repeats):
+        if not singles[mode]:
+            run_load(port, single_requests(texts, 50, mode), args.clients, args.max_seconds)  # warm-up
+        run = run_load(port, single_requests(texts, args.requests, mode), args.clients, args.max_seconds)
+        singles[mode].append(stats([r.seconds for r in run.responses], len(run.responses), run.wall,
+                                   errors_of(run)))
+        if mode not in memory:
+            memory[mode] = process_memory(pid)
+    for mode in _interleaved(args.modes, args.repeats):
+        run = run_load(port, batch_requests(texts, args.batches, args.batch_size, mode), args.clients,
+                       args.max_seconds)
+        batches[mode].append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall,
+                                      errors_of(run)),
+                              "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
     return [{"mode": mode, "single": median_run(singles[mode], "per_second"),
              "batch": median_run(batches[mode], "queries_per_second"),
              "runs": {"single": singles[mode], "batch": batches[mode]}, "memory": memory[mode]} for mode in args.modes]
@@ -296,11 +300,11 @@ def main() -> None:
         parser.error(f"{args.index} has no lexical index: only --modes semantic")
     other = Path(args.rebuild_with) if args.rebuild_with and Path(args.rebuild_with).is_dir() else None
     expected = {}
-    from retrieval.server.live import generation_id
+    from indexing import generation_of
 
     for path in [args.index] + ([other] if other else []):
         loaded = TextIndex.load(path)
-        expected[generation_id(loaded.manifest_)] = {t: [h.doc_id for h in hits]
+        expected[generation_of(loaded.manifest_)] = {t: [h.doc_id for h in hits]
                                                      for t, hits in zip(texts, (loaded.search([t], K)[0] for t in texts))}
     row = {"index": str(args.index), "documents": len(index.index_), "clients": args.clients, "queries": len(texts),
            "words": args.words or None, "query_bytes_mean": round(float(np.mean([len(t.encode()) for t in texts]))),

@@ -27,6 +27,7 @@ import faiss
 import numpy as np
 
 from indexing.errors import IndexingError
+from indexing.lock import index_target, writer_lock
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -121,13 +122,6 @@ def _swap_into_place(staged: Path, out_dir: Path) -> None:
         os.close(fd)
 
 
-def index_target(out_dir) -> Path:
-    """The directory a save replaces: ``out_dir`` as an absolute path, or, if it is a symbolic link, the
-    directory it leads to (the target is replaced, and the link keeps leading to it, now the new generation)."""
-    out_dir = Path(out_dir).absolute()
-    return out_dir.resolve() if out_dir.is_symlink() else out_dir
-
-
 def generation_of(manifest: dict) -> str:
     """A generation's id: a digest of its manifest, which lists every file's sha256 (same bytes, same id)."""
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
@@ -153,8 +147,6 @@ def staged_bundle(out_dir: Path, unchanged_since: str | None = None, wait: float
     another writer's. ``wait``: seconds to wait for another writer's lock
     (``indexing.lock.writer_lock``, which a caller may already hold).
     """
-    from indexing.lock import writer_lock
-
     out_dir = index_target(out_dir)
     with writer_lock(out_dir, wait):
         _check_replaceable(out_dir)

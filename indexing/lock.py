@@ -30,11 +30,16 @@ _held: dict[tuple[str, int], int] = {}  # (lock file, thread) -> depth: a holder
 POLL_SECONDS = 0.05
 
 
+def index_target(index_dir) -> Path:
+    """The directory a save replaces: ``index_dir`` as an absolute path, or, if it is a symbolic link, the
+    directory it leads to (the target is replaced, and the link keeps leading to it, now the new generation)."""
+    index_dir = Path(index_dir).absolute()
+    return index_dir.resolve() if index_dir.is_symlink() else index_dir
+
+
 def lock_path(index_dir) -> Path:
     """The lock file of the index at ``index_dir``: ``.NAME.lock`` beside it (beside the directory a symbolic
     link leads to, so that writers through a link and through the target take the same lock)."""
-    from indexing.bundle import index_target
-
     index_dir = index_target(index_dir)
     return index_dir.with_name(f".{index_dir.name}.lock")
 

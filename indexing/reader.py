@@ -70,9 +70,10 @@ class BundleReader:
         self._finalizer = weakref.finalize(self, _close, self._fds, self._dir)
         try:
             manifest_fd = self._open(MANIFEST_NAME, f"{self.path} is not a saved index: {MANIFEST_NAME} is missing")
-            if os.fstat(manifest_fd).st_size > MAX_MANIFEST_BYTES:
-                raise IndexingError(f"{self.path} is damaged: {MANIFEST_NAME} has {os.fstat(manifest_fd).st_size} "
-                                    f"bytes, more than a manifest can hold; rebuild the index")
+            size = os.fstat(manifest_fd).st_size
+            if size > MAX_MANIFEST_BYTES:
+                raise IndexingError(f"{self.path} is damaged: {MANIFEST_NAME} has {size} bytes, more than a "
+                                    "manifest can hold; rebuild the index")
             self.manifest = parse_manifest(_read_fd(manifest_fd), self.path)
             self.require(required)
             for name in self.manifest["files"]:
@@ -117,9 +118,10 @@ class BundleReader:
     def read_bytes(self, name: str) -> bytes:
         """The whole file, after checking its size (before reading it) and sha256."""
         fd, entry = self._fd(name), self.manifest["files"][name]
-        if os.fstat(fd).st_size != entry["bytes"]:  # a damaged file is not read into memory to find it so
-            check_file(self.path, name, entry, os.fstat(fd).st_size, lambda: "")
-        return self._verify(name, _read_fd(fd))
+        size = os.fstat(fd).st_size
+        if size != entry["bytes"]:  # a damaged file is not read into memory to find it so: check_file names it
+            check_file(self.path, name, entry, size, lambda: "")
+        return self._verify(name, os.pread(fd, size, 0))
 
     def read_json(self, name: str):
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from indexing import BundleReader, IndexingError, generation_of, read_index, staged_bundle, write_manifest
-from indexing.bundle import index_target
+from indexing.lock import index_target
 from retrieval.runtime.encoder import Encoder
 
 COMMON_FILES = {"encoder": "encoder.keras", "steps": "encoder.json", "weights": "encoder.npz",

@@ -136,19 +136,21 @@ class LexicalIndex:
         tokens = set(words)
         if self.pair_weight > 0 and self.n_pairs and len(tokens) < PAIR_QUERY_WORDS:
             tokens.update(pair_terms(words))
-        wanted = np.array(sorted(tokens), dtype=TERM_DTYPE)
-        if not len(wanted) or not self.n_terms:
-            return np.empty(0, np.int64)
-        found = np.minimum(np.searchsorted(self.terms, wanted), self.n_terms - 1)
-        return found[self.terms[found] == wanted].astype(np.int64, copy=False)
+        found, known = self._lookup(np.array(sorted(tokens), dtype=TERM_DTYPE))
+        return found[known]
 
     def _numbers(self, wanted: np.ndarray) -> np.ndarray:
         """The term number of each of ``wanted`` (``TERM_DTYPE``), -1 for one the vocabulary lacks, int64."""
+        found, known = self._lookup(wanted)
+        return np.where(known, found, -1)
+
+    def _lookup(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of ``wanted`` (``TERM_DTYPE``) is or would go in the vocabulary (int64, clipped to it), and
+        whether it is there (bool): a query's few numpy calls."""
         if not len(wanted) or not self.n_terms:
-            return np.full(len(wanted), -1, dtype=np.int64)
-        found = np.searchsorted(self.terms, wanted)
-        found[found == self.n_terms] = 0
-        return np.where(self.terms[found] == wanted, found, -1).astype(np.int64)
+            return np.zeros(len(wanted), np.int64), np.zeros(len(wanted), bool)
+        found = np.minimum(np.searchsorted(self.terms, wanted), self.n_terms - 1).astype(np.int64, copy=False)
+        return found, self.terms[found] == wanted
 
     def word_count(self, term_ids: np.ndarray) -> int:
         """How many of ``term_ids`` (from ``term_ids``) are words rather than word pairs."""
@@ -295,7 +297,7 @@ class LexicalIndex:
             if len(sample) > passing:
                 threshold = np.partition(sample, len(sample) - passing)[len(sample) - passing]
                 rows = np.flatnonzero(scratch >= threshold)
-                if (len(rows) if self._live is None else int(np.count_nonzero(self._live[rows]))) >= k:
+                if self._live_count(rows) >= k:
                     return rows, scratch[rows]
         rows = np.flatnonzero(scratch)
         return rows, scratch[rows]
@@ -318,11 +320,15 @@ class LexicalIndex:
             passing = wanted // step + 1  # in sampled postings
             threshold = np.partition(sample, len(sample) - passing)[len(sample) - passing]
             rows = np.sort(touched[scores >= threshold])
-            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]
-            if (len(rows) if self._live is None else int(np.count_nonzero(self._live[rows]))) >= k:
+            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))]  # distinct: np.unique costs more here
+            if self._live_count(rows) >= k:
                 return rows, scratch[rows]
         rows = np.unique(touched)
         return rows, scratch[rows]
+
+    def _live_count(self, rows: np.ndarray) -> int:
+        """How many of the stored ``rows`` (distinct) are live documents."""
+        return len(rows) if self._live is None else int(np.count_nonzero(self._live[rows]))
 
     def top(self, text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best positions for ``text`` and their scores, best first (fewer when fewer match)."""
@@ -344,11 +350,6 @@ def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarra
         positions, scores = positions[part], scores[part]
     order = np.lexsort((positions, -scores))[:k]
     return positions[order], scores[order]
-
-
-def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The indices ``start, start + 1, ..., start + count - 1`` of each span, one span after another (int64)."""
-    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
 
 
 def check_pair_weight(weight) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from retrieval.errors import RetrievalError
 from retrieval.runtime.analysis import TERM_DTYPE, Analyzer, pair_terms
-from retrieval.runtime.lexical import LexicalIndex, check_bm25, check_pair_weight, spans
+from retrieval.runtime.lexical import LexicalIndex, check_bm25, check_pair_weight
 
 _CHUNK = 1 << 22  # postings weighed at a time
 
@@ -154,3 +154,8 @@ def appended(index: LexicalIndex, other: LexicalIndex) -> LexicalIndex:
     rows[their_dest], impact[their_dest] = np.asarray(other.rows) + index.n_stored, other.impact
     return LexicalIndex(terms, indptr, rows, impact, np.concatenate([index.lengths, other.lengths]), index.avgdl,
                         index.k1, index.b, index.analyzer, index.pair_weight)
+
+
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices ``start, start + 1, ..., start + count - 1`` of each span, one span after another (int64)."""
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))

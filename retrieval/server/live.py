@@ -33,10 +33,6 @@ class Generation(NamedTuple):
     loaded_at: float  # time.time()
 
 
-def generation_id(manifest: dict) -> str:
-    return generation_of(manifest)
-
-
 def _stamp(path: Path) -> tuple:
     """What changes when a directory is swapped or its manifest rewritten."""
     directory, manifest = os.stat(path), os.stat(path / MANIFEST_NAME)
@@ -80,7 +76,7 @@ class LiveIndex:
 
     def _load(self) -> Generation:
         index = TextIndex.load(self.path)
-        return Generation(index, generation_id(index.manifest_), time.time())
+        return Generation(index, generation_of(index.manifest_), time.time())
 
     def refresh(self, now: float | None = None) -> bool:
         """Load the directory again if it changed since it was last read, or if its last load failed and the

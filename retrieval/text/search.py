@@ -60,13 +60,13 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     def analyse(i: int) -> None:
         term_ids[i] = lexical.term_ids(texts[i])
         words[i] = lexical.word_count(term_ids[i])
-        weights[i] = alpha if alpha is not None else index.fusion_.alpha(words[i])
+        weights[i] = _weight(index, words[i], alpha)
 
     for i, text in enumerate(texts):  # a few words are analysed first: those that weigh nothing on the codes
         if mode == "lexical" or len(text.split()) <= FEW_WORDS:
             analyse(i)
             if mode == "lexical" or weights[i] <= 0:  # BM25's alone, without a TF-IDF row or a code (each costs more)
-                results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weights[i], n_known=words[i])
+                results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weights[i], None, words[i])
     pending = np.array([i for i in range(len(texts)) if results[i] is None], dtype=np.int64)
     if not len(pending):
         return results
@@ -106,11 +106,12 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     return results
 
 
-def _weight(index, lexical, term_ids, alpha) -> float:
-    return alpha if alpha is not None else index.fusion_.alpha(lexical.word_count(term_ids))
+def _weight(index, words: int, alpha) -> float:
+    """The codes' weight for a query of ``words`` distinct words: ``alpha``, or the index's for that length."""
+    return alpha if alpha is not None else index.fusion_.alpha(words)
 
 
-def _bm25_alone(index, lexical, term_ids, k: int, mode: str, weight: float, code=None, n_known=None) -> HitList:
+def _bm25_alone(index, lexical, term_ids, k: int, mode: str, weight: float, code, n_known: int) -> HitList:
     """A query's hits by BM25 alone: in lexical mode, or hybrid where the codes weigh nothing (their scores are
     given where the query has a ``code``) or the query has no TF-IDF term."""
     positions, scores, _ = lexical.ranked(term_ids, k)
@@ -118,7 +119,6 @@ def _bm25_alone(index, lexical, term_ids, k: int, mode: str, weight: float, code
     fused = scores
     if mode == "hybrid" and len(scores):  # normalised(scores, 0.0) times BM25's weight: the first is the best
         fused = (scores * np.float32(1 / scores[0]) if scores[0] > 0 else np.ones_like(scores)) * np.float32(1 - weight)
-    n_known = lexical.word_count(term_ids) if n_known is None else n_known
     return HitList(_hits(index, positions, fused, semantic, scores), n_known, mode)
 
 
@@ -165,11 +165,10 @@ def _fused(index, code, proposed, lexical, term_ids, depth: int, alpha: float, s
 
 def _hits(index, positions, scores, semantic, lexical) -> list:
     """Hits of positions (best first), each with its fused score and its sides' scores (None where unused)."""
-    positions = np.asarray(positions, dtype=np.int64).tolist()
-    doc_ids, shown = index.index_.id_map.ids(np.asarray(positions, dtype=np.int64)), index.shown_rows()
-    unused = [None] * len(positions)
+    positions = np.asarray(positions, dtype=np.int64)
+    doc_ids, shown, unused = index.index_.id_map.ids(positions), index.shown_rows(), [None] * len(positions)
     return [Hit(doc_id, score, *shown[position], s, b) for doc_id, score, position, s, b in zip(
-        doc_ids, np.asarray(scores, np.float32).tolist(), positions,
+        doc_ids, np.asarray(scores, np.float32).tolist(), positions.tolist(),
         unused if semantic is None else np.asarray(semantic).tolist(),
         unused if lexical is None else np.asarray(lexical).tolist())]
 
@@ -222,7 +221,7 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
     code = index.index_.reconstruct(doc_id)
     found = index.index_.search(code, depth + 1)
     fused = _fused(index, code, (found.positions[0], found.scores[0]), lexical, term_ids, depth,
-                   _weight(index, lexical, term_ids, alpha), skip=position)
+                   _weight(index, lexical.word_count(term_ids), alpha), skip=position)
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 
