@@ -77,7 +77,10 @@ def test_document_and_info(client, corpus, bundle_dir):
                     "snippet": body["snippet"]} and body["snippet"].startswith(corpus.texts[2][:40])
     from indexing import read_manifest
 
-    assert client.get("/info").json() == read_manifest(bundle_dir)  # what `retrieval info --json` prints
+    info = client.get("/info").json()
+    limits = info.pop("server_limits")
+    assert info == read_manifest(bundle_dir)  # what `retrieval info --json` prints, and the server's limits
+    assert limits["max_k"] == 20 and limits["max_batch"] == 4 and limits["max_body_bytes"] == 3 * 4 * 1000 + 65536
 
 
 def test_health_names_the_generation(client, corpus):
@@ -177,7 +180,7 @@ BAD_POSTS = [
     (b"x" * 40000, JSON, 413, "the limit is"),
     (b"[" * 5000 + b"]" * 5000, JSON, 400, "nested too deeply"),
     (b'{"queries": [' + b"[" * 5000 + b"]" * 5000 + b"]}", JSON, 400, "nested too deeply"),
-    (b'{"queries": ["space"], "k": ' + b"9" * 5000 + b"}", JSON, 400, "a number of more than 4,300 digits"),
+    (b'{"queries": ["space"], "k": ' + b"9" * 5000 + b"}", JSON, 400, "a number of 5,000 digits"),
 ]
 
 

@@ -68,6 +68,7 @@ def serve(
     from indexing import set_search_threads
     from retrieval.cli import display
     from retrieval.server.app import create_app, load_indexes
+    from retrieval.server.protocol import LimitedHttpToolsProtocol
     from retrieval.server.workers import check_port, serve_with_workers
 
     workers = default_workers() if workers is None else workers
@@ -88,7 +89,7 @@ def serve(
     display.err.print(f"serving on http://{shown}:{port}/ with {processes} (API docs at /docs; Ctrl-C to stop)",
                       highlight=False)
     options = dict(host=host, port=port, log_level="info" if access_log else "warning", access_log=access_log,
-                   timeout_graceful_shutdown=30, server_header=False)
+                   timeout_graceful_shutdown=30, server_header=False, http=LimitedHttpToolsProtocol)
     if workers == 1:
         uvicorn.run(create_app(live, config), **options)
         return

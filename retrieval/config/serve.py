@@ -61,5 +61,6 @@ class ServeConfig:
 
     @property
     def max_body_bytes(self) -> int:
-        """The largest ``POST /search`` body: a full batch of the longest queries, each escaped as JSON."""
-        return self.max_batch * (6 * self.max_query_bytes + 8) + 4096
+        """The largest ``POST /search`` body: a full batch of the longest queries with room for JSON's escapes
+        (``\\uXXXX`` for a character of 2 or 3 UTF-8 bytes is 3 or 2 times as long), and 64 KiB for the rest."""
+        return 3 * self.max_batch * self.max_query_bytes + 65536

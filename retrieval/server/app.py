@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 import retrieval
 from retrieval.config import ServeConfig
-from retrieval.server import errors
+from retrieval.server import errors, openapi
 from retrieval.server.guard import Guard
 from retrieval.server.live import LiveIndex, Watcher
 from retrieval.server.routes import docs, page, search, status
@@ -52,8 +52,9 @@ def create_app(indexes: Mapping[str, LiveIndex], config: ServeConfig | None = No
                   docs_url=None, redoc_url=None)
     app.state.served = served
     errors.install(app)
+    openapi.install(app, config)
     for module in (search, status, page, docs):
         app.include_router(module.router)
-    app.add_middleware(Guard, api_key=config.api_key)
+    app.add_middleware(Guard, api_key=config.api_key, stamp=served.stamp)
     return app
 

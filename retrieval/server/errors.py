@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.responses import Response
 
 log = logging.getLogger("retrieval.server")
@@ -30,18 +31,37 @@ def error_response(status: int, message: str, headers: dict | None = None) -> Re
     return json_response({"error": message}, status, headers)
 
 
+SHOWN_ERRORS = 3  # a body of many bad items is refused with a few of its errors, not an echo of all of them
+SHOWN_INPUT = 80  # characters of a refused value quoted back
+
+
 def validation_message(errors, located: bool = False) -> str:
-    """Pydantic's errors as one line: ``k: Input should be a valid integer (got 'ten')``.
+    """Pydantic's errors as one line: ``k: Input should be a valid integer (got 'ten')``, the first
+    ``SHOWN_ERRORS`` of them and how many more there are.
 
     ``located``: FastAPI's errors, whose location starts with where the value was (query, path, body).
     """
     parts = []
-    for error in errors:
+    for error in errors[:SHOWN_ERRORS]:
         loc = tuple(error.get("loc", ()))[1 if located else 0:]
         where = ".".join(str(part) for part in loc)
-        got = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+        got = ""
+        if "input" in error and not isinstance(error["input"], (dict, list)):
+            got = repr(error["input"])
+            got = f" (got {got[:SHOWN_INPUT] + '…' if len(got) > SHOWN_INPUT else got})"
         parts.append(f"{where or 'request'}: {error.get('msg', 'invalid')}{got}")
+    if len(errors) > SHOWN_ERRORS:
+        parts.append(f"and {len(errors) - SHOWN_ERRORS:,} more")
     return "; ".join(parts)
+
+
+def allowed_methods(app, scope) -> list[str]:
+    """Every method some route of ``app`` takes on ``scope``'s path (HEAD wherever GET: the guard answers it)."""
+    def takes(method: str) -> bool:
+        probe = {**scope, "method": "GET" if method == "HEAD" else method}
+        return any(route.matches(probe)[0] == Match.FULL for route in app.router.routes)
+
+    return [method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE") if takes(method)]
 
 
 def install(app: FastAPI) -> None:
@@ -57,9 +77,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException):
-        message = {404: f"no such endpoint: {request.method} {request.url.path} (see /docs)",
-                   405: f"{request.method} is not allowed on {request.url.path} (see /docs)"}.get(
-            error.status_code, str(error.detail))
+        if error.status_code == 405:
+            # Starlette's Allow names the methods of the first route on the path, not of every route there
+            allow = {"Allow": ", ".join(allowed_methods(request.app, request.scope))}
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers=allow)
+            return error_response(405, f"{request.method} is not allowed on {request.url.path}; it takes "
+                                       f"{allow['Allow']} (see /docs)", allow)
+        message = str(error.detail)
+        if error.status_code == 404:
+            message = f"no such endpoint: {request.method} {request.url.path} (see /docs)"
         return error_response(error.status_code, message, getattr(error, "headers", None))
 
     @app.exception_handler(Exception)

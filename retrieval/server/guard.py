@@ -1,5 +1,6 @@
-"""Checks made before any route runs: the URL is UTF-8, and the API key when one is set; and HEAD answered as GET
-without the body (probes and link checkers send it to the read endpoints)."""
+"""Checks made before any route runs: the protocol's limits (``retrieval.server.protocol``), the URL is UTF-8, and
+the API key when one is set; HEAD answered as GET without the body (probes and link checkers send it to the read
+endpoints); and every answer, an error too, stamped with the index generation."""
 
 from __future__ import annotations
 
@@ -41,15 +42,22 @@ def presented_key(headers: dict) -> bytes | None:
 
 
 class Guard:
-    """ASGI middleware: refuse a non-UTF-8 URL (400) and, with ``api_key``, a request without it (401)."""
+    """ASGI middleware: refuse what the protocol marked (414, 431), a non-UTF-8 URL (400) and, with ``api_key``,
+    a request without it (401); add ``stamp(scope)``'s headers to every answer that lacks them."""
 
-    def __init__(self, app, api_key: str | None):
+    def __init__(self, app, api_key: str | None, stamp=None):
         self.app = app
         self.key = api_key.encode() if api_key else None
+        self.stamp = stamp
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if self.stamp is not None:
+            send = _stamped(send, self.stamp(scope))
+        refused = scope.get("state", {}).get("refused")
+        if refused:
+            return await error_response(*refused)(scope, receive, send)
         problem = url_problem(scope)
         if problem:
             return await error_response(400, problem)(scope, receive, send)
@@ -67,6 +75,20 @@ class Guard:
         if scope["method"] == "HEAD":
             return await self.app({**scope, "method": "GET"}, receive, _headers_only(send))
         return await self.app(scope, receive, send)
+
+
+def _stamped(send, headers: list[tuple[bytes, bytes]]):
+    """``send`` that adds ``headers`` to a response's start unless the route set them."""
+
+    async def stamping(message):
+        if message["type"] == "http.response.start":
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [(name, value) for name, value in headers if name not in present]
+            if extra:
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return stamping
 
 
 def _headers_only(send):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 Mode = Literal["hybrid", "semantic", "lexical"]
 MODE_HELP = ("hybrid (the codes and BM25, fused), semantic (the codes alone) or lexical (BM25 alone); by default "
@@ -14,6 +14,16 @@ ALPHA_HELP = ("Hybrid mode's weight of the codes in [0, 1] (1 = codes only, 0 = 
               "own, chosen at build for the query's length. Only with mode hybrid.")
 
 
+def _whole(value):
+    """``40.0`` as ``40``: JSON Schema's integer is any whole number, however written; the rest is checked strictly."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+
+
 class BatchRequest(BaseModel):
     """``POST /search``: several queries encoded as one batch."""
 
@@ -21,8 +31,8 @@ class BatchRequest(BaseModel):
 
     queries: list[str] = Field(description="Query texts, at most --max-batch of them.",
                                examples=[["nasa launched the space shuttle", "my hard drive will not boot"]])
-    k: int = Field(10, description="Hits per query, 1 to --max-k.")
-    rerank: int = Field(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
+    k: WholeNumber = Field(10, description="Hits per query, 1 to --max-k.")
+    rerank: WholeNumber = Field(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
     mode: Mode | None = Field(None, description=MODE_HELP)
     alpha: float | None = Field(None, ge=0, le=1, description=ALPHA_HELP)
     index: str | None = Field(None, description="Which served index (default: the first).")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote_to_bytes
+
 from fastapi import Request
 
 from retrieval.config import ServeConfig
@@ -9,6 +12,11 @@ from retrieval.server.errors import ApiError
 from retrieval.server.live import Generation, LiveIndex
 
 GENERATION_HEADER = "X-Index-Generation"
+GET_QUERY_BYTES = 60_000  # below the protocol's 65,535-byte URL, with room for the other parameters
+# a query holds at least one character that is not white space (str.isspace), spelt out rather than as \S,
+# whose meaning differs between regex engines (Python's takes U+0085 and U+001C as space, JavaScript's does not)
+NONBLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_NONBLANK = re.compile(NONBLANK)
 
 
 class Served:
@@ -20,18 +28,32 @@ class Served:
         self.indexes, self.config = indexes, config
         self.default = next(iter(indexes))
 
-    def live(self, name: str | None) -> LiveIndex:
-        """The index called ``name`` (None: the default); 404 naming the served ones if there is none."""
+    def live(self, name: str | None, reveal: bool = True) -> LiveIndex:
+        """The index called ``name`` (None: the default); 404 if there is none, naming the served ones when
+        ``reveal`` (not to a client without the key)."""
         if name is None or name == "":
             return self.indexes[self.default]
         try:
             return self.indexes[name]
         except KeyError:
-            raise ApiError(404, f"no index named {name!r}; this server has {', '.join(map(repr, self.indexes))}") from None
+            served = f"; this server has {', '.join(map(repr, self.indexes))}" if reveal else ""
+            raise ApiError(404, f"no index named {name!r}{served}") from None
 
-    def generation(self, name: str | None) -> tuple[LiveIndex, Generation]:
-        live = self.live(name)
+    def generation(self, name: str | None, reveal: bool = True) -> tuple[LiveIndex, Generation]:
+        live = self.live(name, reveal)
         return live, live.current  # read once: the whole answer comes from this generation
+
+    def stamp(self, scope) -> list[tuple[bytes, bytes]]:
+        """The generation headers of the index a request names in its query string (the default if it names
+        none, or none that is served), for answers whose route did not set them: errors, pages, the docs."""
+        name = None
+        for part in scope.get("query_string", b"").split(b"&"):
+            key, _, value = part.partition(b"=")
+            if key == b"index":
+                name = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8", "replace")
+        live = self.indexes.get(name) or self.indexes[self.default]
+        return [(GENERATION_HEADER.lower().encode(), live.current.id.encode()),
+                (b"x-index-name", live.name.encode())]
 
     def check_k(self, k: int) -> None:
         if k < 1 or k > self.config.max_k:
@@ -56,15 +78,23 @@ class Served:
         except RetrievalError as err:
             raise ApiError(400, str(err)) from None
 
-    def check_query(self, text: str | None, what: str = "q") -> str:
+    @property
+    def get_query_bytes(self) -> int:
+        """The longest ``q`` of a ``GET``: what a URL has room for (longer text goes in a ``POST`` body)."""
+        return min(self.config.max_query_bytes, GET_QUERY_BYTES)
+
+    def check_query(self, text: str | None, what: str = "q", limit: int | None = None) -> str:
         if text is None:
             raise ApiError(400, f"{what} is missing: give the query text, e.g. /search?q=space+shuttle")
-        if not text.strip():
+        if not _NONBLANK.search(text):  # the schema's pattern, so that both call the same texts empty
             raise ApiError(400, f"{what} is empty: give the query text")
         try:
             size = len(text.encode("utf-8"))
         except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escapes can carry
             raise ApiError(400, f"{what} is not valid Unicode (it holds a lone surrogate)") from None
+        if limit is not None and limit < self.config.max_query_bytes and size > limit:
+            raise ApiError(414, f"{what} is {size:,} bytes; a URL has room for {limit:,}: send longer text as "
+                                'POST /search with {"queries": ["..."]}')
         if size > self.config.max_query_bytes:
             raise ApiError(413, f"{what} is {size:,} bytes; the limit is {self.config.max_query_bytes:,} "
                                 "(the server's --max-query-bytes)")

@@ -122,7 +122,7 @@ def _results(state: Served, generation, q: str, like: str | None, k: int, index:
                   f'<h2 class="title">{escape(meta["title"])}</h2><p class="snippet">{escape(meta["snippet"])}</p></div>')
         summary = f'<p class="summary">{len(hits)} most similar documents · {answered}</p>'
         return source + summary + _hits(hits, index, k, used, mode)
-    state.check_query(q)
+    state.check_query(q, limit=state.get_query_bytes)
     hits = generation.index.search([q], k, mode=used)[0]
     if hits.known_terms == 0:
         return _message(f"No documents match “{q}”: none of its words is in this index's vocabulary "

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from retrieval.server.body import parse_batch
 from retrieval.server.errors import ApiError, json_response, validation_message
 from retrieval.server.schemas import (
     ALPHA_HELP, MODE_HELP, BatchRequest, BatchResponse, DocumentResponse, ErrorResponse, Mode, SearchResponse,
@@ -17,7 +16,7 @@ from retrieval.server.state import Served, document_meta, headers_for, served
 from retrieval.code_index import query_json
 
 router = APIRouter(tags=["search"])
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 415)}
+ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 414, 415, 431)}
 IndexParam = Query(None, description="Which served index (default: the first).")
 KParam = Query(10, description="Hits to return, 1 to --max-k.")
 RerankParam = Query(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
@@ -31,7 +30,7 @@ async def search(q: str | None = Query(None, description="The query text."), k: 
                  rerank: int = RerankParam, mode: Mode | None = ModeParam, alpha: float | None = AlphaParam,
                  index: str | None = IndexParam, state: Served = Depends(served)):
     """The documents most similar to the text ``q``, best first, and the mode that answered."""
-    state.check_query(q)
+    state.check_query(q, limit=state.get_query_bytes)
     state.check_k(k)
     state.check_rerank(rerank)
     live, generation = state.generation(index)
@@ -40,35 +39,10 @@ async def search(q: str | None = Query(None, description="The query text."), k: 
     return json_response(query_json(q, hits), headers=headers_for(live, generation))
 
 
-async def _json_body(request: Request, limit: int):
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/json":
-        raise ApiError(415, f"POST /search takes a JSON body (Content-Type: application/json); got "
-                            f"{kind or 'no Content-Type'}")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"the body is {int(declared):,} bytes; the limit is {limit:,}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, f"the body is over the limit of {limit:,} bytes")
-    try:
-        return json.loads(bytes(body).decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ApiError(400, "the body is not UTF-8") from None
-    except json.JSONDecodeError as err:
-        raise ApiError(400, f"the body is not valid JSON: {err}") from None
-    except RecursionError:
-        raise ApiError(400, "the body is nested too deeply") from None
-    except ValueError:  # what json.loads raises besides a decoding error: an integer Python will not convert
-        raise ApiError(400, "the body holds a number of more than 4,300 digits") from None
-
-
 @router.post("/search", response_model=BatchResponse, responses=ERRORS, openapi_extra=BATCH_BODY)
 async def search_batch(request: Request, state: Served = Depends(served)):
     """Several queries, encoded as one batch: ``{"queries": [...], "k": 10}`` (and optionally ``mode``, ``alpha``)."""
-    payload = await _json_body(request, state.config.max_body_bytes)
+    payload = await parse_batch(request, state.config.max_body_bytes, state.config.max_batch)
     try:
         batch = BatchRequest.model_validate(payload)
     except ValidationError as err:
@@ -76,9 +50,6 @@ async def search_batch(request: Request, state: Served = Depends(served)):
                             f"{validation_message(err.errors())}") from None
     if not batch.queries:
         raise ApiError(400, "queries is empty: give at least one query text")
-    if len(batch.queries) > state.config.max_batch:
-        raise ApiError(413, f"the batch holds {len(batch.queries):,} queries; the limit is "
-                            f"{state.config.max_batch} (the server's --max-batch)")
     for number, text in enumerate(batch.queries):
         state.check_query(text, f"queries[{number}]")
     state.check_k(batch.k)

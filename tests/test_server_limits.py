@@ -1,0 +1,159 @@
+"""Request cost bounded before work (issue 19, points 1 and 8): the body's structure, the count of queries and
+of reported errors, the limits in the schema and /info, the generation on every answer, OPTIONS and Allow."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from retrieval.config import ServeConfig
+from retrieval.server.app import create_app, load_indexes
+from retrieval.server.body import MAX_DEPTH, structure_limit
+from retrieval.server.state import NONBLANK
+
+KEY = "k" * 24
+JSON = {"Content-Type": "application/json"}
+CONFIG = ServeConfig(max_k=20, max_query_bytes=1000, max_batch=4, max_rerank=50)
+
+
+@pytest.fixture(scope="module")
+def indexes(bundle_dir):
+    return load_indexes({"default": bundle_dir, "second": bundle_dir})
+
+
+@pytest.fixture(scope="module")
+def client(indexes):
+    with TestClient(create_app(indexes, CONFIG, watch=False)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def keyed(indexes):
+    with TestClient(create_app(indexes, ServeConfig(api_key=KEY), watch=False)) as client:
+        yield client
+
+
+def test_a_body_of_many_tiny_items_is_refused_before_parsing(client):
+    # the landed release parsed and validated every item, echoing each error: 11 GB and a minute for a big one
+    body = b'{"queries": [' + b",".join([b"1"] * 20000) + b"]}"
+    started = time.perf_counter()
+    response = client.post("/search", content=body, headers=JSON)
+    assert response.status_code == 413 and "the limit is 4 queries" in response.json()["error"]
+    assert len(response.content) < 300 and time.perf_counter() - started < 1
+
+
+def test_more_queries_than_the_batch_takes_are_counted_before_validation(client):
+    body = json.dumps({"queries": [1] * (CONFIG.max_batch + 1)}).encode()
+    assert len(body) < structure_limit(CONFIG.max_batch)  # within the structure limit: the count refuses it
+    response = client.post("/search", content=body, headers=JSON)
+    assert response.status_code == 413 and "5 queries; the limit is 4" in response.json()["error"]
+
+
+def test_at_most_three_validation_errors_are_reported(client):
+    response = client.post("/search", json={"queries": [1, 2, 3, 4], "k": "x"})
+    error = response.json()["error"]
+    assert response.status_code == 400 and error.count("Input should be") == 3 and "and 2 more" in error
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'{"queries": ' + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1) + b"}", "nested too deeply"),
+    (b"[" * 60_000, "nested too deeply"),
+    (b'{"queries": ["a"], "k": ' + b"7" * 3000 + b"}", "a number of 3,000 digits"),
+])
+def test_deep_or_huge_values_are_refused_before_parsing(client, body, message):
+    response = client.post("/search", content=body, headers=JSON)
+    assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_long_strings_are_not_structure(client):
+    # a body's texts do not count towards its structure: a full batch of the longest queries is searched
+    queries = ["space shuttle " + "x" * (CONFIG.max_query_bytes - 20) for _ in range(CONFIG.max_batch)]
+    response = client.post("/search", json={"queries": queries, "k": 3})
+    assert response.status_code == 200 and len(response.json()["results"]) == CONFIG.max_batch
+
+
+def test_a_large_body_is_parsed_off_the_event_loop(client, monkeypatch):
+    from retrieval.server import body as body_module
+
+    calls = []
+    original = body_module.run_in_threadpool
+
+    async def recording(function, *args):
+        calls.append(function.__name__)
+        return await original(function, *args)
+
+    monkeypatch.setattr(body_module, "run_in_threadpool", recording)
+    small = {"queries": ["space"], "k": 3}
+    assert client.post("/search", json=small).status_code == 200 and calls == []
+    large = {"queries": ["space " * 150] * 4, "pad": "x" * body_module.OFF_LOOP_BYTES}
+    assert client.post("/search", json=large).status_code == 400 and calls == ["parse"]  # pad is an unknown field
+
+
+def test_the_schema_states_every_limit(client):
+    document = client.get("/openapi.json").json()
+    search = {p["name"]: p for p in document["paths"]["/search"]["get"]["parameters"]}
+    assert search["q"]["required"] is True
+    assert {"minLength": 1, "maxLength": 1000, "pattern": NONBLANK}.items() <= search["q"]["schema"].items()
+    assert (search["k"]["schema"]["minimum"], search["k"]["schema"]["maximum"]) == (1, CONFIG.max_k)
+    assert (search["rerank"]["schema"]["minimum"], search["rerank"]["schema"]["maximum"]) == (0, 50)
+    similar = {p["name"]: p for p in document["paths"]["/similar/{doc_id}"]["get"]["parameters"]}
+    assert similar["k"]["schema"]["maximum"] == CONFIG.max_k
+    body = document["paths"]["/search"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    queries = body["properties"]["queries"]
+    assert (queries["minItems"], queries["maxItems"], queries["items"]["minLength"]) == (1, 4, 1)
+    assert body["properties"]["k"]["maximum"] == CONFIG.max_k
+
+
+def test_another_server_s_schema_has_its_own_limits(indexes, client):
+    with TestClient(create_app(indexes, ServeConfig(max_k=7), watch=False)) as other:
+        k = {p["name"]: p for p in other.get("/openapi.json").json()["paths"]["/search"]["get"]["parameters"]}["k"]
+    assert k["schema"]["maximum"] == 7
+    assert client.get("/openapi.json").json()["paths"]["/search"]["get"]["parameters"][1]["schema"]["maximum"] == 20
+
+
+def test_a_blank_query_is_what_the_schema_pattern_calls_blank(client):
+    import re
+    import sys
+
+    blank = [chr(c) for c in range(sys.maxunicode + 1) if re.search(NONBLANK, chr(c)) is None]
+    assert blank == [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    for text in ("   ", "\x1c\u2028", "\t\n", "\x85"):
+        assert client.get("/search", params={"q": text}).status_code == 400
+    assert client.get("/search", params={"q": "\x85space"}).status_code == 200
+
+
+@pytest.mark.parametrize("method, url, status", [
+    ("GET", "/search?k=0&q=space", 400), ("GET", "/nowhere", 404), ("DELETE", "/search", 405),
+    ("GET", "/search?q=space&index=nope", 404), ("POST", "/search", 415), ("GET", "/docs", 200),
+    ("GET", "/", 200), ("GET", "/search?q=space&index=second", 200),
+])
+def test_every_answer_names_the_generation(client, indexes, method, url, status):
+    response = client.request(method, url)
+    assert response.status_code == status
+    assert response.headers["X-Index-Generation"] == indexes["default"].current.id
+    expected = "second" if "index=second" in url else "default"
+    assert response.headers["X-Index-Name"] == expected
+
+
+def test_a_refused_key_names_the_generation_too(keyed, indexes):
+    response = keyed.get("/search?q=space")
+    assert response.status_code == 401 and response.headers["X-Index-Generation"] == indexes["default"].current.id
+
+
+def test_health_of_an_unknown_index_lists_the_names_only_with_the_key(keyed):
+    anonymous = keyed.get("/health?index=nope")
+    assert anonymous.status_code == 404 and "second" not in anonymous.json()["error"]
+    with_key = keyed.get("/health?index=nope", headers={"X-API-Key": KEY})
+    assert with_key.status_code == 404 and "'second'" in with_key.json()["error"]
+
+
+def test_options_and_405_list_every_method_of_the_path(client):
+    options = client.options("/search")
+    assert options.status_code == 204 and options.headers["Allow"] == "GET, HEAD, POST"
+    wrong = client.put("/search")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "GET, HEAD, POST"
+    assert "it takes GET, HEAD, POST" in wrong.json()["error"]
+    assert client.options("/health").headers["Allow"] == "GET, HEAD"
