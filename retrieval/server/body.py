@@ -13,7 +13,6 @@ and the number of queries checked before pydantic sees a single item.
 from __future__ import annotations
 
 import json
-import re
 
 from starlette.concurrency import run_in_threadpool
 
@@ -21,9 +20,9 @@ from retrieval.server.errors import ApiError
 
 MAX_DEPTH = 8  # a batch is {"queries": [...]}: 2 levels
 OFF_LOOP_BYTES = 64 * 1024  # parse bodies larger than this in the thread pool, not on the event loop
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_WHITESPACE = re.compile(rb"[ \t\n\r]+")
-_DIGITS = re.compile(rb"[0-9]{256,}")
+JSON_ESCAPE = 6  # a byte of a query written as JSON takes at most 6 (\u001f)
+MAX_QUOTES = 65_536  # quote characters in a body, escaped or not: a batch of dialogue has thousands
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 
 
 def structure_limit(max_batch: int) -> int:
@@ -60,26 +59,61 @@ def _depth(skeleton: bytes) -> int:
     return deepest
 
 
-def check_structure(body: bytes, max_bytes: int, max_batch: int) -> None:
-    """Refuse ``body`` unless its JSON outside strings is at most ``max_bytes`` and ``MAX_DEPTH`` deep: 400 for
-    nesting or a huge number, 413 for too many values; each message says which."""
-    skeleton = _WHITESPACE.sub(b"", _STRING.sub(b'""', body))
-    deepest = _depth(skeleton[:max_bytes])  # over the limit, the nesting that matters shows in the first bytes
+def skeleton(body: bytes, max_bytes: int, max_string: int) -> bytes:
+    """``body`` with each string as ``""`` and no white space, read up to the first ``max_bytes`` (or a little past
+    them); 413 for a string longer than ``max_string`` bytes or more than ``MAX_QUOTES`` quotes, 400 for a string
+    that does not end. Strings are skipped with ``bytes.find``, in C: a regex over one string of a million
+    escapes holds hundreds of MB of backtracking state."""
+    quotes = body.count(b'"')
+    if quotes > MAX_QUOTES:
+        raise ApiError(413, f"the body holds {quotes:,} quote characters; the limit is {MAX_QUOTES:,}: at most a "
+                            "few strings (the queries and a few fields) and the quotes within them")
+    out, position = bytearray(), 0
+    while len(out) <= max_bytes:
+        opening = body.find(b'"', position)
+        out += body[position:opening if opening >= 0 else len(body)].translate(None, b" \t\n\r")
+        if opening < 0:
+            break
+        closing = previous = opening
+        while True:  # the next quote not escaped: one preceded by an even run of backslashes
+            closing = body.find(b'"', closing + 1)
+            if closing < 0:
+                raise ApiError(400, f"the body is not valid JSON: a string opened at byte {opening:,} does not end")
+            between = body[previous + 1:closing]
+            if (len(between) - len(between.rstrip(b"\\"))) % 2 == 0:
+                break
+            previous = closing
+        if closing - opening - 1 > max_string:
+            raise ApiError(413, f"the body holds a string of {closing - opening - 1:,} bytes; a query is at most "
+                                f"{max_string // JSON_ESCAPE:,} bytes (the server's --max-query-bytes), "
+                                f"{max_string:,} as JSON")
+        out += b'""'
+        position = closing + 1
+    return bytes(out)
+
+
+def check_structure(body: bytes, max_bytes: int, max_batch: int, max_query_bytes: int) -> None:
+    """Refuse ``body`` unless its JSON outside strings is at most ``max_bytes`` and ``MAX_DEPTH`` deep, and each
+    string could be a query: 400 for nesting or a huge number, 413 for too many values or too long a string."""
+    outside = skeleton(body, max_bytes, JSON_ESCAPE * max_query_bytes)
+    deepest = _depth(outside[:max_bytes])  # over the limit, the nesting that matters shows in the first bytes
     if deepest > MAX_DEPTH:
-        raise ApiError(400, f"the body is nested too deeply ({deepest}{'+' if len(skeleton) > max_bytes else ''} "
+        raise ApiError(400, f"the body is nested too deeply ({deepest}{'+' if len(outside) > max_bytes else ''} "
                             f"levels; a batch needs 2, and at most {MAX_DEPTH} are read)")
-    if len(skeleton) <= max_bytes:
+    if len(outside) <= max_bytes:
         return
-    digits = max((len(run) for run in _DIGITS.findall(skeleton)), default=0)
-    if digits:
+    numbers = outside.translate(_DIGITS_AS_ZERO)
+    start = numbers.find(b"0" * 256)
+    if start >= 0:
+        digits = len(numbers) - start - len(numbers[start:].lstrip(b"0"))
         raise ApiError(400, f"the body holds a number of {digits:,} digits; a batch's numbers are short")
-    raise ApiError(413, f"the body holds {skeleton.count(b',') + 1:,} values besides its texts' characters; the limit "
-                        f"is {max_batch} queries (the server's --max-batch) and a few fields")
+    raise ApiError(413, f"the body holds over {max_bytes:,} bytes of JSON outside its strings (too many values); "
+                        f"the limit is {max_batch} queries (the server's --max-batch) and a few fields")
 
 
-def parse(body: bytes, max_batch: int):
+def parse(body: bytes, max_batch: int, max_query_bytes: int):
     """The JSON value of ``body``, after ``check_structure``; 4xx naming what is wrong."""
-    check_structure(body, structure_limit(max_batch), max_batch)
+    check_structure(body, structure_limit(max_batch), max_batch, max_query_bytes)
     try:
         return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -90,14 +124,14 @@ def parse(body: bytes, max_batch: int):
         raise ApiError(400, "the body holds a number of more than 4,300 digits") from None
 
 
-async def parse_batch(request, limit: int, max_batch: int):
+async def parse_batch(request, limit: int, max_batch: int, max_query_bytes: int):
     """The parsed body of a ``POST /search``, its cost bounded: 413 past ``limit`` bytes or ``max_batch``
     queries, 400 for too much structure, nesting, or a body that is not JSON."""
     body = await read_body(request, limit)
     if len(body) > OFF_LOOP_BYTES:  # parsing megabytes takes milliseconds: keep /health and small queries flowing
-        payload = await run_in_threadpool(parse, body, max_batch)
+        payload = await run_in_threadpool(parse, body, max_batch, max_query_bytes)
     else:
-        payload = parse(body, max_batch)
+        payload = parse(body, max_batch, max_query_bytes)
     queries = payload.get("queries") if isinstance(payload, dict) else None
     if isinstance(queries, list) and len(queries) > max_batch:
         raise ApiError(413, f"the batch holds {len(queries):,} queries; the limit is {max_batch} "

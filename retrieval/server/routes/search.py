@@ -42,7 +42,8 @@ async def search(q: str | None = Query(None, description="The query text."), k: 
 @router.post("/search", response_model=BatchResponse, responses=ERRORS, openapi_extra=BATCH_BODY)
 async def search_batch(request: Request, state: Served = Depends(served)):
     """Several queries, encoded as one batch: ``{"queries": [...], "k": 10}`` (and optionally ``mode``, ``alpha``)."""
-    payload = await parse_batch(request, state.config.max_body_bytes, state.config.max_batch)
+    payload = await parse_batch(request, state.config.max_body_bytes, state.config.max_batch,
+                                state.config.max_query_bytes)
     try:
         batch = BatchRequest.model_validate(payload)
     except ValidationError as err:
