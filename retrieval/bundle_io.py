@@ -219,9 +219,21 @@ class Bundled:
         """
         path = Path(path)
         reader = BundleReader(path)
+        try:
+            return cls._load(path, reader, mmap, lazy)
+        except IndexingError:
+            reader.close()
+            raise
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, ArithmeticError) as err:
+            # a manifest edited by hand (the files are checksummed, the manifest is what lists the sums): one line
+            reader.close()
+            raise IndexingError(f"{path} is damaged: its manifest does not describe a loadable index "
+                                f"({type(err).__name__}: {err})") from None
+
+    @classmethod
+    def _load(cls, path: Path, reader: BundleReader, mmap: bool, lazy: bool):
         manifest = reader.manifest
         if manifest.get("kind") != cls.KIND:
-            reader.close()
             raise IndexingError(f"{path} holds a {manifest.get('kind')!r} index; this command reads {cls.KIND!r} indexes")
         reader.require([COMMON_FILES[name] for name in SEARCH_FILES] + list(cls.FILES.values()))
         try:

@@ -102,3 +102,24 @@ def test_faiss_ids_that_are_not_the_positions_are_refused(copy_dir, change):
     with pytest.raises(IndexingError, match=r"index/index.faiss is damaged: its FAISS index's ids are not the positions "
                                             r"0 to 99 in order"):
         _load(copy_dir)
+
+
+@pytest.mark.parametrize("where, value", [
+    (("config", "index"), None), (("config", "autoencoder", "hidden"), "x"), (("config", "train", "checkpoint"), -1),
+    (("fusion", "short_terms"), -1), (("fusion", "alpha_short"), None), (("lexical",), "x"), (("lexical", "b"), "x"),
+    (("lexical", "k1"), None),
+])
+def test_a_manifest_edited_by_hand_is_one_line_naming_the_index(copy_dir, where, value):
+    # the files are checksummed, not the manifest that lists the sums: each of these was a traceback
+    import json
+
+    manifest = json.loads((copy_dir / "manifest.json").read_text())
+    section = manifest
+    for key in where[:-1]:
+        section = section[key]
+    section[where[-1]] = value
+    (copy_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexingError, match=f"{copy_dir} is damaged"):
+        _load(copy_dir)
+    result = run_cli("query", copy_dir, "anything")
+    assert result.exit_code == 1 and "is damaged" in result.output and len(result.output.strip().splitlines()) <= 3

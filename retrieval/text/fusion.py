@@ -53,6 +53,17 @@ class FusionWeights:
     short_terms: int = SHORT_TERMS
     long_terms: int = LONG_TERMS
 
+    def __post_init__(self):
+        for alpha in (self.alpha_short, self.alpha_long):
+            check_alpha(alpha)
+            if alpha is None:
+                raise RetrievalError("a fusion weight is missing (null)")
+        terms = (self.short_terms, self.long_terms)
+        if not all(isinstance(t, int) and not isinstance(t, bool) for t in terms) or not 0 < terms[0] < terms[1]:
+            raise RetrievalError(f"short_terms and long_terms must be whole numbers with 0 < short < long; got {terms}")
+        if not isinstance(self.chosen_by, str):
+            raise RetrievalError(f"chosen_by must be text; got {self.chosen_by!r}")
+
     def alpha(self, n_terms: int) -> float:
         """The weight for a query of ``n_terms`` distinct terms."""
         if n_terms <= self.short_terms:
@@ -68,11 +79,8 @@ class FusionWeights:
     @classmethod
     def from_dict(cls, data) -> "FusionWeights":
         try:
-            weights = cls(**{key: data[key] for key in ("alpha_short", "alpha_long", "chosen_by", "short_terms",
-                                                        "long_terms") if key in data})
-            check_alpha(weights.alpha_short)
-            check_alpha(weights.alpha_long)
-            return weights
+            return cls(**{key: data[key] for key in ("alpha_short", "alpha_long", "chosen_by", "short_terms",
+                                                     "long_terms") if key in data})
         except (TypeError, RetrievalError) as err:
             raise RetrievalError(f"the manifest's fusion weights are malformed ({err})") from None
 

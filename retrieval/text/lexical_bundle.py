@@ -8,6 +8,8 @@ hybrid search (a bundle written since records that note as ``lexical_note``).
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,16 @@ def write(index, staged: Path, linkable: bool) -> dict:
     return {}
 
 
+def _check_settings(settings) -> None:
+    """RetrievalError unless ``settings`` (the manifest's ``lexical``) holds usable BM25 parameters."""
+    if not isinstance(settings, dict):
+        raise RetrievalError(f"the manifest's lexical settings are not an object: {settings!r}")
+    k1, b = settings.get("k1", 1.2), settings.get("b", 0.75)
+    for name, value, high in (("k1", k1, math.inf), ("b", b, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
+            raise RetrievalError(f"the manifest's BM25 {name} must be a number in [0, {high}]; got {value!r}")
+
+
 def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, FusionWeights | None, str | None]:
     """(the lexical index, mapped read-only; the fusion weights; a load note) of a loaded generation.
 
@@ -66,6 +78,7 @@ def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, Fus
         return None, None, manifest.get("lexical_note") or (BUILT_WITHOUT if built_without else NO_LEXICAL)
     settings = manifest.get("lexical", {})
     try:
+        _check_settings(settings)
         analyzer = settings.get("analyzer", {"lowercase": settings.get("lowercase", True), "stemmer": "none"})
         options = dict(k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
                        analyzer=Analyzer(analyzer.get("lowercase", True), analyzer.get("stop_words", ()),
