@@ -10,30 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retrieval.config import ServeConfig
-from retrieval.server.app import create_app, load_indexes
+from retrieval.server.app import create_app
 from retrieval.server.body import MAX_DEPTH, structure_limit
 from retrieval.server.state import NONBLANK
+from test_server import KEY, client, indexes, keyed  # noqa: F401 (fixtures)
 
-KEY = "k" * 24
 JSON = {"Content-Type": "application/json"}
-CONFIG = ServeConfig(max_k=20, max_query_bytes=1000, max_batch=4, max_rerank=50)
-
-
-@pytest.fixture(scope="module")
-def indexes(bundle_dir):
-    return load_indexes({"default": bundle_dir, "second": bundle_dir})
-
-
-@pytest.fixture(scope="module")
-def client(indexes):
-    with TestClient(create_app(indexes, CONFIG, watch=False)) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def keyed(indexes):
-    with TestClient(create_app(indexes, ServeConfig(api_key=KEY), watch=False)) as client:
-        yield client
+CONFIG = ServeConfig(max_k=20, max_query_bytes=1000, max_batch=4, max_rerank=50)  # test_server.py's client's
 
 
 def test_a_body_of_many_tiny_items_is_refused_before_parsing(client):
