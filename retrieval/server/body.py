@@ -4,10 +4,13 @@ A body within the byte limit can still be costly to parse and validate: a
 few megabytes of ``[0,0,0,…]`` are millions of Python objects and as many
 validation errors, ``[[[[…`` is a recursion, and one character outside
 Latin-1 makes the decoded text four bytes a character. So, before parsing:
-the body's *structure* (what is left once each string is replaced by ``""``
-and whitespace is dropped) must be small, as a batch's is (a few bytes per
-query), and shallow; only then is it parsed, off the event loop when large,
-and the number of queries checked before pydantic sees a single item.
+each string must be no longer than a query can be as JSON, and the body's
+*structure* (what is left once each string is replaced by ``""`` and white
+space is dropped) must be small, as a batch's is (a few bytes per query),
+and shallow; only then is it parsed, off the event loop when large, and the
+number of queries checked before pydantic sees a single item. Each check
+runs in C over the bytes (``count``, ``find``, ``translate``) or over the
+small structure only.
 """
 
 from __future__ import annotations
