@@ -72,6 +72,19 @@ def test_the_runtime_tfidf_equals_scikit_learn(corpus, queries):
         np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=1e-6)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 10**9])
+def test_the_tfidf_lookup_in_chunks_changes_nothing(corpus, queries, monkeypatch, chunk):
+    from retrieval.runtime import tfidf
+    from retrieval.text.featurize import TfidfFeaturizer
+
+    texts = queries.texts + ["", "x" * 3] + corpus.texts[:5]
+    featurizer = TfidfFeaturizer(TINY_CONFIG.tfidf).fit(corpus.texts)
+    expected = featurizer.transform(texts)
+    monkeypatch.setattr(tfidf, "LOOKUP_CHUNK", chunk)
+    got = TfidfTransform.from_dict(featurizer.to_dict()).transform(texts)
+    np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=1e-6)
+
+
 def test_bad_runtime_input_names_the_problem():
     transform = TfidfTransform(["aa", "bb"], np.ones(2))
     with pytest.raises(RetrievalError, match="a list of texts, not a single string"):

@@ -27,6 +27,14 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+def json_list_response(key: str, items, headers: dict | None = None) -> Response:
+    """``{key: items}`` as JSON, each item serialised on its own: json.dumps holds the GIL for the whole of one
+    call, and a batch's answer is megabytes (a thread serialising it would keep /health waiting)."""
+    parts = [json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() for item in items]
+    body = b"".join([b'{"', key.encode(), b'":[', b",".join(parts), b"]}"])
+    return Response(body, media_type="application/json", headers=headers)
+
+
 def error_response(status: int, message: str, headers: dict | None = None) -> Response:
     return json_response({"error": message}, status, headers)
 

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from retrieval.server.body import parse_batch
-from retrieval.server.errors import ApiError, json_response, validation_message
+from retrieval.server.errors import ApiError, json_list_response, json_response, validation_message
 from retrieval.server.schemas import (
     ALPHA_HELP, MODE_HELP, BatchRequest, BatchResponse, DocumentResponse, ErrorResponse, Mode, SearchResponse,
     SimilarResponse,
@@ -60,8 +60,8 @@ async def search_batch(request: Request, state: Served = Depends(served)):
 
     def answer():
         found = generation.index.search(batch.queries, batch.k, batch.rerank, mode, batch.alpha)
-        body = {"results": [query_json(text, hits) for text, hits in zip(batch.queries, found)]}
-        return json_response(body, headers=headers_for(live, generation))
+        results = (query_json(text, hits) for text, hits in zip(batch.queries, found))
+        return json_list_response("results", results, headers=headers_for(live, generation))
 
     # a batch, its answer and the answer's JSON (megabytes for 64 queries of 100 hits) take milliseconds: off
     # the event loop, so that /health and single queries keep flowing
