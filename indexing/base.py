@@ -190,9 +190,11 @@ class IdIndex:
         other.id_map.extend(ids if keep.all() else [ids[i] for i in np.flatnonzero(keep)])
         return other
 
-    def stored(self) -> np.ndarray:
-        """Every stored code in position order (as ``_prepare`` made it), shape (n, code width)."""
-        return self._index.index.reconstruct_n(0, len(self))
+    def stored(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The stored codes at positions ``start`` to ``stop`` (by default every one) in position order
+        (as ``_prepare`` made them), shape (stop - start, code width)."""
+        start, stop = _span(start, stop, len(self))
+        return self._index.index.reconstruct_n(start, stop - start)
 
     def stored_at(self, positions) -> np.ndarray:
         """The stored codes at ``positions`` (as ``_prepare`` made them), shape (len(positions), code width)."""
@@ -237,6 +239,14 @@ class IdIndex:
         prepare_for_reconstruction(raw)
         self.id_map.extend(doc_ids)
         return self
+
+
+def _span(start: int, stop: int | None, n: int) -> tuple[int, int]:
+    """``start`` and ``stop`` (None: ``n``) as positions, checked to be a range within 0..n."""
+    stop = n if stop is None else int(stop)
+    if not 0 <= int(start) <= stop <= n:
+        raise IndexingError(f"positions {start} to {stop} are not a range of the index's {n}")
+    return int(start), stop
 
 
 def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str, mmap: bool = False):

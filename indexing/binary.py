@@ -74,9 +74,10 @@ class BinaryIndex(IdIndex):
         """Hamming distances -> the fraction of agreeing bits (ties keep position order in search)."""
         return (1.0 - np.asarray(distances, dtype=np.float32) / self.dim).astype(np.float32)
 
-    def scores(self, queries) -> np.ndarray:
-        """Scores of every query against every document, shape (n_queries, n), float32 (as ``search``)."""
-        return self._pair_scores(self._prepare(queries, "query codes"), self.stored())
+    def scores(self, queries, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Scores of every query against every document, shape (n_queries, n), float32 (as ``search``),
+        or against the documents at positions ``start`` to ``stop``, (n_queries, stop - start)."""
+        return self._pair_scores(self._prepare(queries, "query codes"), self.stored(start, stop))
 
     def _pair_scores(self, queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
         return self._scores(hamming_distances(queries, stored))

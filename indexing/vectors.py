@@ -64,14 +64,15 @@ class VectorIndex(IdIndex):
     def _scores(self, distances: np.ndarray) -> np.ndarray:
         return -distances if self.metric == "l2" else distances
 
-    def scores(self, queries) -> np.ndarray:
-        """Exact scores of every query against every document, shape (n_queries, n), float32.
+    def scores(self, queries, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Exact scores of every query against every document, shape (n_queries, n), float32, or against
+        the documents at positions ``start`` to ``stop`` (n_queries, stop - start), a block at a time.
 
         Columns are index positions; values match ``search`` (higher is more
         similar). Evaluation ranks whole databases with it: a FAISS search
         with k = n would spend its time in a heap.
         """
-        return self._pair_scores(self._prepare(queries, "query codes"), self.stored())
+        return self._pair_scores(self._prepare(queries, "query codes"), self.stored(start, stop))
 
     def _pair_scores(self, queries: np.ndarray, stored: np.ndarray) -> np.ndarray:
         if self.metric == "cosine":

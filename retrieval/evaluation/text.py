@@ -24,9 +24,16 @@ import numpy as np
 from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
 from retrieval.evaluation.baselines import baselines as all_baselines
+from retrieval.evaluation.topk import BUDGET
 from retrieval.text.index import check_rerank
 
 CHUNK = 256
+
+
+def rows_at_once(n_database: int, most: int = CHUNK) -> int:
+    """Queries ranked at once: ``most``, or fewer when as many full rankings would pass ``topk.BUDGET``
+    entries (a ranking's int64 positions and their copies would take gigabytes at a million documents)."""
+    return max(1, min(most, BUDGET // max(n_database, 1)))
 
 
 @dataclass(frozen=True)
@@ -111,8 +118,9 @@ def measure(
     """
     started = time.perf_counter()
     precisions, aps = [], []
-    for start in range(0, len(query_labels), CHUNK):
-        rows = slice(start, start + CHUNK)
+    step = rows_at_once(len(db_labels))
+    for start in range(0, len(query_labels), step):
+        rows = slice(start, start + step)
         relevant = query_labels[rows, None] == db_labels[None, :]
         ranks = rank(rows)
         if exclude is not None:
@@ -162,6 +170,20 @@ def _code_name(index) -> str:
     return f"autoencoder-{size}bit" if index.binary else f"autoencoder-{size}"
 
 
+def labelled(index, queries: Corpus, k: int, seed: int, exclude, who: str):
+    """What the label protocol ranks by: (the labelled queries' positions in ``queries``, the database's and
+    their label codes, k capped at the database's size, each query's own position or None, the tie order)."""
+    db_labels = index.labels_
+    if all(label is None for label in db_labels):
+        raise RetrievalError("the index was built from an unlabelled corpus, so relevance is undefined")
+    if queries.labels is None:
+        raise RetrievalError(f"none of the {len(queries)} queries has a label; {who} needs labelled queries")
+    keep = [i for i, label in enumerate(queries.labels) if label is not None]
+    db, q = _label_codes(db_labels, [queries.labels[i] for i in keep])
+    own = None if exclude is None else np.asarray(exclude)[keep]
+    return keep, db, q, min(k, len(db)), own, tie_order(len(db), seed)
+
+
 def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed: int = 0,
              rerank_n: int = 0, lsa_dims: tuple[int, ...] = (), database_texts=None,
              exclude: np.ndarray | None = None, modes: bool = False) -> dict:
@@ -201,17 +223,8 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     check_rerank(rerank_n)
     if any(isinstance(d, bool) or not isinstance(d, int) or d <= 0 for d in lsa_dims):
         raise RetrievalError(f"LSA sizes must be positive whole numbers; got {', '.join(map(str, lsa_dims))}")
-    db_labels = index.labels_
-    if all(label is None for label in db_labels):
-        raise RetrievalError("the index was built from an unlabelled corpus, so relevance is undefined")
-    if queries.labels is None:
-        raise RetrievalError(f"none of the {len(queries)} queries has a label; evaluate needs labelled queries")
-    keep = [i for i, label in enumerate(queries.labels) if label is not None]
+    keep, db, q, k, own, order = labelled(index, queries, k, seed, exclude, "evaluate")
     texts = [queries.texts[i] for i in keep]
-    db, q = _label_codes(db_labels, [queries.labels[i] for i in keep])
-    k = min(k, len(db))
-    own = None if exclude is None else np.asarray(exclude)[keep]
-    order = tie_order(len(db), seed)
 
     def score(method, dims, rank):
         return measure(method, dims, rank, q, db, k, own)
@@ -259,9 +272,11 @@ def approximate_recall(search_index, codes: np.ndarray, k: int = 10, chunk: int 
     """Recall@k of ``search_index.search`` against exact search on the same codes.
 
     A hit counts when its exact score reaches the exact k-th best score, so that
-    ties at the k-th place do not count as misses.
+    ties at the k-th place do not count as misses. ``chunk`` queries are scored at once, fewer at a size where
+    as many exact score rows would pass ``topk.BUDGET`` scores.
     """
     found = 0
+    chunk = rows_at_once(len(search_index), chunk)
     for start in range(0, len(codes), chunk):
         rows = codes[start:start + chunk]
         exact = search_index.scores(rows)
