@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from rows import append_row  # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +50,12 @@ def _port() -> int:
 
 def _serve(index: Path, workers: int) -> tuple[subprocess.Popen, int]:
     port = _port()
-    process = subprocess.Popen([*RETRIEVAL, "serve", str(index), "--workers", str(workers), "--port", str(port)],
-                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*RETRIEVAL, "serve", str(index), "--workers", str(workers), "--port", str(port)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -90,7 +93,7 @@ def bodies(max_batch: int = 64, max_query_bytes: int = 65536, seed: int = 0) -> 
     rng = np.random.default_rng(seed)
     texts = [json.loads(line)["text"] for line in (ROOT / "data" / "20newsgroups" / "test.jsonl").open()]
     english = " ".join(texts)
-    ascii_queries = [english[i * max_query_bytes:(i + 1) * max_query_bytes - 64] for i in range(max_batch)]
+    ascii_queries = [english[i * max_query_bytes : (i + 1) * max_query_bytes - 64] for i in range(max_batch)]
     cyrillic = np.array(list("абвгдежзийклмнопрстуфхцчшщыэюя"))
     words = ["".join(rng.choice(cyrillic, size=rng.integers(3, 9))) for _ in range(2000)]
     line = " ".join(words)
@@ -99,13 +102,18 @@ def bodies(max_batch: int = 64, max_query_bytes: int = 65536, seed: int = 0) -> 
     room = limit - 64
     return {
         "full batch, 64 x 64 KB English": json.dumps({"queries": ascii_queries, "k": 100}).encode(),
-        "full batch, 64 x 64 KB Cyrillic as \\uXXXX (the largest valid body)":
-            json.dumps({"queries": escaped_queries, "k": 100}).encode(),
+        "full batch, 64 x 64 KB Cyrillic as \\uXXXX (the largest valid body)": json.dumps(
+            {"queries": escaped_queries, "k": 100}
+        ).encode(),
         "[0,0,0,...] to the byte limit": b'{"queries": [' + b",".join([b"0"] * (room // 2)) + b"]}",
         '["a","a",...] to the byte limit': b'{"queries": [' + b",".join([b'"a"'] * (room // 4)) + b"]}",
-        "one string to the byte limit, one character outside Latin-1":
-            b'{"queries": ["' + "\U0001f600".encode() + b"x" * (room - 8) + b'"]}',
-        'one string of escaped quotes \\"\\"\\"... to the byte limit': b'{"queries": ["' + b'\\"' * (room // 2) + b'"]}',
+        "one string to the byte limit, one character outside Latin-1": b'{"queries": ["'
+        + "\U0001f600".encode()
+        + b"x" * (room - 8)
+        + b'"]}',
+        'one string of escaped quotes \\"\\"\\"... to the byte limit': b'{"queries": ["'
+        + b'\\"' * (room // 2)
+        + b'"]}',
         "nested [[[[... to the byte limit": b"[" * room,
     }
 
@@ -138,11 +146,18 @@ def abuse_bodies(index: Path, repeats: int) -> list[dict]:
             stop.set()
             poller.join()
             peak = _kb(process.pid, "VmHWM")
-            rows.append({"body": name, "bytes": len(body), "status": sorted(statuses),
-                         "answer": answer[:120].decode("utf-8", "replace") if status != 200 else "",
-                         "slowest_s": round(max(seconds), 3), "rss_rise_mb": round((peak - resting) / 1024, 1),
-                         "health_p99_ms": round(float(np.percentile(health, 99)) * 1000, 1),
-                         "health_polls": len(health)})
+            rows.append(
+                {
+                    "body": name,
+                    "bytes": len(body),
+                    "status": sorted(statuses),
+                    "answer": answer[:120].decode("utf-8", "replace") if status != 200 else "",
+                    "slowest_s": round(max(seconds), 3),
+                    "rss_rise_mb": round((peak - resting) / 1024, 1),
+                    "health_p99_ms": round(float(np.percentile(health, 99)) * 1000, 1),
+                    "health_polls": len(health),
+                }
+            )
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -154,11 +169,16 @@ def _writer(directory: Path, number: int, rounds: int, scratch: Path, texts: lis
     for round_ in range(rounds):
         ids = [f"writer{number}-round{round_}-{i}" for i in range(3)]
         corpus = scratch / f"writer{number}-{round_}.jsonl"
-        corpus.write_text("".join(json.dumps({"id": doc_id, "text": texts[(number * 1000 + round_ * 3 + i) % len(texts)]})
-                                  + "\n" for i, doc_id in enumerate(ids)))
+        corpus.write_text(
+            "".join(
+                json.dumps({"id": doc_id, "text": texts[(number * 1000 + round_ * 3 + i) % len(texts)]}) + "\n"
+                for i, doc_id in enumerate(ids)
+            )
+        )
         for command in (["add", str(directory), str(corpus)], ["remove", str(directory), ids[0]]):
-            run = subprocess.run([*RETRIEVAL, *command, "--wait", "600", "--json"], env=ENV, capture_output=True,
-                                 text=True, timeout=900)
+            run = subprocess.run(
+                [*RETRIEVAL, *command, "--wait", "600", "--json"], env=ENV, capture_output=True, text=True, timeout=900
+            )
             if run.returncode != 0:
                 failures.append(f"writer {number}, round {round_}, {command[0]}: {run.stderr.strip()[-300:]}")
         removed.add(ids[0])
@@ -177,8 +197,9 @@ def abuse_writers(index: Path, rounds: int) -> dict:
         failures, removed, threads = [], [set(), set()], []
         started = time.perf_counter()
         for number in range(2):
-            thread = threading.Thread(target=lambda n=number: removed[n].update(
-                _writer(directory, n, rounds, scratch, texts, failures)))
+            thread = threading.Thread(
+                target=lambda n=number: removed[n].update(_writer(directory, n, rounds, scratch, texts, failures))
+            )
             thread.start()
             threads.append(thread)
         for thread in threads:
@@ -189,10 +210,19 @@ def abuse_writers(index: Path, rounds: int) -> dict:
         expected = added - removed[0] - removed[1]
         lost = sum(doc_id not in after for doc_id in expected)
         left_over = sum(doc_id in after for doc_id in removed[0] | removed[1])
-        return {"writers": 2, "rounds": rounds, "commands": 4 * rounds, "failed": len(failures),
-                "failures": failures[:3], "documents_before": len(before), "documents_after": len(after),
-                "expected_after": len(before) + len(expected), "lost": lost, "left_over": left_over,
-                "wall_s": round(wall, 1)}
+        return {
+            "writers": 2,
+            "rounds": rounds,
+            "commands": 4 * rounds,
+            "failed": len(failures),
+            "failures": failures[:3],
+            "documents_before": len(before),
+            "documents_after": len(after),
+            "expected_after": len(before) + len(expected),
+            "lost": lost,
+            "left_over": left_over,
+            "wall_s": round(wall, 1),
+        }
 
 
 def _alive(pid: int) -> bool:
@@ -224,8 +254,13 @@ def abuse_kill(index: Path, kills: int) -> dict:
                 ports_free.append(True)
             except OSError:
                 ports_free.append(False)
-    return {"kills": kills, "children": workers_seen, "slowest_s": round(max(seconds), 3),
-            "left_after_10_s": sum(s >= 10 for s in seconds), "port_free": all(ports_free)}
+    return {
+        "kills": kills,
+        "children": workers_seen,
+        "slowest_s": round(max(seconds), 3),
+        "left_after_10_s": sum(s >= 10 for s in seconds),
+        "port_free": all(ports_free),
+    }
 
 
 def main() -> None:
@@ -242,8 +277,10 @@ def main() -> None:
         row["bodies"] = abuse_bodies(args.index, args.repeats)
         print(f"{'body':<66} {'MB':>6} {'status':>7} {'slowest s':>10} {'RSS rise MB':>12} {'/health p99 ms':>15}")
         for body in row["bodies"]:
-            print(f"{body['body']:<66} {body['bytes'] / 1e6:>6.2f} {','.join(map(str, body['status'])):>7} "
-                  f"{body['slowest_s']:>10.3f} {body['rss_rise_mb']:>12.1f} {body['health_p99_ms']:>15.1f}")
+            print(
+                f"{body['body']:<66} {body['bytes'] / 1e6:>6.2f} {','.join(map(str, body['status'])):>7} "
+                f"{body['slowest_s']:>10.3f} {body['rss_rise_mb']:>12.1f} {body['health_p99_ms']:>15.1f}"
+            )
     if "writers" in only:
         row["writers"] = abuse_writers(args.index, args.rounds)
         print("writers:", json.dumps(row["writers"]))

@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval.config import BuildConfig
-from retrieval.text.corpus import Corpus, read_corpus
 from retrieval.data.datasets import dataset_path
+from retrieval.text.corpus import Corpus, read_corpus
 from retrieval.text.index import TextIndex
 
 
@@ -67,17 +67,22 @@ def main() -> None:
         manifest = index.save(Path(scratch) / "index")
     on_stage(None)
     vocabulary = manifest["vocabulary_size"]
-    print(json.dumps({
-        "documents": len(corpus),
-        "vocabulary": vocabulary,
-        "epochs": config.train.epochs,
-        "stage_seconds": stages,
-        "seconds_per_epoch": round(stages["training"] / config.train.epochs, 2),
-        "index_bytes": sum(f["bytes"] for f in manifest["files"].values()),
-        "peak_rss_mb_after_reading": rss_corpus,
-        "peak_rss_mb": peak_rss_mb(),
-        "dense_matrix_would_be_mb": round(len(corpus) * vocabulary * 4 / 2**20, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "documents": len(corpus),
+                "vocabulary": vocabulary,
+                "epochs": config.train.epochs,
+                "stage_seconds": stages,
+                "seconds_per_epoch": round(stages["training"] / config.train.epochs, 2),
+                "index_bytes": sum(f["bytes"] for f in manifest["files"].values()),
+                "peak_rss_mb_after_reading": rss_corpus,
+                "peak_rss_mb": peak_rss_mb(),
+                "dense_matrix_would_be_mb": round(len(corpus) * vocabulary * 4 / 2**20, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -28,23 +28,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval.config import BuildConfig
-from retrieval.text.corpus import read_corpus
 from retrieval.data.datasets import dataset_path, fetch
 from retrieval.evaluation.text import evaluate
+from retrieval.text.corpus import read_corpus
 from retrieval.text.index import TextIndex
 
 CORPORA = ("20newsgroups", "20newsgroups-short", "reuters8", "reuters52", "debian-packages")
 AE, TR, NB = "autoencoder", "train", "neighbours"
 VARIANTS = {  # what the defaults were measured against, on the same protocol
     "default": {},
-    "anchor-none": {AE: {"anchor": "none"}},          # neighbour targets alone
-    "anchor-lsa": {AE: {"anchor": "lsa"}},             # plain LSA as the anchor
-    "targets-own": {NB: {"weight": 0.0}},              # the smoothed anchor, each document's own words as targets
+    "anchor-none": {AE: {"anchor": "none"}},  # neighbour targets alone
+    "anchor-lsa": {AE: {"anchor": "lsa"}},  # plain LSA as the anchor
+    "targets-own": {NB: {"weight": 0.0}},  # the smoothed anchor, each document's own words as targets
     "no-warmup": {TR: {"warmup_steps": 0}},
     "lr-1e-3": {TR: {"learning_rate": 1e-3}},
     "steps-1800": {TR: {"steps": 1800}},
     "no-epoch-cap": {TR: {"max_epochs": 0}},
-    "previous-default": {AE: {"anchor": "none"}, NB: {"k": 0}, TR: {"epochs": 20, "learning_rate": 1e-3}},  # 0.1's recipe
+    "previous-default": {
+        AE: {"anchor": "none"},
+        NB: {"k": 0},
+        TR: {"epochs": 20, "learning_rate": 1e-3},
+    },  # 0.1's recipe
 }
 CODES = {"float": {}, "binary-64": {AE: {"codes": "binary", "code_size": 64}}}
 
@@ -67,16 +71,30 @@ def run(corpus: str, variant: str, codes: str, seed: int) -> dict:
     index = TextIndex(config).fit(train)
     build_seconds = time.perf_counter() - started
     report = evaluate(index, queries, k=100, seed=seed, lsa_dims=(32,), database_texts=train.texts, modes=True)
-    return {"corpus": corpus, "variant": variant, "codes": codes, "seed": seed, "spec": VARIANTS[variant],
-            "config": config.to_dict(), "epochs": len(index.history_["loss"]), "build_seconds": round(build_seconds, 1),
-            "queries": report["queries"], "facts": corpus_facts(train), "methods": report["methods"],
-            "modes": report.get("modes", []), "alpha_short": getattr(index.fusion_, "alpha_short", None),
-            "ties": "seeded", "commit": _commit(), "when": time.strftime("%Y-%m-%d %H:%M")}
+    return {
+        "corpus": corpus,
+        "variant": variant,
+        "codes": codes,
+        "seed": seed,
+        "spec": VARIANTS[variant],
+        "config": config.to_dict(),
+        "epochs": len(index.history_["loss"]),
+        "build_seconds": round(build_seconds, 1),
+        "queries": report["queries"],
+        "facts": corpus_facts(train),
+        "methods": report["methods"],
+        "modes": report.get("modes", []),
+        "alpha_short": getattr(index.fusion_, "alpha_short", None),
+        "ties": "seeded",
+        "commit": _commit(),
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def _commit() -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent)
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).resolve().parent
+    )
     return result.stdout.strip()
 
 
@@ -90,6 +108,7 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
     """One line per (corpus, variant, codes): the codes and each baseline, mean ± sd over seeds."""
     latest = {(r["corpus"], r["variant"], r["codes"], r["seed"]): r for r in rows}
     groups: dict = {}
+
     def order(key):
         corpus, variant, codes, seed = key
         return CORPORA.index(corpus) if corpus in CORPORA else 99, variant, list(CODES).index(codes), seed
@@ -99,9 +118,11 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
     for key, group in groups.items():  # where the query modes were measured, those runs alone: one code, one row
         if any(row.get("modes") for row in group):
             groups[key] = [row for row in group if row.get("modes")]
-    lines = ["| corpus | docs / labels / median words | variant | codes | seeds | semantic | hybrid (default) | lexical "
-             "| TF-IDF | LSA-32 | BM25 | ITQ-64 of LSA | hybrid − semantic | build s |",
-             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| corpus | docs / labels / median words | variant | codes | seeds | semantic | hybrid (default) | lexical "
+        "| TF-IDF | LSA-32 | BM25 | ITQ-64 of LSA | hybrid − semantic | build s |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for (corpus, variant, codes), group in groups.items():
         by_method: dict = {}
         for row in group:
@@ -116,8 +137,10 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
         gap = f"{statistics.mean(hybrid) - statistics.mean(own):+.3f}" if hybrid and len(hybrid) == len(own) else ""
         columns = ["autoencoder", "hybrid", "lexical", "tfidf-cosine", "lsa-32", "bm25", "itq-64bit"]
         best = max((statistics.mean(by_method[c]), c) for c in columns if c in by_method)[1]
-        cells = [("**" + _stat(by_method[c]) + "**" if c == best else _stat(by_method[c])) if c in by_method else ""
-                 for c in columns]
+        cells = [
+            ("**" + _stat(by_method[c]) + "**" if c == best else _stat(by_method[c])) if c in by_method else ""
+            for c in columns
+        ]
         lines.append(
             f"| {corpus} | {facts['documents']:,} / {facts['labels']} / {facts['median_words']} | {variant} | {codes} | "
             f"{','.join(str(r['seed']) for r in group)} | {' | '.join(cells)} | {gap} | "
@@ -137,17 +160,24 @@ def variant_table(rows: list[dict], seed: int = 0) -> str:
         row = latest.get((corpus, variant))
         if row is None:
             return ""
-        scores = {("autoencoder" if m["method"].startswith("autoencoder") else m["method"]): m["precision_at_k"]
-                  for m in row["methods"]}
+        scores = {
+            ("autoencoder" if m["method"].startswith("autoencoder") else m["method"]): m["precision_at_k"]
+            for m in row["methods"]
+        }
         # † rows ranked ties by database position (before evaluation broke ties by a seeded permutation)
         return f"{scores[method or 'autoencoder']:.3f}{'' if row.get('ties') == 'seeded' else ' †'}"
 
     for variant in variants:
         lines.append(f"| {variant} | " + " | ".join(cell(c, variant) for c in corpora) + " |")
-    lines.append("| *LSA-32, same run as default* | " + " | ".join(cell(c, "default", "lsa-32") for c in corpora) + " |")
+    lines.append(
+        "| *LSA-32, same run as default* | " + " | ".join(cell(c, "default", "lsa-32") for c in corpora) + " |"
+    )
     if any(row.get("ties") != "seeded" for row in latest.values()):
-        lines += ["", "† measured when evaluation broke ties in score by database position (the fetched corpora are "
-                  "ordered by label); rows without † break them by a seeded permutation"]
+        lines += [
+            "",
+            "† measured when evaluation broke ties in score by database position (the fetched corpora are "
+            "ordered by label); rows without † break them by a seeded permutation",
+        ]
     return "\n".join(lines)
 
 
@@ -177,13 +207,22 @@ def main() -> None:
                     with open(out, "a") as handle:
                         handle.write(json.dumps(result) + "\n")
                     scores = {m["method"]: m["precision_at_k"] for m in result["methods"]}
-                    print(f"{corpus} {args.variant} {kind} seed {seed}: "
-                          + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
-                          + f" ({result['build_seconds']:.0f} s)", flush=True)
+                    print(
+                        f"{corpus} {args.variant} {kind} seed {seed}: "
+                        + ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
+                        + f" ({result['build_seconds']:.0f} s)",
+                        flush=True,
+                    )
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     default = [r for r in rows if r["variant"] == "default"]
-    print("P@100\n" + table(default) + "\n\nMAP\n" + table(default, "mean_average_precision")
-          + "\n\nVariants, P@100, float codes, seed 0\n" + variant_table(rows))
+    print(
+        "P@100\n"
+        + table(default)
+        + "\n\nMAP\n"
+        + table(default, "mean_average_precision")
+        + "\n\nVariants, P@100, float codes, seed 0\n"
+        + variant_table(rows)
+    )
 
 
 if __name__ == "__main__":

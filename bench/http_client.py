@@ -39,8 +39,10 @@ def get(path: str) -> bytes:
 
 def post_json(path: str, payload) -> bytes:
     body = json.dumps(payload).encode()
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     return head + body
 
 
@@ -101,8 +103,12 @@ def errors_of(result: LoadResult) -> int:
 def stats(seconds: list[float], count: int, wall: float, errors: int) -> dict:
     """Requests/s, p50 and p99 latency (ms) of ``count`` requests in ``wall`` seconds, and ``errors``."""
     ms = np.asarray(seconds) * 1000 if seconds else np.zeros(1)
-    return {"per_second": round(count / wall, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "errors": errors}
+    return {
+        "per_second": round(count / wall, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "errors": errors,
+    }
 
 
 def median_run(runs: list[dict], key: str) -> dict:

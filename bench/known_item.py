@@ -38,8 +38,15 @@ VARIANTS = {  # build flags beside the defaults
     "short-inputs": ["--short-inputs", "0.5"],  # half the training rows cut to a few terms (issue 18, point 4)
     "no-pairs": ["--pair-weight", "0"],  # BM25 over words alone
 }
-SHOWN = (("hybrid", "hybrid (default)"), ("semantic", "semantic"), ("lexical", "lexical"),
-         ("rrf", "RRF of codes and BM25"), ("bm25", "BM25"), ("tfidf-cosine", "TF-IDF cosine"), ("lsa-32", "LSA-32"))
+SHOWN = (
+    ("hybrid", "hybrid (default)"),
+    ("semantic", "semantic"),
+    ("lexical", "lexical"),
+    ("rrf", "RRF of codes and BM25"),
+    ("bm25", "BM25"),
+    ("tfidf-cosine", "TF-IDF cosine"),
+    ("lsa-32", "LSA-32"),
+)
 
 
 def run(args: list, **kwargs) -> subprocess.CompletedProcess:
@@ -57,15 +64,25 @@ def measure(task: str, seed: int, variant: str = "default") -> dict:
     started = time.perf_counter()
     run(["build", data / "train.jsonl", "--out", out, "--seed", seed, *VARIANTS[variant]])
     build_seconds = time.perf_counter() - started
-    report = json.loads(run(["evaluate", out, "--queries", data / "test.jsonl", "--database", data / "train.jsonl",
-                             "--json"]).stdout)["known_item"]
+    report = json.loads(
+        run(["evaluate", out, "--queries", data / "test.jsonl", "--database", data / "train.jsonl", "--json"]).stdout
+    )["known_item"]
     manifest = json.loads((out / "manifest.json").read_text())
     fusion = {key: value for key, value in manifest.get("fusion", {}).items() if key != "figures"}
-    return {"task": task, "seed": seed, "variant": variant, "date": time.strftime("%Y-%m-%d"), "documents": manifest["documents"],
-            "queries": report["queries"], "build_seconds": round(build_seconds, 1), "fusion": fusion,
-            "figures": {row["method"]: {name: round(row[name], 4) for name in ("mrr_at_10", "success_at_1",
-                                                                                "success_at_10")}
-                        for row in report["modes"] + report["methods"]}}
+    return {
+        "task": task,
+        "seed": seed,
+        "variant": variant,
+        "date": time.strftime("%Y-%m-%d"),
+        "documents": manifest["documents"],
+        "queries": report["queries"],
+        "build_seconds": round(build_seconds, 1),
+        "fusion": fusion,
+        "figures": {
+            row["method"]: {name: round(row[name], 4) for name in ("mrr_at_10", "success_at_1", "success_at_10")}
+            for row in report["modes"] + report["methods"]
+        },
+    }
 
 
 def table(rows: list[dict]) -> str:
@@ -74,34 +91,49 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         if row.get("variant", "default") == "default":
             latest[(row["task"], row["seed"])] = row
-    lines = ["| task | docs / queries | seeds | " + " | ".join(label for _, label in SHOWN)
-             + " | hybrid − best of BM25, TF-IDF | alpha (short) |",
-             "|---|---:|---|" + "---:|" * (len(SHOWN) + 2)]
+    lines = [
+        "| task | docs / queries | seeds | "
+        + " | ".join(label for _, label in SHOWN)
+        + " | hybrid − best of BM25, TF-IDF | alpha (short) |",
+        "|---|---:|---|" + "---:|" * (len(SHOWN) + 2),
+    ]
     gains = []
     for task in TASKS:
         runs = [row for (name, _), row in sorted(latest.items()) if name == task]
         if not runs:
             continue
-        mean = {method: statistics.mean(r["figures"][method]["mrr_at_10"] for r in runs)
-                for method, _ in SHOWN if all(method in r["figures"] for r in runs)}
+        mean = {
+            method: statistics.mean(r["figures"][method]["mrr_at_10"] for r in runs)
+            for method, _ in SHOWN
+            if all(method in r["figures"] for r in runs)
+        }
         best = max(mean.values())
-        cells = [(f"**{mean[m]:.3f}**" if mean[m] >= best - 1e-9 else f"{mean[m]:.3f}") if m in mean else ""
-                 for m, _ in SHOWN]
+        cells = [
+            (f"**{mean[m]:.3f}**" if mean[m] >= best - 1e-9 else f"{mean[m]:.3f}") if m in mean else ""
+            for m, _ in SHOWN
+        ]
         gain = mean["hybrid"] - max(mean["bm25"], mean["tfidf-cosine"])
         gains.append(gain)
         alphas = ", ".join(str(r["fusion"].get("alpha_short")) for r in runs)
-        lines.append(f"| {task} | {runs[0]['documents']:,} / {runs[0]['queries']:,} | "
-                     f"{','.join(str(r['seed']) for r in runs)} | " + " | ".join(cells) + f" | {gain:+.3f} | {alphas} |")
+        lines.append(
+            f"| {task} | {runs[0]['documents']:,} / {runs[0]['queries']:,} | "
+            f"{','.join(str(r['seed']) for r in runs)} | " + " | ".join(cells) + f" | {gain:+.3f} | {alphas} |"
+        )
     if gains:
-        lines.append(f"\nMRR@10, mean over the seeds. Hybrid − best baseline, averaged over the tasks: "
-                     f"{statistics.mean(gains):+.3f}.")
+        lines.append(
+            f"\nMRR@10, mean over the seeds. Hybrid − best baseline, averaged over the tasks: "
+            f"{statistics.mean(gains):+.3f}."
+        )
     return "\n".join(lines)
 
 
 def variant_table(rows: list[dict]) -> str:
     """Each variant's MRR@10 per mode beside the defaults' on the same task and seed (the latest run of each)."""
     latest = {(row["task"], row["seed"], row.get("variant", "default")): row for row in rows}
-    lines = ["| variant | task | seed | mode | MRR@10, variant | MRR@10, defaults | change |", "|---|---|---|---|---:|---:|---:|"]
+    lines = [
+        "| variant | task | seed | mode | MRR@10, variant | MRR@10, defaults | change |",
+        "|---|---|---|---|---:|---:|---:|",
+    ]
     for (task, seed, variant), row in sorted(latest.items()):
         base = latest.get((task, seed, "default"))
         if variant == "default" or base is None:

@@ -52,8 +52,17 @@ def process_memory(pid: int) -> dict:
             role = _role(p, pid)
         except (FileNotFoundError, ProcessLookupError):  # a child that exited between the listing and the read
             continue
-        processes.append({"pid": p, "role": role,
-                          "rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1),
-                          "private_mb": round(private / 1024, 1)})
-    return {"processes": processes, "rss_mb": round(sum(q["rss_mb"] for q in processes), 1),
-            "pss_mb": round(sum(q["pss_mb"] for q in processes), 1)}
+        processes.append(
+            {
+                "pid": p,
+                "role": role,
+                "rss_mb": round(rss / 1024, 1),
+                "pss_mb": round(pss / 1024, 1),
+                "private_mb": round(private / 1024, 1),
+            }
+        )
+    return {
+        "processes": processes,
+        "rss_mb": round(sum(q["rss_mb"] for q in processes), 1),
+        "pss_mb": round(sum(q["pss_mb"] for q in processes), 1),
+    }

@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from rows import append_row  # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,9 +48,11 @@ def percentile(values, q: float) -> float:
 def timed_run(args: list) -> tuple[float, int]:
     """Wall seconds and peak RSS (KB) of one command in a new process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-            "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); w = time.perf_counter() - t; "
-            "print(w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)")
+    code = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); w = time.perf_counter() - t; "
+        "print(w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)"
+    )
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
     wall, rss, returncode = out.stdout.split()
     if int(returncode):
@@ -63,11 +64,15 @@ def cold(index_dir: Path, repeats: int) -> dict:
     rows = {}
     for name, args in (("help", [*CLI, "--help"]), ("query", [*CLI, "query", str(index_dir), TEXT, "-k", "10"])):
         runs = [timed_run(args) for _ in range(repeats)]
-        rows[name] = {"median_seconds": round(statistics.median(w for w, _ in runs), 3),
-                      "peak_rss_mb": round(max(r for _, r in runs) / 1024, 1)}
-    probe = ("import sys, runpy; sys.argv = ['retrieval', 'query', sys.argv[1], 'text', '-k', '10']\n"
-             "try: runpy.run_module('retrieval.cli.main', run_name='__main__')\nexcept SystemExit: pass\n"
-             "print('LOADED', sorted(m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules))")
+        rows[name] = {
+            "median_seconds": round(statistics.median(w for w, _ in runs), 3),
+            "peak_rss_mb": round(max(r for _, r in runs) / 1024, 1),
+        }
+    probe = (
+        "import sys, runpy; sys.argv = ['retrieval', 'query', sys.argv[1], 'text', '-k', '10']\n"
+        "try: runpy.run_module('retrieval.cli.main', run_name='__main__')\nexcept SystemExit: pass\n"
+        "print('LOADED', sorted(m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", probe, str(index_dir)], capture_output=True, text=True)
     rows["query"]["training_modules_loaded"] = out.stdout.split("LOADED", 1)[-1].strip()
     return rows
@@ -75,7 +80,9 @@ def cold(index_dir: Path, repeats: int) -> dict:
 
 def precision_at(ranked_labels: list, query_labels, k: int) -> float:
     """Relevant hits among the first k, over k (a query that returned nothing scores 0)."""
-    return float(np.mean([sum(label == want for label in row[:k]) / k for row, want in zip(ranked_labels, query_labels)]))
+    return float(
+        np.mean([sum(label == want for label in row[:k]) / k for row, want in zip(ranked_labels, query_labels)])
+    )
 
 
 def warm(index_dir: Path, queries, train, n: int, seed: int, short_words: int) -> dict:
@@ -91,8 +98,10 @@ def warm(index_dir: Path, queries, train, n: int, seed: int, short_words: int) -
     db_labels = index.labels_
 
     def measure(search, name, split=None):
-        return [{**measure_on(search, texts, split), "method": name, "queries": kind}
-                for kind, texts in (("whole documents", whole), (f"first {short_words} words", short))]
+        return [
+            {**measure_on(search, texts, split), "method": name, "queries": kind}
+            for kind, texts in (("whole documents", whole), (f"first {short_words} words", short))
+        ]
 
     def measure_on(search, texts, split=None):
         for text in texts[:20]:  # warm caches
@@ -103,28 +112,35 @@ def warm(index_dir: Path, queries, train, n: int, seed: int, short_words: int) -
             search(text, 10)
             times.append(time.perf_counter() - t0)
         ranked = [search(text, 100) for text in texts]
-        row = {"p50_ms": round(percentile(times, 0.5) * 1e3, 3),
-               "p99_ms": round(percentile(times, 0.99) * 1e3, 3),
-               "precision_at_100": round(precision_at([[db_labels[p] for p in row] for row in ranked], labels, 100), 4)}
+        row = {
+            "p50_ms": round(percentile(times, 0.5) * 1e3, 3),
+            "p99_ms": round(percentile(times, 0.99) * 1e3, 3),
+            "precision_at_100": round(precision_at([[db_labels[p] for p in row] for row in ranked], labels, 100), 4),
+        }
         if split is not None:  # the same timings, by how each query was answered
             alone = np.array([split(text) for text in texts])
             times = np.asarray(times)
-            row["bm25_alone"] = {"share": round(float(alone.mean()), 3),
-                                 "p50_ms": round(percentile(times[alone], 0.5) * 1e3, 3) if alone.any() else None,
-                                 "others_p50_ms": round(percentile(times[~alone], 0.5) * 1e3, 3) if (~alone).any() else None}
+            row["bm25_alone"] = {
+                "share": round(float(alone.mean()), 3),
+                "p50_ms": round(percentile(times[alone], 0.5) * 1e3, 3) if alone.any() else None,
+                "others_p50_ms": round(percentile(times[~alone], 0.5) * 1e3, 3) if (~alone).any() else None,
+            }
         return row
 
     positions = {doc_id: i for i, doc_id in enumerate(index.index_.id_map.doc_ids)}
     modes = ("hybrid", "semantic", "lexical") if index.lexical_ is not None else ("semantic",)
     rows = []
+
     def bm25_alone(text) -> bool:  # a hybrid query ranked by BM25 alone: its hits carry no codes' score
         hits = index.search(text, 10)[0]
         return bool(hits) and all(hit.semantic is None for hit in hits)
 
     for mode in modes:
-        rows += measure(lambda text, k: [positions[h.doc_id] for h in index.search(text, k, mode=mode)[0]],
-                        f"this project, {mode}" + (" (the default)" if mode == modes[0] else ""),
-                        bm25_alone if mode == "hybrid" else None)
+        rows += measure(
+            lambda text, k: [positions[h.doc_id] for h in index.search(text, k, mode=mode)[0]],
+            f"this project, {mode}" + (" (the default)" if mode == modes[0] else ""),
+            bm25_alone if mode == "hybrid" else None,
+        )
 
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(train.texts, stopwords="en", show_progress=False), show_progress=False)
@@ -154,32 +170,54 @@ def batch(index_dir: Path, queries, count: int) -> dict:
             texts = (queries.texts * (count // len(queries) + 1))[:size]
             path.write_text("".join(json.dumps({"id": f"q{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
             files[size] = path
-        one = statistics.median(timed_run([*CLI, "query", str(index_dir), "--file", str(files[1]), "-k", "10",
-                                           "--json"])[0] for _ in range(3))
-        many = statistics.median(timed_run([*CLI, "query", str(index_dir), "--file", str(files[count]), "-k", "10",
-                                            "--json"])[0] for _ in range(3))
+        one = statistics.median(
+            timed_run([*CLI, "query", str(index_dir), "--file", str(files[1]), "-k", "10", "--json"])[0]
+            for _ in range(3)
+        )
+        many = statistics.median(
+            timed_run([*CLI, "query", str(index_dir), "--file", str(files[count]), "-k", "10", "--json"])[0]
+            for _ in range(3)
+        )
     per_query = (many - one) / (count - 1)
-    return {"queries": count, "seconds_1": round(one, 3), "seconds_all": round(many, 3),
-            "queries_per_second": round(1 / per_query)}
+    return {
+        "queries": count,
+        "seconds_1": round(one, 3),
+        "seconds_all": round(many, 3),
+        "queries_per_second": round(1 / per_query),
+    }
 
 
 def table(row: dict) -> str:
     c, w, b = row["cold"], row["warm"], row["batch"]
-    lines = [f"index {row['index']} ({row['documents']:,} documents), {row['cpus']} CPUs, {row['date']}",
-             "", "| cold command | median wall | peak RSS |", "|---|---:|---:|",
-             f"| `retrieval --help` | {c['help']['median_seconds']:.2f} s | {c['help']['peak_rss_mb']:.0f} MB |",
-             f"| `retrieval query DIR \"text\" -k 10` | {c['query']['median_seconds']:.2f} s | "
-             f"{c['query']['peak_rss_mb']:.0f} MB |", "",
-             f"| warm single query ({w['queries']} test queries, k = 10) | queries | p50 | p99 | P@100 |",
-             "|---|---|---:|---:|---:|"]
-    lines += [f"| {m['method']} | {m.get('queries', 'whole documents')} | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms "
-              f"| {m['precision_at_100']:.3f} |" for m in w["methods"]]
-    lines += [f"hybrid, {m['queries']}: {m['bm25_alone']['share']:.0%} ranked by BM25 alone (p50 "
-              f"{m['bm25_alone']['p50_ms']} ms), the others p50 {m['bm25_alone']['others_p50_ms']} ms"
-              for m in w["methods"] if m.get("bm25_alone") and m["bm25_alone"]["share"]]
-    lines += ["", f"batch: `retrieval query DIR --file` with {b['queries']:,} queries, k = 10: "
-              f"{b['queries_per_second']:,} queries/s after start-up ({b['seconds_1']:.2f} s for 1 query, "
-              f"{b['seconds_all']:.2f} s for {b['queries']:,})"]
+    lines = [
+        f"index {row['index']} ({row['documents']:,} documents), {row['cpus']} CPUs, {row['date']}",
+        "",
+        "| cold command | median wall | peak RSS |",
+        "|---|---:|---:|",
+        f"| `retrieval --help` | {c['help']['median_seconds']:.2f} s | {c['help']['peak_rss_mb']:.0f} MB |",
+        f'| `retrieval query DIR "text" -k 10` | {c["query"]["median_seconds"]:.2f} s | '
+        f"{c['query']['peak_rss_mb']:.0f} MB |",
+        "",
+        f"| warm single query ({w['queries']} test queries, k = 10) | queries | p50 | p99 | P@100 |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {m['method']} | {m.get('queries', 'whole documents')} | {m['p50_ms']:.3f} ms | {m['p99_ms']:.3f} ms "
+        f"| {m['precision_at_100']:.3f} |"
+        for m in w["methods"]
+    ]
+    lines += [
+        f"hybrid, {m['queries']}: {m['bm25_alone']['share']:.0%} ranked by BM25 alone (p50 "
+        f"{m['bm25_alone']['p50_ms']} ms), the others p50 {m['bm25_alone']['others_p50_ms']} ms"
+        for m in w["methods"]
+        if m.get("bm25_alone") and m["bm25_alone"]["share"]
+    ]
+    lines += [
+        "",
+        f"batch: `retrieval query DIR --file` with {b['queries']:,} queries, k = 10: "
+        f"{b['queries_per_second']:,} queries/s after start-up ({b['seconds_1']:.2f} s for 1 query, "
+        f"{b['seconds_all']:.2f} s for {b['queries']:,})",
+    ]
     return "\n".join(lines)
 
 
@@ -187,7 +225,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("index", type=Path, nargs="?", default=ROOT / "indexes" / "20newsgroups")
     parser.add_argument("--queries", type=Path, default=None)
-    parser.add_argument("--train", type=Path, default=None, help="the indexed corpus, for BM25S (default: its train split)")
+    parser.add_argument(
+        "--train", type=Path, default=None, help="the indexed corpus, for BM25S (default: its train split)"
+    )
     parser.add_argument("-n", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch", type=int, default=2000)
@@ -205,11 +245,17 @@ def main() -> None:
     queries, _ = read_corpus(args.queries or dataset_path("20newsgroups", "test"))
     train, _ = read_corpus(args.train or dataset_path("20newsgroups", "train"))
     manifest = json.loads((args.index / "manifest.json").read_text())
-    row = {"index": str(args.index), "documents": manifest["documents"], "cpus": os.cpu_count(),
-           "python": platform.python_version(), "date": time.strftime("%Y-%m-%d"),
-           "cold": cold(args.index, args.repeats), "batch": batch(args.index, queries, args.batch),
-           "warm": warm(args.index, queries, train, args.n, args.seed, args.short_words),
-           "peak_rss_mb_this_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    row = {
+        "index": str(args.index),
+        "documents": manifest["documents"],
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+        "cold": cold(args.index, args.repeats),
+        "batch": batch(args.index, queries, args.batch),
+        "warm": warm(args.index, queries, train, args.n, args.seed, args.short_words),
+        "peak_rss_mb_this_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
     append_row(RESULTS, row)
     print(table(row))
 

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from rows import append_row  # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +35,10 @@ def main() -> None:
     from retrieval.text.index import TextIndex
 
     queries, _ = read_corpus(args.queries or dataset_path("20newsgroups", "test"))
-    print("| index | codes | P@%d numpy | P@%d Keras | MAP numpy | MAP Keras | max code diff | query bits differing |"
-          % (args.k, args.k))
+    print(
+        "| index | codes | P@%d numpy | P@%d Keras | MAP numpy | MAP Keras | max code diff | query bits differing |"
+        % (args.k, args.k)
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for path in args.indexes:
         index = TextIndex.load(path)
@@ -52,12 +53,20 @@ def main() -> None:
         bits = "–"
         if index.binary:
             bits = f"{np.mean((numpy_codes > 0.5) != (keras_codes > 0.5)):.2e}"
-        row = {"index": str(path), "codes": index.index_.metric, "numpy": own_numpy, "keras": own_keras,
-               "max_code_difference": float(np.abs(numpy_codes - keras_codes).max()), "bits_differing": bits}
-        print(f"| {path} | {'%d-bit' % index.index_.dim if index.binary else '%d-d float' % index.index_.dim} | "
-              f"{own_numpy['precision_at_k']:.4f} | {own_keras['precision_at_k']:.4f} | "
-              f"{own_numpy['mean_average_precision']:.4f} | {own_keras['mean_average_precision']:.4f} | "
-              f"{row['max_code_difference']:.1e} | {bits} |")
+        row = {
+            "index": str(path),
+            "codes": index.index_.metric,
+            "numpy": own_numpy,
+            "keras": own_keras,
+            "max_code_difference": float(np.abs(numpy_codes - keras_codes).max()),
+            "bits_differing": bits,
+        }
+        print(
+            f"| {path} | {'%d-bit' % index.index_.dim if index.binary else '%d-d float' % index.index_.dim} | "
+            f"{own_numpy['precision_at_k']:.4f} | {own_keras['precision_at_k']:.4f} | "
+            f"{own_numpy['mean_average_precision']:.4f} | {own_keras['mean_average_precision']:.4f} | "
+            f"{row['max_code_difference']:.1e} | {bits} |"
+        )
         append_row(ROOT / "bench" / "results" / "runtime_parity.jsonl", row)
 
 

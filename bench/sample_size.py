@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from rows import append_row, read_rows  # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +38,19 @@ def splits(corpus: str) -> tuple[Path, Path]:
         docs = int(corpus.split("-")[1])
         folder = ROOT / "data" / corpus
         if not (folder / "train.jsonl").exists():
-            subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--docs", str(docs), "--queries", "1000",
-                            "--out", str(folder)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "scale.py"),
+                    "--docs",
+                    str(docs),
+                    "--queries",
+                    "1000",
+                    "--out",
+                    str(folder),
+                ],
+                check=True,
+            )
         return folder / "train.jsonl", folder / "test.jsonl"
     from retrieval.data.datasets import dataset_path, fetch
 
@@ -58,7 +68,9 @@ def lsa_on_sample(index, Xq, query_labels: np.ndarray, k: int, seed: int) -> flo
     svd = TruncatedSVD(n_components=32, random_state=seed).fit(Xd[positions])
     Zd, Zq = normalize(svd.transform(Xd)), normalize(svd.transform(Xq))
     db_labels = np.asarray(index.labels_)
-    found = np.concatenate([np.argpartition(-(Zq[s:s + 200] @ Zd.T), k, axis=1)[:, :k] for s in range(0, len(Zq), 200)])
+    found = np.concatenate(
+        [np.argpartition(-(Zq[s : s + 200] @ Zd.T), k, axis=1)[:, :k] for s in range(0, len(Zq), 200)]
+    )
     return float((db_labels[found] == query_labels[:, None]).mean())
 
 
@@ -82,10 +94,18 @@ def run(corpus: str, size: int, seed: int, max_queries: int) -> dict:
     report = evaluate(index, queries, k=100, seed=seed)
     own = next(m for m in report["methods"] if m["method"].startswith("autoencoder"))["precision_at_k"]
     lsa = lsa_on_sample(index, index.features(queries.texts), np.asarray(queries.labels), 100, seed)
-    return {"corpus": corpus, "documents": len(index.index_), "sample": len(index.sample_), "requested": size,
-            "seed": seed, "queries": report["queries"], "precision_at_100": round(own, 4),
-            "lsa32_same_sample": round(lsa, 4), "build_seconds": round(build_seconds, 1),
-            "when": time.strftime("%Y-%m-%d %H:%M")}
+    return {
+        "corpus": corpus,
+        "documents": len(index.index_),
+        "sample": len(index.sample_),
+        "requested": size,
+        "seed": seed,
+        "queries": report["queries"],
+        "precision_at_100": round(own, 4),
+        "lsa32_same_sample": round(lsa, 4),
+        "build_seconds": round(build_seconds, 1),
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def table(rows: list[dict]) -> str:
@@ -95,8 +115,10 @@ def table(rows: list[dict]) -> str:
     for (corpus, sample, _), row in latest.items():
         if sample == row["documents"]:
             full.setdefault(corpus, []).append(row["precision_at_100"])
-    lines = ["| corpus | documents | training sample | seeds | P@100 | vs training on all | LSA-32 (same sample) | build s |",
-             "|---|---:|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        "| corpus | documents | training sample | seeds | P@100 | vs training on all | LSA-32 (same sample) | build s |",
+        "|---|---:|---:|---|---:|---:|---:|---:|",
+    ]
     groups: dict = {}
     for (corpus, sample, _), row in sorted(latest.items(), key=lambda item: (item[0][0], item[0][1], item[0][2])):
         groups.setdefault((corpus, sample), []).append(row)
@@ -104,10 +126,12 @@ def table(rows: list[dict]) -> str:
         own = [r["precision_at_100"] for r in group]
         gap = statistics.mean(own) - statistics.mean(full[corpus]) if corpus in full else float("nan")
         sd = f" ± {statistics.stdev(own):.4f}" if len(own) > 1 else ""
-        lines.append(f"| {corpus} | {group[0]['documents']:,} | {sample:,}{' (all)' if sample == group[0]['documents'] else ''} "
-                     f"| {','.join(str(r['seed']) for r in group)} | {statistics.mean(own):.4f}{sd} | {gap:+.4f} "
-                     f"| {statistics.mean(r['lsa32_same_sample'] for r in group):.4f} "
-                     f"| {statistics.mean(r['build_seconds'] for r in group):.0f} |")
+        lines.append(
+            f"| {corpus} | {group[0]['documents']:,} | {sample:,}{' (all)' if sample == group[0]['documents'] else ''} "
+            f"| {','.join(str(r['seed']) for r in group)} | {statistics.mean(own):.4f}{sd} | {gap:+.4f} "
+            f"| {statistics.mean(r['lsa32_same_sample'] for r in group):.4f} "
+            f"| {statistics.mean(r['build_seconds'] for r in group):.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -134,9 +158,12 @@ def main() -> None:
                 done.add(effective)
                 row = run(corpus, size, seed, args.queries)
                 append_row(RESULTS, row)
-                print(f"{corpus} seed {seed} sample {row['sample']:,}/{row['documents']:,}: P@100 "
-                      f"{row['precision_at_100']:.4f} (LSA-32 same sample {row['lsa32_same_sample']:.4f}), "
-                      f"{row['build_seconds']:.0f} s", flush=True)
+                print(
+                    f"{corpus} seed {seed} sample {row['sample']:,}/{row['documents']:,}: P@100 "
+                    f"{row['precision_at_100']:.4f} (LSA-32 same sample {row['lsa32_same_sample']:.4f}), "
+                    f"{row['build_seconds']:.0f} s",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

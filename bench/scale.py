@@ -35,8 +35,9 @@ def fit_topics(texts: list[str], topics: int, seed: int, max_features: int = 200
 
     vectorizer = CountVectorizer(max_features=max_features, stop_words="english", min_df=5)
     counts = vectorizer.fit_transform(texts)
-    lda = LatentDirichletAllocation(n_components=topics, learning_method="online", max_iter=10, random_state=seed,
-                                    batch_size=512, n_jobs=1).fit(counts)
+    lda = LatentDirichletAllocation(
+        n_components=topics, learning_method="online", max_iter=10, random_state=seed, batch_size=512, n_jobs=1
+    ).fit(counts)
     words = lda.components_ / lda.components_.sum(axis=1, keepdims=True)
     lengths = np.asarray(counts.sum(axis=1)).ravel()
     return vectorizer.get_feature_names_out(), words, lengths[lengths > 0]
@@ -67,8 +68,11 @@ def draw(n: int, prefix: str, vocabulary, words: np.ndarray, lengths: np.ndarray
             word[chosen] = np.searchsorted(word_cdf[t], u[chosen], side="right")
         np.minimum(word, size_v - 1, out=word)
         for row, columns in enumerate(np.split(word, np.cumsum(doc_lengths)[:-1])):
-            yield {"id": f"{prefix}-{start + row:0{width}d}", "text": " ".join(vocabulary[columns]),
-                   "label": f"topic{int(theta[row].argmax()):02d}"}
+            yield {
+                "id": f"{prefix}-{start + row:0{width}d}",
+                "text": " ".join(vocabulary[columns]),
+                "label": f"topic{int(theta[row].argmax()):02d}",
+            }
 
 
 def write(path: Path, documents) -> int:
@@ -80,8 +84,7 @@ def write(path: Path, documents) -> int:
     return count
 
 
-def make_corpus(texts, out: Path, docs: int, queries: int, topics: int = 20, alpha: float = 0.1,
-                seed: int = 0) -> dict:
+def make_corpus(texts, out: Path, docs: int, queries: int, topics: int = 20, alpha: float = 0.1, seed: int = 0) -> dict:
     """Fit the topic model on ``texts`` and write the synthetic train and test splits into ``out``."""
     started = time.perf_counter()
     vocabulary, words, lengths = fit_topics(texts, topics, seed)
@@ -89,10 +92,17 @@ def make_corpus(texts, out: Path, docs: int, queries: int, topics: int = 20, alp
     train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     written = write(out / "train.jsonl", draw(docs, "doc", vocabulary, words, lengths, alpha, train_rng))
     asked = write(out / "test.jsonl", draw(queries, "query", vocabulary, words, lengths, alpha, test_rng))
-    summary = {"documents": written, "queries": asked, "topics": topics, "alpha": alpha, "seed": seed,
-               "vocabulary": len(vocabulary), "mean_length": round(float(lengths.mean()), 1),
-               "seconds": round(time.perf_counter() - started, 1),
-               "top_words": [list(vocabulary[np.argsort(-w)[:8]]) for w in words]}
+    summary = {
+        "documents": written,
+        "queries": asked,
+        "topics": topics,
+        "alpha": alpha,
+        "seed": seed,
+        "vocabulary": len(vocabulary),
+        "mean_length": round(float(lengths.mean()), 1),
+        "seconds": round(time.perf_counter() - started, 1),
+        "top_words": [list(vocabulary[np.argsort(-w)[:8]]) for w in words],
+    }
     (out / "topics.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -112,9 +122,11 @@ def main() -> None:
     texts = [json.loads(line)["text"] for line in args.source.read_text().splitlines() if line.strip()]
     out = args.out or ROOT / "data" / f"synthetic-{args.docs}"
     summary = make_corpus(texts, out, args.docs, args.queries, args.topics, args.alpha, args.seed)
-    print(f"wrote {out}: {summary['documents']:,} documents and {summary['queries']:,} queries from {args.topics} "
-          f"topics ({summary['vocabulary']:,} words, {summary['mean_length']} words a document on average) "
-          f"in {summary['seconds']} s")
+    print(
+        f"wrote {out}: {summary['documents']:,} documents and {summary['queries']:,} queries from {args.topics} "
+        f"topics ({summary['vocabulary']:,} words, {summary['mean_length']} words a document on average) "
+        f"in {summary['seconds']} s"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from rows import append_row  # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +40,7 @@ def hybrid_precision(index, texts: list[str], query_labels: np.ndarray, chunk: i
     """P@100 of hybrid mode's own top 100; a query given fewer hits counts the missing ones as not relevant."""
     relevant = 0
     for s in range(0, len(texts), chunk):
-        for hits, want in zip(index.search(texts[s:s + chunk], K, mode="hybrid"), query_labels[s:s + chunk]):
+        for hits, want in zip(index.search(texts[s : s + chunk], K, mode="hybrid"), query_labels[s : s + chunk]):
             relevant += sum(hit.label == want for hit in hits[:K])
     return relevant / (K * len(texts))
 
@@ -58,8 +57,14 @@ def mode_latency(index, kinds: dict[str, list[str]], modes: list[str], warm: int
                 started = time.perf_counter()
                 index.search([text], 10, mode=mode)
                 ms.append((time.perf_counter() - started) * 1000)
-            measured.append({"mode": mode, "queries": kind, "p50_ms": round(float(np.median(ms)), 3),
-                             "p99_ms": round(float(np.percentile(ms, 99)), 3)})
+            measured.append(
+                {
+                    "mode": mode,
+                    "queries": kind,
+                    "p50_ms": round(float(np.median(ms)), 3),
+                    "p99_ms": round(float(np.percentile(ms, 99)), 3),
+                }
+            )
     return measured
 
 
@@ -84,8 +89,9 @@ def lsa_precision(index, Xq, query_labels, db_labels, sample, seed: int, chunk: 
     svd = TruncatedSVD(n_components=32, random_state=seed).fit(Xd if sample is None else Xd[sample])
     Zd = normalize(svd.transform(Xd)).astype(np.float32)
     Zq = normalize(svd.transform(Xq)).astype(np.float32)
-    hits = np.concatenate([np.argpartition(-(Zq[s:s + chunk] @ Zd.T), K, axis=1)[:, :K]
-                           for s in range(0, len(Zq), chunk)])
+    hits = np.concatenate(
+        [np.argpartition(-(Zq[s : s + chunk] @ Zd.T), K, axis=1)[:, :K] for s in range(0, len(Zq), chunk)]
+    )
     return precision(db_labels[hits], query_labels), time.perf_counter() - started
 
 
@@ -130,22 +136,36 @@ def main() -> None:
     hybrid = hybrid_precision(index, texts, query_labels) if index.lexical_ is not None else None
     sample = training_sample(index, args.corpus or Path(index.manifest_["corpus"]["path"]))
     lsa, lsa_seconds = lsa_precision(index, Xq, query_labels, db_labels, sample, index.config.train.seed)
-    row = {"index": os.path.relpath(args.index, ROOT), "documents": len(index.index_), "queries": len(texts),
-           "index_kind": index.index_.plan.to_dict(), "train_sample": index.config.train_sample,
-           "search_p50_ms": round(float(np.median(search_ms)), 3), "search_p99_ms": round(float(np.percentile(search_ms, 99)), 3),
-           "text_p50_ms": round(float(np.median(text_ms)), 3), "text_p99_ms": round(float(np.percentile(text_ms, 99)), 3),
-           "text_mode": resolve_mode(index, None),  # the default: hybrid where the index has a lexical side
-           "recall_at_10": recall, "precision_at_100": round(own, 4), "lsa32_precision_at_100": round(lsa, 4),
-           "lsa32_seconds": round(lsa_seconds, 1), "short_words": args.short_words, "modes": by_mode,
-           "hybrid_precision_at_100": None if hybrid is None else round(hybrid, 4),
-           "cpus": len(os.sched_getaffinity(0)), "date": time.strftime("%Y-%m-%d")}
+    row = {
+        "index": os.path.relpath(args.index, ROOT),
+        "documents": len(index.index_),
+        "queries": len(texts),
+        "index_kind": index.index_.plan.to_dict(),
+        "train_sample": index.config.train_sample,
+        "search_p50_ms": round(float(np.median(search_ms)), 3),
+        "search_p99_ms": round(float(np.percentile(search_ms, 99)), 3),
+        "text_p50_ms": round(float(np.median(text_ms)), 3),
+        "text_p99_ms": round(float(np.percentile(text_ms, 99)), 3),
+        "text_mode": resolve_mode(index, None),  # the default: hybrid where the index has a lexical side
+        "recall_at_10": recall,
+        "precision_at_100": round(own, 4),
+        "lsa32_precision_at_100": round(lsa, 4),
+        "lsa32_seconds": round(lsa_seconds, 1),
+        "short_words": args.short_words,
+        "modes": by_mode,
+        "hybrid_precision_at_100": None if hybrid is None else round(hybrid, 4),
+        "cpus": len(os.sched_getaffinity(0)),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     append_row(args.out, row)
-    print(f"{row['index']}: {row['documents']:,} documents, {index.index_.plan.kind} index {row['index_kind']}, "
-          f"{row['queries']} queries\n  search p50 {row['search_p50_ms']} ms (p99 {row['search_p99_ms']}), text in -> hits "
-          f"({row['text_mode']}, the default) p50 {row['text_p50_ms']} ms (p99 {row['text_p99_ms']}); "
-          f"recall@10 against exact {recall:.4f}\n"
-          f"  P@100 {own:.4f} (the index's own top 100) beside LSA-32 fitted on the same sample {lsa:.4f}"
-          + ("" if hybrid is None else f"; hybrid mode's own top 100 {hybrid:.4f}"))
+    print(
+        f"{row['index']}: {row['documents']:,} documents, {index.index_.plan.kind} index {row['index_kind']}, "
+        f"{row['queries']} queries\n  search p50 {row['search_p50_ms']} ms (p99 {row['search_p99_ms']}), text in -> hits "
+        f"({row['text_mode']}, the default) p50 {row['text_p50_ms']} ms (p99 {row['text_p99_ms']}); "
+        f"recall@10 against exact {recall:.4f}\n"
+        f"  P@100 {own:.4f} (the index's own top 100) beside LSA-32 fitted on the same sample {lsa:.4f}"
+        + ("" if hybrid is None else f"; hybrid mode's own top 100 {hybrid:.4f}")
+    )
     for m in by_mode:
         print(f"  {m['mode']:<8} {m['queries']:<16} text in -> hits p50 {m['p50_ms']} ms (p99 {m['p99_ms']})")
 

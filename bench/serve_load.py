@@ -49,7 +49,6 @@ import time  # noqa: E402
 import urllib.parse  # noqa: E402
 
 import numpy as np  # noqa: E402
-
 from http_client import errors_of, get, median_run, post_json, run_load, stats  # noqa: E402
 from proc_memory import process_memory  # noqa: E402
 from rows import append_row, read_rows  # noqa: E402
@@ -72,9 +71,12 @@ def direct(index, texts: list[str], batch_size: int, mode: str) -> dict:
     single = stats(seconds, len(texts), time.perf_counter() - started, 0)
     started = time.perf_counter()
     for i in range(0, len(texts), batch_size):
-        index.search(texts[i:i + batch_size], K, mode=mode)
-    return {"mode": mode, "single": single,
-            "batch_queries_per_second": round(len(texts) / (time.perf_counter() - started), 1)}
+        index.search(texts[i : i + batch_size], K, mode=mode)
+    return {
+        "mode": mode,
+        "single": single,
+        "batch_queries_per_second": round(len(texts) / (time.perf_counter() - started), 1),
+    }
 
 
 def single_requests(texts, per_client, mode: str | None = None):
@@ -83,8 +85,11 @@ def single_requests(texts, per_client, mode: str | None = None):
 
     def make(client: int) -> list[bytes]:
         rng = np.random.default_rng(client)
-        return [get("/search?" + urllib.parse.urlencode({"q": texts[i], "k": K, **extra}))
-                for i in rng.integers(0, len(texts), per_client)]
+        return [
+            get("/search?" + urllib.parse.urlencode({"q": texts[i], "k": K, **extra}))
+            for i in rng.integers(0, len(texts), per_client)
+        ]
+
     return make
 
 
@@ -93,9 +98,11 @@ def batch_requests(texts, per_client, size, mode: str | None = None):
 
     def make(client: int) -> list[bytes]:
         rng = np.random.default_rng(1000 + client)
-        return [post_json("/search", {"queries": [texts[i] for i in rng.integers(0, len(texts), size)], "k": K,
-                                      **extra})
-                for _ in range(per_client)]
+        return [
+            post_json("/search", {"queries": [texts[i] for i in rng.integers(0, len(texts), size)], "k": K, **extra})
+            for _ in range(per_client)
+        ]
+
     return make
 
 
@@ -136,12 +143,19 @@ def rebuild_run(port, directory, original, other, texts, clients, per_client, ma
     if len(swaps) == 2 and len(order) >= 2:
         ends = [swaps[1], float("inf")]
         for n, (swapped, old) in enumerate(zip(swaps, order[:2])):  # first away from the original, then back
-            late = [r.sent - swapped for r in result.responses  # before the next swap brings ``old`` back
-                    if swapped < r.sent < ends[n] and r.headers.get("x-index-generation") == old]
+            late = [
+                r.sent - swapped
+                for r in result.responses  # before the next swap brings ``old`` back
+                if swapped < r.sent < ends[n] and r.headers.get("x-index-generation") == old
+            ]
             lags[n] = round(max(late, default=0.0), 3)
-    return {**stats([r.seconds for r in result.responses], len(result.responses), result.wall, errors_of(result)),
-            "generations_seen": len(seen), "swaps": len(swaps), "mixed_answers": mixed,
-            "old_generation_answered_after_swap_s": max(lags)}
+    return {
+        **stats([r.seconds for r in result.responses], len(result.responses), result.wall, errors_of(result)),
+        "generations_seen": len(seen),
+        "swaps": len(swaps),
+        "mixed_answers": mixed,
+        "old_generation_answered_after_swap_s": max(lags),
+    }
 
 
 def _interleaved(modes: list, repeats: int):
@@ -163,19 +177,27 @@ def mode_runs(port: int, pid: int, texts, args) -> list[dict]:
         if not singles[mode]:
             run_load(port, single_requests(texts, 50, mode), args.clients, args.max_seconds)  # warm-up
         run = run_load(port, single_requests(texts, args.requests, mode), args.clients, args.max_seconds)
-        singles[mode].append(stats([r.seconds for r in run.responses], len(run.responses), run.wall,
-                                   errors_of(run)))
+        singles[mode].append(stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)))
         if mode not in memory:
             memory[mode] = process_memory(pid)
     for mode in _interleaved(args.modes, args.repeats):
-        run = run_load(port, batch_requests(texts, args.batches, args.batch_size, mode), args.clients,
-                       args.max_seconds)
-        batches[mode].append({**stats([r.seconds for r in run.responses], len(run.responses), run.wall,
-                                      errors_of(run)),
-                              "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1)})
-    return [{"mode": mode, "single": median_run(singles[mode], "per_second"),
-             "batch": median_run(batches[mode], "queries_per_second"),
-             "runs": {"single": singles[mode], "batch": batches[mode]}, "memory": memory[mode]} for mode in args.modes]
+        run = run_load(port, batch_requests(texts, args.batches, args.batch_size, mode), args.clients, args.max_seconds)
+        batches[mode].append(
+            {
+                **stats([r.seconds for r in run.responses], len(run.responses), run.wall, errors_of(run)),
+                "queries_per_second": round(len(run.responses) * args.batch_size / run.wall, 1),
+            }
+        )
+    return [
+        {
+            "mode": mode,
+            "single": median_run(singles[mode], "per_second"),
+            "batch": median_run(batches[mode], "queries_per_second"),
+            "runs": {"single": singles[mode], "batch": batches[mode]},
+            "memory": memory[mode],
+        }
+        for mode in args.modes
+    ]
 
 
 def hybrid_over_semantic(modes: list[dict]) -> dict | None:
@@ -186,8 +208,10 @@ def hybrid_over_semantic(modes: list[dict]) -> dict | None:
     h, s = by["hybrid"], by["semantic"]
     if not (s["single"]["per_second"] and s["batch"]["queries_per_second"]):  # semantic answered nothing
         return None
-    return {"requests_per_second": round(h["single"]["per_second"] / s["single"]["per_second"], 3),
-            "batch_queries_per_second": round(h["batch"]["queries_per_second"] / s["batch"]["queries_per_second"], 3)}
+    return {
+        "requests_per_second": round(h["single"]["per_second"] / s["single"]["per_second"], 3),
+        "batch_queries_per_second": round(h["batch"]["queries_per_second"] / s["batch"]["queries_per_second"], 3),
+    }
 
 
 def run_workers(workers, index_dir, other, texts, args, expected) -> dict:
@@ -199,8 +223,17 @@ def run_workers(workers, index_dir, other, texts, args, expected) -> dict:
             modes = mode_runs(port, process.pid, texts, args)
             row = {"workers": workers, "modes": modes, "hybrid_over_semantic": hybrid_over_semantic(modes)}
             if other is not None:
-                row["rebuild"] = rebuild_run(port, directory, Path(index_dir), other, texts, args.clients,
-                                             args.requests, args.max_seconds, expected)
+                row["rebuild"] = rebuild_run(
+                    port,
+                    directory,
+                    Path(index_dir),
+                    other,
+                    texts,
+                    args.clients,
+                    args.requests,
+                    args.max_seconds,
+                    expected,
+                )
     return row
 
 
@@ -216,43 +249,65 @@ def modes_of(entry) -> list[dict]:
 
 def table(row: dict) -> str:
     dash = "–"
-    lines = [f"`retrieval serve` on {os.path.relpath(row['index'], ROOT)} ({row['documents']:,} documents), {row['clients']} clients on "
-             f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test documents as queries"
-             + (f", cut to {row['words']} words" if row.get("words") else ", whole")
-             + f" ({row.get('query_bytes_mean', '?')} bytes on average)",
-             "", "| | mode | requests/s | p50 ms | p99 ms | errors | batches of %d: queries/s | RSS MB | PSS MB |"
-             % row["batch_size"], "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"`retrieval serve` on {os.path.relpath(row['index'], ROOT)} ({row['documents']:,} documents), {row['clients']} clients on "
+        f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test documents as queries"
+        + (f", cut to {row['words']} words" if row.get("words") else ", whole")
+        + f" ({row.get('query_bytes_mean', '?')} bytes on average)",
+        "",
+        "| | mode | requests/s | p50 ms | p99 ms | errors | batches of %d: queries/s | RSS MB | PSS MB |"
+        % row["batch_size"],
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for d in modes_of(row["direct"]):
-        lines.append(f"| Python API, same process, 1 thread | {d['mode'] or dash} | {d['single']['per_second']:,.0f} | "
-                     f"{d['single']['p50_ms']} | {d['single']['p99_ms']} | {dash} | {d['batch_queries_per_second']:,.0f} | "
-                     f"{dash} | {dash} |")
+        lines.append(
+            f"| Python API, same process, 1 thread | {d['mode'] or dash} | {d['single']['per_second']:,.0f} | "
+            f"{d['single']['p50_ms']} | {d['single']['p99_ms']} | {dash} | {d['batch_queries_per_second']:,.0f} | "
+            f"{dash} | {dash} |"
+        )
     for w in row["servers"]:
         for m in modes_of(w):
             s, b, memory = m["single"], m["batch"], m["memory"]
-            lines.append(f"| HTTP, --workers {w['workers']} | {m['mode'] or dash} | {s['per_second']:,.0f} | {s['p50_ms']} | "
-                         f"{s['p99_ms']} | {s['errors'] + b['errors']} | {b['queries_per_second']:,.0f} | "
-                         f"{memory['rss_mb']} | {memory['pss_mb'] if memory['pss_mb'] is not None else dash} |")
+            lines.append(
+                f"| HTTP, --workers {w['workers']} | {m['mode'] or dash} | {s['per_second']:,.0f} | {s['p50_ms']} | "
+                f"{s['p99_ms']} | {s['errors'] + b['errors']} | {b['queries_per_second']:,.0f} | "
+                f"{memory['rss_mb']} | {memory['pss_mb'] if memory['pss_mb'] is not None else dash} |"
+            )
     for w in row["servers"]:
         if w.get("hybrid_over_semantic"):
             r = w["hybrid_over_semantic"]
-            lines.append(f"\n--workers {w['workers']}: hybrid / semantic requests/s = {r['requests_per_second']:.2f} "
-                         f"(batched queries/s {r['batch_queries_per_second']:.2f})")
-    lines.append("\nsingle-query runs, requests/s: " + "; ".join(
-        f"--workers {w['workers']}{' ' + m['mode'] if m['mode'] else ''}: "
-        + ", ".join(f"{r['per_second']:,.0f}" for r in m.get("runs", {}).get("single", []))
-        for w in row["servers"] for m in modes_of(w)))
-    processes = [f"--workers {w['workers']} after {m['mode']}: "
-                 + ", ".join(f"{p['role']} {p['rss_mb']} / {p['pss_mb']} / {p.get('private_mb', dash)}"
-                             for p in m["memory"]["processes"])
-                 for w in row["servers"] for m in modes_of(w) if m["memory"]["processes"]]
+            lines.append(
+                f"\n--workers {w['workers']}: hybrid / semantic requests/s = {r['requests_per_second']:.2f} "
+                f"(batched queries/s {r['batch_queries_per_second']:.2f})"
+            )
+    lines.append(
+        "\nsingle-query runs, requests/s: "
+        + "; ".join(
+            f"--workers {w['workers']}{' ' + m['mode'] if m['mode'] else ''}: "
+            + ", ".join(f"{r['per_second']:,.0f}" for r in m.get("runs", {}).get("single", []))
+            for w in row["servers"]
+            for m in modes_of(w)
+        )
+    )
+    processes = [
+        f"--workers {w['workers']} after {m['mode']}: "
+        + ", ".join(
+            f"{p['role']} {p['rss_mb']} / {p['pss_mb']} / {p.get('private_mb', dash)}" for p in m["memory"]["processes"]
+        )
+        for w in row["servers"]
+        for m in modes_of(w)
+        if m["memory"]["processes"]
+    ]
     if processes:  # memory per worker: with several, the parent only starts and watches them
         lines.append("memory of each process, RSS / PSS / private MB: " + "; ".join(processes))
     for w in row["servers"]:
         if "rebuild" in w:
             r = w["rebuild"]
-            lines.append(f"\nrebuild under load (--workers {w['workers']}): {r['swaps']} swaps, {r['per_second']:,.0f} "
-                         f"requests/s, p99 {r['p99_ms']} ms, {r['errors']} errors, {r['mixed_answers']} mixed answers, "
-                         f"old generation answered up to {r['old_generation_answered_after_swap_s']} s after a swap")
+            lines.append(
+                f"\nrebuild under load (--workers {w['workers']}): {r['swaps']} swaps, {r['per_second']:,.0f} "
+                f"requests/s, p99 {r['p99_ms']} ms, {r['errors']} errors, {r['mixed_answers']} mixed answers, "
+                f"old generation answered up to {r['old_generation_answered_after_swap_s']} s after a swap"
+            )
     return "\n".join(lines)
 
 
@@ -260,17 +315,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("index", type=Path, nargs="?", default=ROOT / "indexes" / "20newsgroups")
     parser.add_argument("--queries", type=Path, default=ROOT / "data" / "20newsgroups" / "test.jsonl")
-    parser.add_argument("--rebuild-with", default=str(ROOT / "indexes" / "20newsgroups-64bit"),
-                        help="an index to swap in under load ('' for none)")
+    parser.add_argument(
+        "--rebuild-with",
+        default=str(ROOT / "indexes" / "20newsgroups-64bit"),
+        help="an index to swap in under load ('' for none)",
+    )
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--modes", default="semantic,hybrid",
-                        help="query modes to load the server with, in turn: " + ", ".join(MODES))
+    parser.add_argument(
+        "--modes", default="semantic,hybrid", help="query modes to load the server with, in turn: " + ", ".join(MODES)
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=600, help="single queries per client")
     parser.add_argument("--batches", type=int, default=40, help="batches per client")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=9,
-                        help="runs of each load; the median run is reported (3 left a 15%% difference unsettled)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=9,
+        help="runs of each load; the median run is reported (3 left a 15%% difference unsettled)",
+    )
     parser.add_argument("--distinct", type=int, default=1000, help="distinct test queries drawn (seeded)")
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument("--words", type=int, default=0, help="cut each query to its first N words (0: whole documents)")
@@ -294,7 +357,7 @@ def main() -> None:
     picked = np.random.default_rng(args.seed).choice(len(queries), size=min(args.distinct, len(queries)), replace=False)
     texts = [queries.texts[i] for i in picked]
     if args.words:
-        texts = [" ".join(text.split()[:args.words]) for text in texts]
+        texts = [" ".join(text.split()[: args.words]) for text in texts]
     index = TextIndex.load(args.index)
     if index.lexical_ is None and set(args.modes) - {"semantic"}:  # the server would answer 409
         parser.error(f"{args.index} has no lexical index: only --modes semantic")
@@ -304,13 +367,23 @@ def main() -> None:
 
     for path in [args.index] + ([other] if other else []):
         loaded = TextIndex.load(path)
-        expected[generation_of(loaded.manifest_)] = {t: [h.doc_id for h in hits]
-                                                     for t, hits in zip(texts, (loaded.search([t], K)[0] for t in texts))}
-    row = {"index": str(args.index), "documents": len(index.index_), "clients": args.clients, "queries": len(texts),
-           "words": args.words or None, "query_bytes_mean": round(float(np.mean([len(t.encode()) for t in texts]))),
-           "batch_size": args.batch_size, "rebuild_with": str(other) if other else None,
-           "cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
-           "date": time.strftime("%Y-%m-%d"), "direct": [direct(index, texts, args.batch_size, m) for m in args.modes]}
+        expected[generation_of(loaded.manifest_)] = {
+            t: [h.doc_id for h in hits] for t, hits in zip(texts, (loaded.search([t], K)[0] for t in texts))
+        }
+    row = {
+        "index": str(args.index),
+        "documents": len(index.index_),
+        "clients": args.clients,
+        "queries": len(texts),
+        "words": args.words or None,
+        "query_bytes_mean": round(float(np.mean([len(t.encode()) for t in texts]))),
+        "batch_size": args.batch_size,
+        "rebuild_with": str(other) if other else None,
+        "cpus": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d"),
+        "direct": [direct(index, texts, args.batch_size, m) for m in args.modes],
+    }
     del index
     row["servers"] = [run_workers(int(w), args.index, other, texts, args, expected) for w in args.workers.split(",")]
     append_row(args.out, row)

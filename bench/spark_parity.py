@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from rows import append_row  # bench/, the script's own folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +35,19 @@ K = 100
 def corpus_files(folder: Path) -> tuple[Path, Path]:
     if not (folder / "train.jsonl").exists():
         docs = int(folder.name.split("-")[-1])
-        subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--docs", str(docs), "--queries", "1000",
-                        "--out", str(folder)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "scale.py"),
+                "--docs",
+                str(docs),
+                "--queries",
+                "1000",
+                "--out",
+                str(folder),
+            ],
+            check=True,
+        )
     return folder / "train.jsonl", folder / "test.jsonl"
 
 
@@ -69,38 +79,51 @@ def main() -> None:
     train, test = corpus_files(args.corpus)
     config = dataclasses.replace(BuildConfig(), train_sample=args.train_sample)
     single_stages, spark_stages = {}, {}
-    single, single_seconds = timed(lambda stage: TextIndex(config).fit(CorpusSource(train), on_stage=stage),
-                                   single_stages)
-    spread, spark_seconds = timed(lambda stage: fit_with_spark(TextIndex(config), CorpusSource(train), args.master,
-                                                               on_stage=stage), spark_stages)
+    single, single_seconds = timed(
+        lambda stage: TextIndex(config).fit(CorpusSource(train), on_stage=stage), single_stages
+    )
+    spread, spark_seconds = timed(
+        lambda stage: fit_with_spark(TextIndex(config), CorpusSource(train), args.master, on_stage=stage), spark_stages
+    )
     if list(single.index_.id_map.doc_ids) != list(spread.index_.id_map.doc_ids):
         raise SystemExit("the two builds index different documents, or in another order")
     difference = float(np.abs(single.index_.stored() - spread.index_.stored()).max())
 
     queries, _ = read_corpus(test)
-    texts, labels = queries.texts[:args.queries], np.array(queries.labels[:args.queries])
+    texts, labels = queries.texts[: args.queries], np.array(queries.labels[: args.queries])
     found = {}
     for name, index in (("single", single), ("spark", spread)):
         hits = index.search(texts, K)  # a query with no term the vocabulary knows gets no hits: it scores 0
-        found[name] = ([[hit.doc_id for hit in row[:10]] for row in hits],
-                       float(np.mean([sum(hit.label == label for hit in row) / K for row, label in zip(hits, labels)])))
+        found[name] = (
+            [[hit.doc_id for hit in row[:10]] for row in hits],
+            float(np.mean([sum(hit.label == label for hit in row) / K for row, label in zip(hits, labels)])),
+        )
     same_top10 = float(np.mean([a == b for a, b in zip(found["single"][0], found["spark"][0])]))
     row = {
         "corpus": str(train.relative_to(ROOT) if train.is_relative_to(ROOT) else train),
-        "documents": len(single.index_), "train_sample": args.train_sample, "master": args.master,
-        "index": single.index_.plan.kind, "queries": len(texts),
-        "single_seconds": single_seconds, "spark_seconds": spark_seconds,
-        "single_stages": single_stages, "spark_stages": spark_stages,
-        "max_code_difference": difference, "same_top10": round(same_top10, 4),
-        "p_at_100_single": round(found["single"][1], 4), "p_at_100_spark": round(found["spark"][1], 4),
+        "documents": len(single.index_),
+        "train_sample": args.train_sample,
+        "master": args.master,
+        "index": single.index_.plan.kind,
+        "queries": len(texts),
+        "single_seconds": single_seconds,
+        "spark_seconds": spark_seconds,
+        "single_stages": single_stages,
+        "spark_stages": spark_stages,
+        "max_code_difference": difference,
+        "same_top10": round(same_top10, 4),
+        "p_at_100_single": round(found["single"][1], 4),
+        "p_at_100_spark": round(found["spark"][1], 4),
         "when": time.strftime("%Y-%m-%d %H:%M"),
     }
     append_row(RESULTS, row)
     print(json.dumps(row))
-    print(f"{row['documents']:,} documents ({row['index']} index), trained on {args.train_sample:,}: single machine "
-          f"{single_seconds:.1f} s, Spark {args.master} {spark_seconds:.1f} s; max |code difference| "
-          f"{difference:.2e}; identical top-10 for {same_top10:.1%} of {len(texts):,} queries; P@100 "
-          f"{row['p_at_100_single']:.4f} single, {row['p_at_100_spark']:.4f} Spark")
+    print(
+        f"{row['documents']:,} documents ({row['index']} index), trained on {args.train_sample:,}: single machine "
+        f"{single_seconds:.1f} s, Spark {args.master} {spark_seconds:.1f} s; max |code difference| "
+        f"{difference:.2e}; identical top-10 for {same_top10:.1%} of {len(texts):,} queries; P@100 "
+        f"{row['p_at_100_single']:.4f} single, {row['p_at_100_spark']:.4f} Spark"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import scipy.sparse as sp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexing import BinaryIndex, VectorIndex
-from retrieval.text.corpus import read_corpus
 from retrieval.data.datasets import dataset_path
+from retrieval.text.corpus import read_corpus
 from retrieval.text.index import TextIndex
 
 
@@ -57,9 +57,13 @@ def code_rows(name, index, codes, k, scale) -> dict:
         bytes_per_doc = index.index_.dim * 4
     batch = timed(lambda: search.search(codes, k), repeat=3)
     singles = [timed(lambda c=c: search.search(c[None, :], k)) for c in codes[:300]]
-    return {"method": name, "documents": n, "bytes_per_document": bytes_per_doc,
-            "batch_queries_per_second": round(len(codes) / batch, 1),
-            "single_query_ms": round(1000 * statistics.median(singles), 3)}
+    return {
+        "method": name,
+        "documents": n,
+        "bytes_per_document": bytes_per_doc,
+        "batch_queries_per_second": round(len(codes) / batch, 1),
+        "single_query_ms": round(1000 * statistics.median(singles), 3),
+    }
 
 
 def tfidf_rows(Xq, Xd, k, scale) -> dict:
@@ -76,9 +80,13 @@ def tfidf_rows(Xq, Xd, k, scale) -> dict:
     batch = timed(lambda: [search(Xq[i : i + chunk]) for i in range(0, Xq.shape[0], chunk)])
     singles = [timed(lambda i=i: search(Xq[i : i + 1])) for i in range(100)]
     bytes_per_doc = (Xd.data.nbytes + Xd.indices.nbytes + Xd.indptr.nbytes) / n
-    return {"method": "tfidf-brute-force", "documents": n, "bytes_per_document": round(bytes_per_doc, 1),
-            "batch_queries_per_second": round(Xq.shape[0] / batch, 1),
-            "single_query_ms": round(1000 * statistics.median(singles), 3)}
+    return {
+        "method": "tfidf-brute-force",
+        "documents": n,
+        "bytes_per_document": round(bytes_per_doc, 1),
+        "batch_queries_per_second": round(Xq.shape[0] / batch, 1),
+        "single_query_ms": round(1000 * statistics.median(singles), 3),
+    }
 
 
 def main() -> None:
@@ -96,20 +104,35 @@ def main() -> None:
     texts = queries.texts[: args.n]
     float_index, binary_index = TextIndex.load(args.float_index), TextIndex.load(args.binary_index)
     rows = []
-    for name, index in ((f"float-{float_index.index_.dim}", float_index), (f"binary-{binary_index.index_.dim}bit", binary_index)):
+    for name, index in (
+        (f"float-{float_index.index_.dim}", float_index),
+        (f"binary-{binary_index.index_.dim}bit", binary_index),
+    ):
         codes = index.searchable(index.encoder_.encode(index.features(texts)))
         rows.append(code_rows(name, index, codes, args.k, args.scale))
     Xq = float_index.features(texts)
     rows.append(tfidf_rows(Xq, sp.csr_matrix(float_index.tfidf_), args.k, args.scale))
 
     end_to_end = {}
-    for name, index, rerank in (("float", float_index, 0), ("binary", binary_index, 0),
-                                (f"binary+rerank-{args.rerank}", binary_index, args.rerank)):
+    for name, index, rerank in (
+        ("float", float_index, 0),
+        ("binary", binary_index, 0),
+        (f"binary+rerank-{args.rerank}", binary_index, args.rerank),
+    ):
         index.search(texts[:50], args.k, rerank=rerank)  # warm up
         end_to_end[name] = round(len(texts) / timed(lambda: index.search(texts, args.k, rerank=rerank)), 1)
-    print(json.dumps({"queries": len(texts), "k": args.k, "search": rows,
-                      "end_to_end_documents": len(float_index.index_),  # the saved indexes, never tiled
-                      "end_to_end_queries_per_second": end_to_end}, indent=2))
+    print(
+        json.dumps(
+            {
+                "queries": len(texts),
+                "k": args.k,
+                "search": rows,
+                "end_to_end_documents": len(float_index.index_),  # the saved indexes, never tiled
+                "end_to_end_queries_per_second": end_to_end,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval.config import BuildConfig
-from retrieval.text.corpus import read_corpus
 from retrieval.data.datasets import dataset_path
 from retrieval.evaluation.text import evaluate
+from retrieval.text.corpus import read_corpus
 from retrieval.text.index import TextIndex
 
 AE, TR = "autoencoder", "train"
@@ -76,8 +76,15 @@ def run(name: str, dataset: str, epochs: int | None) -> dict:
     index = TextIndex(config).fit(train)
     build_seconds = time.perf_counter() - started
     report = evaluate(index, queries, k=100, lsa_dims=(32,), database_texts=train.texts)
-    return {"variant": name, "dataset": dataset, "spec": VARIANTS[name], "config": config.to_dict(),
-            "epochs": config.train.epochs, "build_seconds": round(build_seconds, 1), "methods": report["methods"]}
+    return {
+        "variant": name,
+        "dataset": dataset,
+        "spec": VARIANTS[name],
+        "config": config.to_dict(),
+        "epochs": config.train.epochs,
+        "build_seconds": round(build_seconds, 1),
+        "methods": report["methods"],
+    }
 
 
 BASELINES = ("TF-IDF", "LSA-32", "LSA same size", "ITQ same bits", "BM25")
@@ -88,21 +95,30 @@ def row_baselines(row: dict) -> dict:
     own = row["methods"][0]
     dims = own["dims"]
     scores = {m["method"]: m["precision_at_k"] for m in row["methods"][1:]}
-    names = {"TF-IDF": "tfidf-cosine", "LSA-32": "lsa-32", "LSA same size": f"lsa-{dims}", "BM25": "bm25",
-             "ITQ same bits": f"itq-{dims}bit" if own["method"].endswith("bit") else None}
+    names = {
+        "TF-IDF": "tfidf-cosine",
+        "LSA-32": "lsa-32",
+        "LSA same size": f"lsa-{dims}",
+        "BM25": "bm25",
+        "ITQ same bits": f"itq-{dims}bit" if own["method"].endswith("bit") else None,
+    }
     return {column: scores[name] for column, name in names.items() if name in scores}
 
 
 def table(rows: list[dict]) -> str:
     """A markdown table of ``rows``, each beside its own baselines, then notes on what is blank and why."""
-    lines = ["| dataset | variant | codes | P@100 | MAP | " + " | ".join(BASELINES) + " | build s |",
-             "|---|---|---|---|---|" + "---|" * len(BASELINES) + "---|"]
+    lines = [
+        "| dataset | variant | codes | P@100 | MAP | " + " | ".join(BASELINES) + " | build s |",
+        "|---|---|---|---|---|" + "---|" * len(BASELINES) + "---|",
+    ]
     measured = [row_baselines(row) for row in rows]
     for row, baselines in zip(rows, measured):
         own = row["methods"][0]
         cells = [f"{baselines[column]:.3f}" if column in baselines else "" for column in BASELINES]
-        lines.append(f"| {row['dataset']} | {row['variant']} | {own['method']} | {own['precision_at_k']:.3f} | "
-                     f"{own['mean_average_precision']:.3f} | " + " | ".join(cells) + f" | {row['build_seconds']:.0f} |")
+        lines.append(
+            f"| {row['dataset']} | {row['variant']} | {own['method']} | {own['precision_at_k']:.3f} | "
+            f"{own['mean_average_precision']:.3f} | " + " | ".join(cells) + f" | {row['build_seconds']:.0f} |"
+        )
     return "\n".join(lines + table_notes(rows, measured))
 
 
@@ -113,8 +129,11 @@ def table_notes(rows: list[dict], measured: list[dict]) -> list[str]:
     if without:
         notes.append(f"No baselines were stored with {', '.join(without)}, so their baseline cells are blank.")
     binary = any(row["methods"][0]["method"].endswith("bit") for row in rows)  # ITQ is measured for bits only
-    never = [column for column in BASELINES if rows and not any(column in baselines for baselines in measured)
-             and (binary or column != "ITQ same bits")]
+    never = [
+        column
+        for column in BASELINES
+        if rows and not any(column in baselines for baselines in measured) and (binary or column != "ITQ same bits")
+    ]
     if never:
         notes.append(f"No stored row measured {', '.join(never)}.")
     by_note = {}
@@ -128,7 +147,9 @@ def table_notes(rows: list[dict], measured: list[dict]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="20newsgroups")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated; choose from " + ", ".join(VARIANTS))
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="comma-separated; choose from " + ", ".join(VARIANTS)
+    )
     parser.add_argument("--epochs", type=int, default=None, help="override every variant's epochs")
     parser.add_argument("--out", default="bench/results/sweep.jsonl")
     parser.add_argument("--table", action="store_true", help="only print the table of --out")
@@ -145,8 +166,11 @@ def main() -> None:
             with open(out, "a") as handle:
                 handle.write(json.dumps(result) + "\n")
             own = result["methods"][0]
-            print(f"{name}: P@100 {own['precision_at_k']:.4f} MAP {own['mean_average_precision']:.4f} "
-                  f"({result['build_seconds']:.0f} s)", flush=True)
+            print(
+                f"{name}: P@100 {own['precision_at_k']:.4f} MAP {own['mean_average_precision']:.4f} "
+                f"({result['build_seconds']:.0f} s)",
+                flush=True,
+            )
     rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     latest = {(row["dataset"], row["variant"]): row for row in rows}  # a re-run replaces its earlier row
     print(table(sorted(latest.values(), key=lambda row: row["dataset"])))

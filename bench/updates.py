@@ -52,23 +52,34 @@ def main() -> None:
         index.save(directory)
         resaved = time.perf_counter()
         index = TextIndex.load(directory)
-        kept = new.doc_ids[args.remove:]
-        found = sum(hits[0].doc_id == doc_id for doc_id, hits in zip(kept, index.search(new.texts[args.remove:], 1))
-                    if hits)
+        kept = new.doc_ids[args.remove :]
+        found = sum(
+            hits[0].doc_id == doc_id for doc_id, hits in zip(kept, index.search(new.texts[args.remove :], 1)) if hits
+        )
         updates = index.updates_
-    row = {"index": os.path.relpath(args.index, ROOT), "documents": documents, "added": len(new),
-           "add_seconds": round(added - started, 2), "save_after_add_seconds": round(saved - added, 2),
-           "removed": len(gone), "remove_seconds": round(removed - loaded, 3),
-           "save_after_remove_seconds": round(resaved - removed, 2),
-           "added_found_first_by_own_text": found, "added_still_in": len(kept),
-           "words_outside_vocabulary": round(updates["unknown_words"] / updates["words"], 3),
-           "cpus": len(os.sched_getaffinity(0)), "date": time.strftime("%Y-%m-%d")}
+    row = {
+        "index": os.path.relpath(args.index, ROOT),
+        "documents": documents,
+        "added": len(new),
+        "add_seconds": round(added - started, 2),
+        "save_after_add_seconds": round(saved - added, 2),
+        "removed": len(gone),
+        "remove_seconds": round(removed - loaded, 3),
+        "save_after_remove_seconds": round(resaved - removed, 2),
+        "added_found_first_by_own_text": found,
+        "added_still_in": len(kept),
+        "words_outside_vocabulary": round(updates["unknown_words"] / updates["words"], 3),
+        "cpus": len(os.sched_getaffinity(0)),
+        "date": time.strftime("%Y-%m-%d"),
+    }
     append_row(RESULTS, row)
-    print(f"{row['index']} ({documents:,} documents): add {len(new):,} in {row['add_seconds']} s, save "
-          f"{row['save_after_add_seconds']} s; remove {len(gone):,} in {row['remove_seconds']} s, save "
-          f"{row['save_after_remove_seconds']} s; {found:,} of the {len(kept):,} added documents still in the "
-          f"index are found first by their own text; {row['words_outside_vocabulary']:.1%} of the added "
-          "documents' words are outside the vocabulary")
+    print(
+        f"{row['index']} ({documents:,} documents): add {len(new):,} in {row['add_seconds']} s, save "
+        f"{row['save_after_add_seconds']} s; remove {len(gone):,} in {row['remove_seconds']} s, save "
+        f"{row['save_after_remove_seconds']} s; {found:,} of the {len(kept):,} added documents still in the "
+        f"index are found first by their own text; {row['words_outside_vocabulary']:.1%} of the added "
+        "documents' words are outside the vocabulary"
+    )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,18 @@ def default_nprobe(nlist: int) -> int:
     return int(min(nlist, max(8, nlist // 64)))
 
 
-def plan_index(kind: str, n: int, nlist: int = 0, nprobe: int = 0, m: int = 32, ef_search: int = 64, pq: int = 0,
-               dim: int = 0, binary: bool = False, max_bytes: int = 0) -> IndexPlan:
+def plan_index(
+    kind: str,
+    n: int,
+    nlist: int = 0,
+    nprobe: int = 0,
+    m: int = 32,
+    ef_search: int = 64,
+    pq: int = 0,
+    dim: int = 0,
+    binary: bool = False,
+    max_bytes: int = 0,
+) -> IndexPlan:
     """Resolve ``kind`` for ``n`` codes of ``dim`` (bits when ``binary``); 0 picks ``nlist`` / ``nprobe`` / ``pq``.
 
     ``auto``: exact (flat) up to ``EXACT_UP_TO`` codes, IVF above. With a budget ``max_bytes``
@@ -72,8 +82,14 @@ def plan_index(kind: str, n: int, nlist: int = 0, nprobe: int = 0, m: int = 32, 
     """
     if kind not in KINDS:
         raise IndexingError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
-    for name, value in (("nlist", nlist), ("nprobe", nprobe), ("m", m), ("ef_search", ef_search), ("pq", pq),
-                        ("max_bytes", max_bytes)):
+    for name, value in (
+        ("nlist", nlist),
+        ("nprobe", nprobe),
+        ("m", m),
+        ("ef_search", ef_search),
+        ("pq", pq),
+        ("max_bytes", max_bytes),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise IndexingError(f"{name} must be a whole number (0 = chosen by size); got {value!r}")
     if kind == "auto":
@@ -99,8 +115,10 @@ def _plan(kind, n, nlist, nprobe, m, ef_search, pq, dim, binary, max_bytes) -> I
         return IndexPlan("hnsw", m=m or 32, ef_search=ef_search or 64)
     lists = nlist or default_nlist(n)
     if lists > n:
-        raise IndexingError(f"an IVF index of {lists} lists needs at least as many documents; it has {n} "
-                            "(lower --nlist or use --index flat)")
+        raise IndexingError(
+            f"an IVF index of {lists} lists needs at least as many documents; it has {n} "
+            "(lower --nlist or use --index flat)"
+        )
     plan = IndexPlan("ivf", nlist=lists, nprobe=min(nprobe or default_nprobe(lists), lists))
     if kind == "ivf":
         return plan
@@ -111,11 +129,16 @@ def _plan(kind, n, nlist, nprobe, m, ef_search, pq, dim, binary, max_bytes) -> I
             raise IndexingError(f"--pq must divide the code size {dim} (bytes per code, one per sub-vector); got {pq}")
         return IndexPlan("ivfpq", nlist=lists, nprobe=plan.nprobe, pq=pq)
     if n < PQ_TRAIN:
-        raise IndexingError(f"an IVF-PQ index learns 256 centroids per sub-vector and needs at least {PQ_TRAIN:,} "
-                            f"documents; it has {n:,} (use --index ivf or flat)")
+        raise IndexingError(
+            f"an IVF-PQ index learns 256 centroids per sub-vector and needs at least {PQ_TRAIN:,} "
+            f"documents; it has {n:,} (use --index ivf or flat)"
+        )
     sizes = [size for size in range(dim, 0, -1) if dim % size == 0]  # most bytes first
-    fitting = [size for size in sizes if not max_bytes or
-               index_bytes(IndexPlan("ivfpq", nlist=lists, pq=size), n, dim, binary) <= max_bytes]
+    fitting = [
+        size
+        for size in sizes
+        if not max_bytes or index_bytes(IndexPlan("ivfpq", nlist=lists, pq=size), n, dim, binary) <= max_bytes
+    ]
     return IndexPlan("ivfpq", nlist=lists, nprobe=plan.nprobe, pq=(fitting or sizes[-1:] or [1])[0])
 
 
@@ -142,9 +165,11 @@ def index_bytes(plan: IndexPlan, n: int, dim: int, binary: bool = False) -> int:
 def _over_budget(plan: IndexPlan, n: int, dim: int, binary: bool, max_bytes: int, what: str) -> str:
     mb = lambda value: f"{value / 2**20:,.0f} MB"  # noqa: E731
     unit = "bits" if binary else "floats"
-    return (f"{what} ({plan.kind}{f', {plan.pq} B a code' if plan.pq else ''}) of {n:,} codes of "
-            f"{dim} {unit} needs about {mb(index_bytes(plan, n, dim, binary))}, over --max-index-memory "
-            f"{mb(max_bytes)}; raise the budget, or use smaller codes (--code-size, --bits)")
+    return (
+        f"{what} ({plan.kind}{f', {plan.pq} B a code' if plan.pq else ''}) of {n:,} codes of "
+        f"{dim} {unit} needs about {mb(index_bytes(plan, n, dim, binary))}, over --max-index-memory "
+        f"{mb(max_bytes)}; raise the budget, or use smaller codes (--code-size, --bits)"
+    )
 
 
 def new_index(plan: IndexPlan, dim: int, binary: bool = False, inner_product: bool = True):
@@ -157,8 +182,12 @@ def new_index(plan: IndexPlan, dim: int, binary: bool = False, inner_product: bo
         inner.this.disown()  # the id map frees it (the binary factory has no "IDMap2," prefix)
         raw.own_fields = True
     else:
-        spec = {"flat": "Flat", "ivf": f"IVF{plan.nlist},Flat", "ivfpq": f"IVF{plan.nlist},PQ{plan.pq}",
-                "hnsw": f"HNSW{plan.m},Flat"}[plan.kind]
+        spec = {
+            "flat": "Flat",
+            "ivf": f"IVF{plan.nlist},Flat",
+            "ivfpq": f"IVF{plan.nlist},PQ{plan.pq}",
+            "hnsw": f"HNSW{plan.m},Flat",
+        }[plan.kind]
         metric = faiss.METRIC_INNER_PRODUCT if inner_product else faiss.METRIC_L2
         raw = faiss.index_factory(dim, f"IDMap2,{spec}", metric)
     inner = inner_index(raw)
@@ -172,7 +201,9 @@ def new_index(plan: IndexPlan, dim: int, binary: bool = False, inner_product: bo
 def inner_index(raw):
     """The index inside the id map, as its own class (IndexIVFFlat, IndexHNSWFlat, IndexBinaryIVF, ...)."""
     inner = raw.index
-    return faiss.downcast_IndexBinary(inner) if isinstance(raw, faiss.IndexBinaryIDMap2) else faiss.downcast_index(inner)
+    return (
+        faiss.downcast_IndexBinary(inner) if isinstance(raw, faiss.IndexBinaryIDMap2) else faiss.downcast_index(inner)
+    )
 
 
 def describe(raw) -> IndexPlan:

@@ -100,8 +100,10 @@ class IdIndex:
         if not self._index.is_trained:  # an IVF index learns its lists from the first codes it gets
             plan = self.plan
             if codes.shape[0] < plan.nlist:
-                raise IndexingError(f"an IVF index of {plan.nlist} lists needs at least as many documents to "
-                                    f"train on; got {codes.shape[0]}")
+                raise IndexingError(
+                    f"an IVF index of {plan.nlist} lists needs at least as many documents to "
+                    f"train on; got {codes.shape[0]}"
+                )
             self._index.train(codes)
             prepare_for_reconstruction(self._index)
         positions = self.id_map.extend(doc_ids)
@@ -212,8 +214,11 @@ class IdIndex:
     def _flat_codes(self) -> np.ndarray | None:
         """A flat index's stored codes as a numpy view (row = position: codes are added in position order),
         made anew on each call because an addition may move them; None for IVF and HNSW."""
-        inner = faiss.downcast_IndexBinary(self._index.index) if self.metric == "hamming" else \
-            faiss.downcast_index(self._index.index)
+        inner = (
+            faiss.downcast_IndexBinary(self._index.index)
+            if self.metric == "hamming"
+            else faiss.downcast_index(self._index.index)
+        )
         n = int(self._index.ntotal)
         if isinstance(inner, faiss.IndexFlat):
             return faiss.rev_swig_ptr(inner.get_xb(), n * self.dim).reshape(n, self.dim)
@@ -269,7 +274,9 @@ def read_raw(reader: Callable, path: Path, doc_ids, what: str, unit: str, mmap: 
     if hasattr(raw, "id_map"):  # every index this library writes: the i-th stored code has id (position) i
         ids = faiss.vector_to_array(raw.id_map)
         if len(ids) != raw.ntotal or not np.array_equal(ids, np.arange(raw.ntotal, dtype=ids.dtype)):
-            raise IndexingError(f"{path} is damaged: its {what}'s ids are not the positions 0 to {raw.ntotal - 1} in "
-                                "order (out of range, repeated or permuted ids would give wrong answers); rebuild "
-                                "the index")
+            raise IndexingError(
+                f"{path} is damaged: its {what}'s ids are not the positions 0 to {raw.ntotal - 1} in "
+                "order (out of range, repeated or permuted ids would give wrong answers); rebuild "
+                "the index"
+            )
     return raw, doc_ids

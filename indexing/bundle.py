@@ -158,8 +158,10 @@ def staged_bundle(out_dir: Path, unchanged_since: str | None = None, wait: float
             if not is_bundle(staged):
                 raise IndexingError(f"internal error: the staged index has no {MANIFEST_NAME}")
             if unchanged_since is not None and _generation_on_disk(out_dir) != unchanged_since:
-                raise IndexingError(f"{out_dir} changed since this update loaded it (another writer saved a new "
-                                    "generation); nothing was written: load it again and repeat the update")
+                raise IndexingError(
+                    f"{out_dir} changed since this update loaded it (another writer saved a new "
+                    "generation); nothing was written: load it again and repeat the update"
+                )
             _fsync_tree(staged)
             _swap_into_place(staged, out_dir)
         except BaseException:
@@ -191,8 +193,10 @@ def write_manifest(bundle_dir: Path, body: dict, known: dict | None = None) -> d
         if path.name in known:
             entry = known[path.name]
             if path.stat().st_size != entry["bytes"]:
-                raise IndexingError(f"internal error: {path.name} was linked with {entry['bytes']} bytes and now has "
-                                    f"{path.stat().st_size}")
+                raise IndexingError(
+                    f"internal error: {path.name} was linked with {entry['bytes']} bytes and now has "
+                    f"{path.stat().st_size}"
+                )
             files[path.name] = {"bytes": entry["bytes"], "sha256": entry["sha256"]}
             continue
         files[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
@@ -210,15 +214,15 @@ def parse_manifest(raw: bytes, bundle_dir: Path) -> dict:
         manifest = json.loads(raw)
         version = manifest["format_version"]
         files = manifest["files"]
-        if not isinstance(files, dict) or not all(isinstance(e, dict) and {"bytes", "sha256"} <= e.keys()
-                                                  for e in files.values()):
+        if not isinstance(files, dict) or not all(
+            isinstance(e, dict) and {"bytes", "sha256"} <= e.keys() for e in files.values()
+        ):
             raise TypeError("'files' must map names to their bytes and sha256")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
         raise IndexingError(f"{manifest_path} is damaged and cannot be read ({err})") from None
     if version != FORMAT_VERSION:
         raise IndexingError(
-            f"{bundle_dir} uses index format {version!r}; this version reads format "
-            f"{FORMAT_VERSION}: rebuild the index"
+            f"{bundle_dir} uses index format {version!r}; this version reads format {FORMAT_VERSION}: rebuild the index"
         )
     for name in files:
         if Path(name).name != name or name in ("", ".", ".."):

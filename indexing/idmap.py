@@ -47,8 +47,7 @@ class IdMap:
         except KeyError:
             examples = ", ".join(repr(d) for d in self._doc_ids[:3])
             raise IndexingError(
-                f"unknown document id {doc_id!r}; the index holds {len(self)} documents "
-                f"(for example {examples})"
+                f"unknown document id {doc_id!r}; the index holds {len(self)} documents (for example {examples})"
             ) from None
 
     def ids(self, positions: np.ndarray) -> list:

@@ -26,7 +26,9 @@ from pathlib import Path
 
 from indexing.errors import IndexingError
 
-_held: dict[tuple[str, int], int] = {}  # (lock file, thread) -> depth: a holder may take it again (a save inside an update)
+_held: dict[
+    tuple[str, int], int
+] = {}  # (lock file, thread) -> depth: a holder may take it again (a save inside an update)
 POLL_SECONDS = 0.05
 
 
@@ -110,7 +112,8 @@ def _acquire(path: Path, index_dir, wait: float) -> int:
                 waited = f" after waiting {wait:g} s" if wait else ""
                 raise IndexingError(
                     f"{index_dir} is being written by {holder}{waited}; nothing was changed. Wait for it to "
-                    f"finish, or pass --wait SECONDS to wait up to that long") from None
+                    f"finish, or pass --wait SECONDS to wait up to that long"
+                ) from None
             time.sleep(min(POLL_SECONDS, left))
             continue
         try:

@@ -72,8 +72,10 @@ class BundleReader:
             manifest_fd = self._open(MANIFEST_NAME, f"{self.path} is not a saved index: {MANIFEST_NAME} is missing")
             size = os.fstat(manifest_fd).st_size
             if size > MAX_MANIFEST_BYTES:
-                raise IndexingError(f"{self.path} is damaged: {MANIFEST_NAME} has {size} bytes, more than a "
-                                    "manifest can hold; rebuild the index")
+                raise IndexingError(
+                    f"{self.path} is damaged: {MANIFEST_NAME} has {size} bytes, more than a "
+                    "manifest can hold; rebuild the index"
+                )
             self.manifest = parse_manifest(_read_fd(manifest_fd), self.path)
             self.require(required)
             for name in self.manifest["files"]:
@@ -98,11 +100,14 @@ class BundleReader:
             raise IndexingError(missing) from None
         except OSError as err:  # ELOOP: a symbolic link; ENXIO and others: a socket or a device
             kind = "a symbolic link" if err.errno == errno.ELOOP else f"not a file that can be read ({err.strerror})"
-            raise IndexingError(f"{self.path} is damaged: {name} is {kind}; an index holds only regular files") from None
+            raise IndexingError(
+                f"{self.path} is damaged: {name} is {kind}; an index holds only regular files"
+            ) from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise IndexingError(f"{self.path} is damaged: {name} is not a regular file; an index holds only regular "
-                                "files")
+            raise IndexingError(
+                f"{self.path} is damaged: {name} is not a regular file; an index holds only regular files"
+            )
         self._fds[name] = fd
         return fd
 
@@ -143,7 +148,9 @@ class BundleReader:
             try:
                 values.append(json.loads(line))
             except (ValueError, UnicodeDecodeError) as err:
-                raise IndexingError(f"{self.path} is damaged: line {number} of {name} is not valid JSON ({err})") from None
+                raise IndexingError(
+                    f"{self.path} is damaged: line {number} of {name} is not valid JSON ({err})"
+                ) from None
         return values
 
     def faiss_path(self, name: str) -> str:
@@ -210,4 +217,3 @@ def _close(fds: dict, directory: int) -> None:
         os.close(fd)
     fds.clear()
     os.close(directory)
-

@@ -18,8 +18,15 @@ from indexing import BundleReader, IndexingError, generation_of, read_index, sta
 from indexing.lock import index_target
 from retrieval.runtime.encoder import Encoder
 
-COMMON_FILES = {"encoder": "encoder.keras", "steps": "encoder.json", "weights": "encoder.npz",
-                "index": "index.faiss", "doc_ids": "doc_ids.json", "metadata": "metadata.jsonl", "rows": "rows.npy"}
+COMMON_FILES = {
+    "encoder": "encoder.keras",
+    "steps": "encoder.json",
+    "weights": "encoder.npz",
+    "index": "index.faiss",
+    "doc_ids": "doc_ids.json",
+    "metadata": "metadata.jsonl",
+    "rows": "rows.npy",
+}
 SEARCH_FILES = ("index", "doc_ids", "metadata")  # and the exported encoder, or a .keras one in an older bundle
 METADATA_KEYS = {"title", "snippet", "label"}
 
@@ -32,10 +39,17 @@ def _check_ids(doc_ids, path) -> list:
 
 def _check_metadata(rows, path) -> list:
     for number, row in enumerate(rows, start=1):
-        if (not isinstance(row, dict) or set(row) - METADATA_KEYS or not isinstance(row.get("title"), str)
-                or not isinstance(row.get("snippet"), str) or not isinstance(row.get("label"), (str, type(None)))):
-            raise IndexingError(f"{path} is damaged: line {number} of {COMMON_FILES['metadata']} must be an object "
-                                "with a string title and snippet and a string or null label")
+        if (
+            not isinstance(row, dict)
+            or set(row) - METADATA_KEYS
+            or not isinstance(row.get("title"), str)
+            or not isinstance(row.get("snippet"), str)
+            or not isinstance(row.get("label"), (str, type(None)))
+        ):
+            raise IndexingError(
+                f"{path} is damaged: line {number} of {COMMON_FILES['metadata']} must be an object "
+                "with a string title and snippet and a string or null label"
+            )
     return rows
 
 
@@ -50,8 +64,9 @@ def _read_rows(reader: BundleReader, n: int) -> np.ndarray | None:
     except (ValueError, OSError) as err:
         raise IndexingError(f"{reader.path} is damaged: {name} is not a numpy array ({err})") from None
     if rows.dtype != np.int64 or rows.shape != (n,) or (n and rows.min() < 0):
-        raise IndexingError(f"{reader.path} is damaged: {name} must hold one stored row (int64, not negative) "
-                            f"for each of the {n} ids")
+        raise IndexingError(
+            f"{reader.path} is damaged: {name} must hold one stored row (int64, not negative) for each of the {n} ids"
+        )
     return rows
 
 
@@ -106,8 +121,10 @@ class Bundled:
         every row that rows.npy names."""
         need, exact = self._stored_need
         if count != need if exact else count < need:
-            raise IndexingError(f"{self._reader.path} is damaged: {name} holds {count} rows and the index needs "
-                                f"{'' if exact else 'at least '}{need} (metadata and ids disagree in length)")
+            raise IndexingError(
+                f"{self._reader.path} is damaged: {name} holds {count} rows and the index needs "
+                f"{'' if exact else 'at least '}{need} (metadata and ids disagree in length)"
+            )
 
     def _linkable(self) -> bool:
         """Whether the per-document files are the loaded generation's, unchanged but for ``_rows`` (removals
@@ -201,7 +218,9 @@ class Bundled:
     def _load_encoder(self, reader: BundleReader) -> Encoder:
         files = reader.manifest["files"]
         if COMMON_FILES["steps"] in files and COMMON_FILES["weights"] in files:
-            return Encoder.from_bytes(reader.read_bytes(COMMON_FILES["steps"]), reader.read_bytes(COMMON_FILES["weights"]))
+            return Encoder.from_bytes(
+                reader.read_bytes(COMMON_FILES["steps"]), reader.read_bytes(COMMON_FILES["weights"])
+            )
         # a bundle written before the numpy runtime: export its Keras encoder once, in memory
         from retrieval.model.export import export_encoder
 
@@ -227,14 +246,17 @@ class Bundled:
         except (AttributeError, TypeError, ValueError, KeyError, IndexError, ArithmeticError) as err:
             # a manifest edited by hand (the files are checksummed, the manifest is what lists the sums): one line
             reader.close()
-            raise IndexingError(f"{path} is damaged: its manifest does not describe a loadable index "
-                                f"({type(err).__name__}: {err})") from None
+            raise IndexingError(
+                f"{path} is damaged: its manifest does not describe a loadable index ({type(err).__name__}: {err})"
+            ) from None
 
     @classmethod
     def _load(cls, path: Path, reader: BundleReader, mmap: bool, lazy: bool):
         manifest = reader.manifest
         if manifest.get("kind") != cls.KIND:
-            raise IndexingError(f"{path} holds a {manifest.get('kind')!r} index; this command reads {cls.KIND!r} indexes")
+            raise IndexingError(
+                f"{path} holds a {manifest.get('kind')!r} index; this command reads {cls.KIND!r} indexes"
+            )
         reader.require([COMMON_FILES[name] for name in SEARCH_FILES] + list(cls.FILES.values()))
         try:
             index = cls(cls.CONFIG.from_dict(manifest["config"]))
@@ -250,15 +272,20 @@ class Bundled:
         except IndexingError as err:  # it names the descriptor FAISS read through: name the bundle's file
             raise IndexingError(str(err).replace(faiss_path, str(path / COMMON_FILES["index"]))) from None
         index._rows = _read_rows(reader, len(doc_ids))
-        index._stored_need = ((len(doc_ids), True) if index._rows is None
-                              else (int(index._rows.max()) + 1 if len(index._rows) else 0, False))
+        index._stored_need = (
+            (len(doc_ids), True)
+            if index._rows is None
+            else (int(index._rows.max()) + 1 if len(index._rows) else 0, False)
+        )
         if not lazy:
             index._metadata = index._read_metadata()
         index.history_ = manifest.get("history", {})
         index.build_seconds_ = manifest.get("build_seconds", 0.0)
         index.updates_ = manifest.get("updates", {})
         if index.encoder_.code_size != index.index_.dim:
-            raise IndexingError(f"{path} is inconsistent: the encoder gives {index.encoder_.code_size}-d codes, "
-                                f"the index holds {index.index_.dim}-d ones")
+            raise IndexingError(
+                f"{path} is inconsistent: the encoder gives {index.encoder_.code_size}-d codes, "
+                f"the index holds {index.index_.dim}-d ones"
+            )
         index._load_files(reader)
         return index

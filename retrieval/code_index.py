@@ -19,9 +19,9 @@ import numpy as np
 
 from indexing import BinaryIndex, VectorIndex
 from indexing.ann import IndexPlan, plan_index
+from retrieval.bundle_io import COMMON_FILES, Bundled
 from retrieval.config import BuildConfig
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.bundle_io import COMMON_FILES, Bundled
 from retrieval.runtime.encoder import binarize
 
 SNIPPET_CHARS = 160
@@ -42,8 +42,15 @@ class Hit(NamedTuple):
     def to_json(self) -> dict:
         """The hit as ``retrieval query --json`` and the HTTP API show it: ``score`` is what ranked it (the fused
         score in hybrid mode), ``semantic_score`` and ``lexical_score`` each side's own (null where unused)."""
-        return {"id": self.doc_id, "score": round(self.score, 6), "title": self.title, "label": self.label,
-                "snippet": self.snippet, "semantic_score": _rounded(self.semantic), "lexical_score": _rounded(self.lexical)}
+        return {
+            "id": self.doc_id,
+            "score": round(self.score, 6),
+            "title": self.title,
+            "label": self.label,
+            "snippet": self.snippet,
+            "semantic_score": _rounded(self.semantic),
+            "lexical_score": _rounded(self.lexical),
+        }
 
 
 def _rounded(score: float | None) -> float | None:
@@ -54,8 +61,12 @@ def query_json(query: str, hits) -> dict:
     """One query's answer as ``retrieval query --json`` and ``GET /search`` give it (``known_terms`` for a
     text query's HitList; not for the neighbours of a document, nor for images)."""
     known, mode = getattr(hits, "known_terms", None), getattr(hits, "mode", None)
-    return {"query": query, **({"known_terms": known} if known is not None else {}),
-            **({"mode": mode} if mode is not None else {}), "hits": [hit.to_json() for hit in hits]}
+    return {
+        "query": query,
+        **({"known_terms": known} if known is not None else {}),
+        **({"mode": mode} if mode is not None else {}),
+        "hits": [hit.to_json() for hit in hits],
+    }
 
 
 def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
@@ -84,6 +95,7 @@ class CodeIndex(Bundled):
     KIND = ""
     CONFIG = BuildConfig
     FILES: dict = {}
+
     def __init__(self, config=None):
         self.config = config if config is not None else self.CONFIG()
         self._reader, self._shown = None, None
@@ -95,7 +107,9 @@ class CodeIndex(Bundled):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "index_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(...) or {type(self).__name__}.load(path)")
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted; call fit(...) or {type(self).__name__}.load(path)"
+            )
 
     # --- training (imports Keras when called) ---------------------------------------------------
     def _train(self, X, doc_ids, on_stage, on_epoch, **train_options):
@@ -112,7 +126,9 @@ class CodeIndex(Bundled):
 
         stage = on_stage or (lambda name: None)
         signals = self._signals(X, stage)
-        models, self.encoder_, codes, self.history_ = fit_codes(X, self.config, signals, stage, on_epoch, **train_options)
+        models, self.encoder_, codes, self.history_ = fit_codes(
+            X, self.config, signals, stage, on_epoch, **train_options
+        )
         self._keras = {"encoder": models.encoder, "decoder": models.decoder}
         return models, codes
 
@@ -132,9 +148,18 @@ class CodeIndex(Bundled):
     def _plan(self, n_documents: int) -> IndexPlan:
         """The index ``config.index`` asks for at this size (see ``indexing.ann``)."""
         cfg = self.config.index
-        return plan_index(cfg.kind, n_documents, cfg.nlist, cfg.nprobe, cfg.m, cfg.ef_search, pq=cfg.pq,
-                          dim=self.config.autoencoder.code_size, binary=self.binary,
-                          max_bytes=cfg.max_memory_mb * 2**20)
+        return plan_index(
+            cfg.kind,
+            n_documents,
+            cfg.nlist,
+            cfg.nprobe,
+            cfg.m,
+            cfg.ef_search,
+            pq=cfg.pq,
+            dim=self.config.autoencoder.code_size,
+            binary=self.binary,
+            max_bytes=cfg.max_memory_mb * 2**20,
+        )
 
     def _new_index(self, code_size: int, plan: IndexPlan):
         return BinaryIndex(code_size, plan) if self.binary else VectorIndex(code_size, self.config.metric, plan)
@@ -194,8 +219,12 @@ class CodeIndex(Bundled):
 
     def _encode_rows(self, rows) -> np.ndarray:
         """Codes of many feature rows through the numpy encoder, ``ENCODE_CHUNK`` rows at a time."""
-        return np.concatenate([self.encoder_.encode(rows[start:start + ENCODE_CHUNK])
-                               for start in range(0, rows.shape[0], ENCODE_CHUNK)])
+        return np.concatenate(
+            [
+                self.encoder_.encode(rows[start : start + ENCODE_CHUNK])
+                for start in range(0, rows.shape[0], ENCODE_CHUNK)
+            ]
+        )
 
     # --- search (numpy and FAISS only) -----------------------------------------------------------
     def encode(self, inputs) -> np.ndarray:

@@ -21,7 +21,9 @@ def old_bundle(source, path) -> Path:
         name.unlink()
     manifest = json.loads((path / "manifest.json").read_text())
     (path / "manifest.json").unlink()
-    write_manifest(path, {k: v for k, v in manifest.items() if k not in ("files", "format_version", "lexical", "fusion")})
+    write_manifest(
+        path, {k: v for k, v in manifest.items() if k not in ("files", "format_version", "lexical", "fusion")}
+    )
     return path
 
 

@@ -27,6 +27,7 @@ def run_cli(*args):
     assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
     return result
 
+
 TOPIC_WORDS = 25
 
 
@@ -64,9 +65,30 @@ TINY_CONFIG = BuildConfig(
 )
 
 # the same model as TINY_CONFIG, from the command line (the last four flags are the learning rate and seed)
-TINY_FLAGS = ["--input-dropout", "0.2", "--max-features", "500", "--min-df", "1", "--max-df", "1.0", "--hidden", "32,16",
-              "--code-size", "8", "--warmup-steps", "14", "--epochs", "8", "--batch-size", "16", "--learning-rate", "0.003",
-              "--seed", "7"]
+TINY_FLAGS = [
+    "--input-dropout",
+    "0.2",
+    "--max-features",
+    "500",
+    "--min-df",
+    "1",
+    "--max-df",
+    "1.0",
+    "--hidden",
+    "32,16",
+    "--code-size",
+    "8",
+    "--warmup-steps",
+    "14",
+    "--epochs",
+    "8",
+    "--batch-size",
+    "16",
+    "--learning-rate",
+    "0.003",
+    "--seed",
+    "7",
+]
 
 
 @pytest.fixture(scope="session")
@@ -152,12 +174,16 @@ def image_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def image_index(image_dir):
     from retrieval.config import ImageConfig, TrainConfig
-    from retrieval.images.index import ImageIndex
     from retrieval.images.data import image_model, load_images
+    from retrieval.images.index import ImageIndex
 
     data = load_images(image_dir)
-    config = ImageConfig(model="deep", autoencoder=image_model("deep", code_size=8),
-                         train=TrainConfig(epochs=6, batch_size=32, learning_rate=3e-3, seed=3))
+    config = ImageConfig(
+        model="deep",
+        autoencoder=image_model("deep", code_size=8),
+        train=TrainConfig(epochs=6, batch_size=32, learning_rate=3e-3, seed=3),
+    )
     labels = [data.class_names[y] for y in data.y_train]
-    return ImageIndex(config).fit(data.X_train, labels, [f"train:{i}" for i in range(len(labels))],
-                                  data.shape, data.class_names)
+    return ImageIndex(config).fit(
+        data.X_train, labels, [f"train:{i}" for i in range(len(labels))], data.shape, data.class_names
+    )

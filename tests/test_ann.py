@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import TINY_FLAGS, run_cli
+
 from indexing import BinaryIndex, IndexingError, VectorIndex
 from indexing.ann import EXACT_UP_TO, IndexPlan, default_nlist, plan_index
 from retrieval.evaluation.text import approximate_recall
@@ -77,16 +77,26 @@ def test_the_rule_of_auto():
     assert default_nlist(100) == 2 and plan_index("ivf", 100, nprobe=50).nprobe == 2
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: plan_index("annoy", 10), "unknown index kind 'annoy'"),
-    (lambda: plan_index("ivf", 10, nlist=64), "needs at least as many documents"),
-    (lambda: plan_index("ivf", 10, nlist=-1), "nlist must be a whole number"),
-    (lambda: VectorIndex(4).add(np.eye(4, dtype=np.float32), list("abcd")).set_search(nprobe=4), "applies to IVF"),
-    (lambda: VectorIndex(4, "cosine", IndexPlan("ivf", nlist=2, nprobe=1)).set_search(ef_search=8), "applies to HNSW"),
-    (lambda: VectorIndex(4, "cosine", IndexPlan("ivf", nlist=2, nprobe=1)).set_search(nprobe=0), "positive whole"),
-    (lambda: VectorIndex(4, "cosine", IndexPlan("ivf", nlist=8, nprobe=1)).add(np.eye(4, dtype=np.float32), list("abcd")),
-     "8 lists needs at least as many documents to train on; got 4"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plan_index("annoy", 10), "unknown index kind 'annoy'"),
+        (lambda: plan_index("ivf", 10, nlist=64), "needs at least as many documents"),
+        (lambda: plan_index("ivf", 10, nlist=-1), "nlist must be a whole number"),
+        (lambda: VectorIndex(4).add(np.eye(4, dtype=np.float32), list("abcd")).set_search(nprobe=4), "applies to IVF"),
+        (
+            lambda: VectorIndex(4, "cosine", IndexPlan("ivf", nlist=2, nprobe=1)).set_search(ef_search=8),
+            "applies to HNSW",
+        ),
+        (lambda: VectorIndex(4, "cosine", IndexPlan("ivf", nlist=2, nprobe=1)).set_search(nprobe=0), "positive whole"),
+        (
+            lambda: VectorIndex(4, "cosine", IndexPlan("ivf", nlist=8, nprobe=1)).add(
+                np.eye(4, dtype=np.float32), list("abcd")
+            ),
+            "8 lists needs at least as many documents to train on; got 4",
+        ),
+    ],
+)
 def test_bad_index_settings(call, message):
     with pytest.raises(IndexingError, match=message):
         call()
@@ -94,13 +104,27 @@ def test_bad_index_settings(call, message):
 
 def test_an_ivf_text_index_from_the_command_line(tmp_path, corpus_file, queries_file, corpus):
     out = tmp_path / "ivf"
-    result = run_cli("build", corpus_file, "--out", out, *TINY_FLAGS, "--index", "ivf", "--nlist", "4", "--nprobe", "2",
-                     "--no-validate")
+    result = run_cli(
+        "build",
+        corpus_file,
+        "--out",
+        out,
+        *TINY_FLAGS,
+        "--index",
+        "ivf",
+        "--nlist",
+        "4",
+        "--nprobe",
+        "2",
+        "--no-validate",
+    )
     assert result.exit_code == 0, result.stderr
     assert "IVF index, 4 lists, 2 scanned per query" in run_cli("info", out).stdout
     result = run_cli("evaluate", out, "--queries", queries_file, "-k", "10", "--no-baselines", "--nprobe", "4")
     assert result.exit_code == 0 and "recall@10 of the IVF index" in result.stdout and ": 1.0000" in result.stdout
-    report = json.loads(run_cli("evaluate", out, "--queries", queries_file, "-k", "10", "--no-baselines", "--json").stdout)
+    report = json.loads(
+        run_cli("evaluate", out, "--queries", queries_file, "-k", "10", "--no-baselines", "--json").stdout
+    )
     assert report["index"] == {"kind": "ivf", "nlist": 4, "nprobe": 2} and 0 < report["recall_at_10"] <= 1
     answer = json.loads(run_cli("query", out, corpus.texts[7], "-k", "1", "--nprobe", "4", "--json").stdout)
     assert answer["hits"][0]["id"] == corpus.doc_ids[7]
@@ -164,15 +188,20 @@ def test_the_memory_budget_picks_the_index():
     assert 150 * mb < index_bytes(IndexPlan("flat"), 1_000_000, 32) < 210 * mb
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: plan_index("auto", 1_000_000, dim=32, max_bytes=20 * 2**20),
-     r"the smallest index for them \(ivfpq, 1 B a code\) of 1,000,000 codes of 32 floats needs about 66 MB, "
-     r"over --max-index-memory 20 MB"),
-    (lambda: plan_index("flat", 1_000_000, dim=32, max_bytes=100 * 2**20), "a flat index .* needs about 172 MB"),
-    (lambda: plan_index("ivfpq", 50_000, dim=32, pq=5), "--pq must divide the code size 32"),
-    (lambda: plan_index("ivfpq", 5_000, dim=32), "needs at least 9,984 documents; it has 5,000"),
-    (lambda: plan_index("ivfpq", 50_000, dim=64, binary=True), "binary codes are compact already"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: plan_index("auto", 1_000_000, dim=32, max_bytes=20 * 2**20),
+            r"the smallest index for them \(ivfpq, 1 B a code\) of 1,000,000 codes of 32 floats needs about 66 MB, "
+            r"over --max-index-memory 20 MB",
+        ),
+        (lambda: plan_index("flat", 1_000_000, dim=32, max_bytes=100 * 2**20), "a flat index .* needs about 172 MB"),
+        (lambda: plan_index("ivfpq", 50_000, dim=32, pq=5), "--pq must divide the code size 32"),
+        (lambda: plan_index("ivfpq", 5_000, dim=32), "needs at least 9,984 documents; it has 5,000"),
+        (lambda: plan_index("ivfpq", 50_000, dim=64, binary=True), "binary codes are compact already"),
+    ],
+)
 def test_bad_budgets_and_pq_settings(call, message):
     with pytest.raises(IndexingError, match=message):
         call()

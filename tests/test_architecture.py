@@ -21,24 +21,78 @@ ALLOWED = {
     "retrieval.model": {"retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
     "retrieval.data": {"retrieval.data", "retrieval.errors", "indexing"},
     "retrieval.bundle_io": {"retrieval.model", "retrieval.runtime", "retrieval.errors", "indexing"},
-    "retrieval.code_index": {"retrieval.bundle_io", "retrieval.model", "retrieval.runtime", "retrieval.config",
-                             "retrieval.errors", "indexing"},
-    "retrieval.text": {"retrieval.text", "retrieval.code_index", "retrieval.model", "retrieval.runtime",
-                       "retrieval.config", "retrieval.errors", "indexing"},
-    "retrieval.images": {"retrieval.images", "retrieval.code_index", "retrieval.model", "retrieval.runtime",
-                         "retrieval.data", "retrieval.config", "retrieval.errors", "indexing"},
-    "retrieval.evaluation": {"retrieval.evaluation", "retrieval.text", "retrieval.images", "retrieval.code_index",
-                             "retrieval.model", "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},
-    "retrieval.server": {"retrieval.server", "retrieval.text", "retrieval.code_index", "retrieval.runtime", "retrieval.config",
-                         "retrieval.errors", "retrieval", "indexing"},  # the HTTP front end: the text pipeline
-    "retrieval.spark": {"retrieval.spark", "retrieval.text", "retrieval.code_index", "retrieval.model",
-                        "retrieval.runtime", "retrieval.config", "retrieval.errors", "indexing"},  # the Spark engine
+    "retrieval.code_index": {
+        "retrieval.bundle_io",
+        "retrieval.model",
+        "retrieval.runtime",
+        "retrieval.config",
+        "retrieval.errors",
+        "indexing",
+    },
+    "retrieval.text": {
+        "retrieval.text",
+        "retrieval.code_index",
+        "retrieval.model",
+        "retrieval.runtime",
+        "retrieval.config",
+        "retrieval.errors",
+        "indexing",
+    },
+    "retrieval.images": {
+        "retrieval.images",
+        "retrieval.code_index",
+        "retrieval.model",
+        "retrieval.runtime",
+        "retrieval.data",
+        "retrieval.config",
+        "retrieval.errors",
+        "indexing",
+    },
+    "retrieval.evaluation": {
+        "retrieval.evaluation",
+        "retrieval.text",
+        "retrieval.images",
+        "retrieval.code_index",
+        "retrieval.model",
+        "retrieval.runtime",
+        "retrieval.config",
+        "retrieval.errors",
+        "indexing",
+    },
+    "retrieval.server": {
+        "retrieval.server",
+        "retrieval.text",
+        "retrieval.code_index",
+        "retrieval.runtime",
+        "retrieval.config",
+        "retrieval.errors",
+        "retrieval",
+        "indexing",
+    },  # the HTTP front end: the text pipeline
+    "retrieval.spark": {
+        "retrieval.spark",
+        "retrieval.text",
+        "retrieval.code_index",
+        "retrieval.model",
+        "retrieval.runtime",
+        "retrieval.config",
+        "retrieval.errors",
+        "indexing",
+    },  # the Spark engine
     "retrieval.cli": {"retrieval", "indexing"},  # the front end may use everything
     "retrieval": {"retrieval", "indexing"},  # the package root re-exports lazily
 }
 # packages whose modules import the model package (Keras) only inside the functions that train
-LAZY_MODEL = ("retrieval.bundle_io", "retrieval.code_index", "retrieval.text", "retrieval.images", "retrieval.cli",
-              "retrieval", "retrieval.server", "retrieval.spark")
+LAZY_MODEL = (
+    "retrieval.bundle_io",
+    "retrieval.code_index",
+    "retrieval.text",
+    "retrieval.images",
+    "retrieval.cli",
+    "retrieval",
+    "retrieval.server",
+    "retrieval.spark",
+)
 SPARK_ONLY = ("pyspark", "pyarrow")  # the spark extra: only retrieval.spark imports it, pyspark inside functions
 
 
@@ -105,9 +159,12 @@ def test_only_the_spark_engine_imports_the_spark_extra():
 
 
 def test_the_server_never_reaches_the_model():
-    wrong = [f"{_module_name(path)} imports {name}" for path in ROOT.joinpath("retrieval", "server").rglob("*.py")
-             for name, _ in _imports(path) if _project(name) in ("retrieval.model", "retrieval.evaluation")
-             or name.split(".")[0] in TRAINING_ONLY]
+    wrong = [
+        f"{_module_name(path)} imports {name}"
+        for path in ROOT.joinpath("retrieval", "server").rglob("*.py")
+        for name, _ in _imports(path)
+        if _project(name) in ("retrieval.model", "retrieval.evaluation") or name.split(".")[0] in TRAINING_ONLY
+    ]
     assert not wrong, wrong
 
 
@@ -121,21 +178,31 @@ def _modules_after(code: str, env_extra=None) -> set:
     """The top-level modules loaded by running ``code`` in a fresh interpreter."""
     script = code + "\nimport sys, json\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 def _cli(*args: str) -> str:
     argv = ["retrieval", *map(str, args)]
-    return (f"import sys\nsys.argv = {argv!r}\nfrom retrieval.cli.main import main\n"
-            "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code")
+    return (
+        f"import sys\nsys.argv = {argv!r}\nfrom retrieval.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code"
+    )
 
 
-@pytest.mark.parametrize("command", [("--help",), ("query", "{index}", "{text}", "-k", "3"), ("info", "{index}"),
-                                     ("query", "{index}", "--like", "{doc_id}", "--json")],
-                         ids=["help", "query", "info", "like"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("--help",),
+        ("query", "{index}", "{text}", "-k", "3"),
+        ("info", "{index}"),
+        ("query", "{index}", "--like", "{doc_id}", "--json"),
+    ],
+    ids=["help", "query", "info", "like"],
+)
 def test_the_query_path_imports_neither_tensorflow_nor_scikit_learn(bundle_dir, corpus, command):
     args = [a.format(index=bundle_dir, text=corpus.texts[0], doc_id=corpus.doc_ids[0]) for a in command]
     loaded = _modules_after(_cli(*args))
@@ -148,8 +215,10 @@ def test_the_command_line_needs_no_spark_extra():
 
 
 def test_loading_and_searching_from_python_imports_neither(bundle_dir, corpus):
-    code = (f"from retrieval import TextIndex\nindex = TextIndex.load({str(bundle_dir)!r})\n"
-            f"assert index.search([{corpus.texts[0]!r}], 3)[0][0].doc_id == {corpus.doc_ids[0]!r}")
+    code = (
+        f"from retrieval import TextIndex\nindex = TextIndex.load({str(bundle_dir)!r})\n"
+        f"assert index.search([{corpus.texts[0]!r}], 3)[0][0].doc_id == {corpus.doc_ids[0]!r}"
+    )
     loaded = _modules_after(code)
     assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
 
@@ -160,18 +229,22 @@ def test_the_check_would_see_tensorflow(bundle_dir):
 
 def test_searching_a_loaded_image_index_imports_neither(image_index, tmp_path):
     image_index.save(tmp_path / "images")
-    code = (f"import numpy as np\nfrom retrieval import ImageIndex\nindex = ImageIndex.load({str(tmp_path / 'images')!r})\n"
-            "assert len(index.search(np.zeros((1, 784), dtype=np.float32), 3)[0]) == 3")
+    code = (
+        f"import numpy as np\nfrom retrieval import ImageIndex\nindex = ImageIndex.load({str(tmp_path / 'images')!r})\n"
+        "assert len(index.search(np.zeros((1, 784), dtype=np.float32), 3)[0]) == 3"
+    )
     loaded = _modules_after(code)
     assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
 
 
 def test_serving_a_request_imports_neither(bundle_dir, corpus):
-    code = ("from fastapi.testclient import TestClient\nfrom retrieval.server.app import create_app, load_indexes\n"
-            f"app = create_app(load_indexes({{'default': {str(bundle_dir)!r}}}))\n"
-            "with TestClient(app) as client:\n"
-            f"    assert client.get('/search', params={{'q': {corpus.texts[0]!r}}}).json()['hits']\n"
-            f"    assert client.get('/?q=x').status_code == 200 and client.post('/search', json={{'queries': ['x']}}).status_code == 200")
+    code = (
+        "from fastapi.testclient import TestClient\nfrom retrieval.server.app import create_app, load_indexes\n"
+        f"app = create_app(load_indexes({{'default': {str(bundle_dir)!r}}}))\n"
+        "with TestClient(app) as client:\n"
+        f"    assert client.get('/search', params={{'q': {corpus.texts[0]!r}}}).json()['hits']\n"
+        f"    assert client.get('/?q=x').status_code == 200 and client.post('/search', json={{'queries': ['x']}}).status_code == 200"
+    )
     loaded = _modules_after(code)
     assert not loaded & set(TRAINING_ONLY), loaded & set(TRAINING_ONLY)
 
@@ -180,9 +253,11 @@ def test_updating_an_index_imports_no_tensorflow(bundle_dir, corpus, tmp_path):
     import shutil
 
     shutil.copytree(bundle_dir, tmp_path / "index")
-    code = ("from retrieval import TextIndex\nfrom retrieval.text.corpus import Corpus\n"
-            f"index = TextIndex.load({str(tmp_path / 'index')!r})\n"
-            f"new = Corpus(doc_ids=['added'], texts=[{corpus.texts[0]!r}], titles=['added'], labels=['topic0'])\n"
-            f"index.add(new).remove(['added', {corpus.doc_ids[1]!r}]).save({str(tmp_path / 'index')!r})")
+    code = (
+        "from retrieval import TextIndex\nfrom retrieval.text.corpus import Corpus\n"
+        f"index = TextIndex.load({str(tmp_path / 'index')!r})\n"
+        f"new = Corpus(doc_ids=['added'], texts=[{corpus.texts[0]!r}], titles=['added'], labels=['topic0'])\n"
+        f"index.add(new).remove(['added', {corpus.doc_ids[1]!r}]).save({str(tmp_path / 'index')!r})"
+    )
     loaded = _modules_after(code)
     assert not loaded & {"tensorflow", "keras"}, loaded & {"tensorflow", "keras"}

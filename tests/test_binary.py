@@ -5,13 +5,13 @@ import json
 import faiss
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG, run_cli
+
 from indexing import BinaryIndex, IndexingError, hamming_distances, pack_bits, read_index, read_manifest
 from retrieval.config import AutoencoderConfig, BuildConfig
 from retrieval.errors import NotFittedError, RetrievalError
-from retrieval.evaluation.text import evaluate, rerank
 from retrieval.evaluation.itq import ITQ
+from retrieval.evaluation.text import evaluate, rerank
 from retrieval.runtime.encoder import binarize
 from retrieval.text.index import TextIndex
 
@@ -73,7 +73,10 @@ def test_binary_index_round_trips_and_costs_n_bits_over_8_bytes(tmp_path):
     "call, message",
     [
         (lambda i: BinaryIndex(12), "positive multiple of 8 bits; got 12"),
-        (lambda i: i.add(np.zeros((2, 8), np.float32), ["a", "b"]), r"packed bits, uint8 of shape \(n, 8\); got float32"),
+        (
+            lambda i: i.add(np.zeros((2, 8), np.float32), ["a", "b"]),
+            r"packed bits, uint8 of shape \(n, 8\); got float32",
+        ),
         (lambda i: i.add(np.zeros((2, 4), np.uint8), ["a", "b"]), r"uint8 of shape \(n, 8\); got uint8 \(2, 4\)"),
         (lambda i: i.add(np.zeros((2, 8), np.uint8), ["a"]), "got 2 codes but 1 document ids"),
         (lambda i: i.search(np.zeros((1, 8), np.uint8), 0), "k must be a positive whole number, got 0"),
@@ -133,11 +136,11 @@ def test_the_binary_code_layer_is_exactly_binary_in_training_and_learns():
 
 @pytest.mark.parametrize("codes, center", [("float", True), ("binary", False)])
 def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_path, codes, center):
-    from retrieval.model.fit import load_keras
     from retrieval.model.builder import build_autoencoder
-    from retrieval.text.featurize import TfidfFeaturizer
     from retrieval.model.codes import finish_codes
+    from retrieval.model.fit import load_keras
     from retrieval.model.training import encode
+    from retrieval.text.featurize import TfidfFeaturizer
 
     config = TINY_CONFIG.override(autoencoder={"codes": codes, "code_size": 16, "anchor": "none"})
     X = TfidfFeaturizer(config.tfidf).fit_transform(corpus.texts)[:40].toarray()
@@ -154,19 +157,30 @@ def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_
         assert ((transformed > 0.5) == signs).all()
     for model, rows in ((finished.encoder, X), (finished.decoder, transformed)):  # saved, loaded in safe mode
         model.save(tmp_path / "model.keras")
-        assert np.allclose(encode(load_keras((tmp_path / "model.keras").read_bytes(), "model.keras"), rows),
-                           encode(model, rows), atol=1e-6)
+        assert np.allclose(
+            encode(load_keras((tmp_path / "model.keras").read_bytes(), "model.keras"), rows),
+            encode(model, rows),
+            atol=1e-6,
+        )
 
 
 @pytest.mark.parametrize(
     "make, message",
     [
         (lambda: AutoencoderConfig(codes="binary", code_size=12), "bits must be a multiple of 8; got 12"),
-        (lambda: AutoencoderConfig(codes="binary", code_size=16, kind="sparse", binarizer="straight_through"),
-         "the straight_through binarizer works with the plain and denoising kinds; got kind 'sparse'"),
+        (
+            lambda: AutoencoderConfig(codes="binary", code_size=16, kind="sparse", binarizer="straight_through"),
+            "the straight_through binarizer works with the plain and denoising kinds; got kind 'sparse'",
+        ),
         (lambda: AutoencoderConfig(codes="bits"), "codes must be one of float, binary; got 'bits'"),
-        (lambda: AutoencoderConfig(binarizer="sign"), "binarizer must be one of itq, straight_through, noise; got 'sign'"),
-        (lambda: BuildConfig(autoencoder=AutoencoderConfig(codes="binary", code_size=16), metric="l2"), "metric 'l2' does not fit binary codes"),
+        (
+            lambda: AutoencoderConfig(binarizer="sign"),
+            "binarizer must be one of itq, straight_through, noise; got 'sign'",
+        ),
+        (
+            lambda: BuildConfig(autoencoder=AutoencoderConfig(codes="binary", code_size=16), metric="l2"),
+            "metric 'l2' does not fit binary codes",
+        ),
         (lambda: BuildConfig(metric="hamming"), "metric 'hamming' does not fit float codes"),
     ],
 )
@@ -216,13 +230,37 @@ def test_rerank_keeps_the_tail_and_evaluate_reports_it(fitted, queries):
     ranks = np.array([[3, 1, 2, 0]])
     assert rerank(ranks, np.array([[0.0, 0.5, 0.9, 0.1]]), 2).tolist() == [[1, 3, 2, 0]]
     report = evaluate(fitted, queries, k=10, rerank_n=30, lsa_dims=(4,))
-    assert [m["method"] for m in report["methods"]] == ["autoencoder-8", "autoencoder-8+rerank-30", "tfidf-cosine", "lsa-8", "lsa-4"]
+    assert [m["method"] for m in report["methods"]] == [
+        "autoencoder-8",
+        "autoencoder-8+rerank-30",
+        "tfidf-cosine",
+        "lsa-8",
+        "lsa-4",
+    ]
     with pytest.raises(RetrievalError, match="LSA sizes must be positive whole numbers; got 0"):
         evaluate(fitted, queries, lsa_dims=(0,))
 
 
-TINY = ["--input-dropout", "0.2", "--max-features", "500", "--min-df", "1", "--max-df", "1.0", "--hidden", "32,16",
-        "--epochs", "4", "--batch-size", "16", "--learning-rate", "0.003", "--seed", "7"]
+TINY = [
+    "--input-dropout",
+    "0.2",
+    "--max-features",
+    "500",
+    "--min-df",
+    "1",
+    "--max-df",
+    "1.0",
+    "--hidden",
+    "32,16",
+    "--epochs",
+    "4",
+    "--batch-size",
+    "16",
+    "--learning-rate",
+    "0.003",
+    "--seed",
+    "7",
+]
 
 
 def test_cli_builds_queries_and_evaluates_binary_codes(tmp_path, corpus_file, queries_file):
@@ -235,10 +273,19 @@ def test_cli_builds_queries_and_evaluates_binary_codes(tmp_path, corpus_file, qu
     assert "16 bits, 2 bytes per document (hamming, straight_through binarizer)" in " ".join(info.stdout.split())
     answer = json.loads(run_cli("query", out, "aeword0 afword1 agword2", "-k", "3", "--rerank", "10", "--json").stdout)
     assert len(answer["hits"]) == 3
-    report = json.loads(run_cli("evaluate", out, "--queries", queries_file, "-k", "10", "--rerank", "20",
-                                "--lsa-dims", "8", "--json").stdout)
+    report = json.loads(
+        run_cli(
+            "evaluate", out, "--queries", queries_file, "-k", "10", "--rerank", "20", "--lsa-dims", "8", "--json"
+        ).stdout
+    )
     assert [m["method"] for m in report["methods"]] == [
-        "autoencoder-16bit", "autoencoder-16bit+rerank-20", "tfidf-cosine", "lsa-16", "lsa-8", "itq-16bit"]
+        "autoencoder-16bit",
+        "autoencoder-16bit+rerank-20",
+        "tfidf-cosine",
+        "lsa-16",
+        "lsa-8",
+        "itq-16bit",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -249,8 +296,10 @@ def test_cli_builds_queries_and_evaluates_binary_codes(tmp_path, corpus_file, qu
         (["--codes", "binary", "--code-size", "12"], "bits must be a multiple of 8; got 12"),
         (["--bits", "16", "--codes", "float"], "--bits applies to binary codes"),
         (["--bits", "16", "--code-size", "32"], "--bits 16 and --code-size 32 disagree"),
-        (["--codes", "binary", "--kind", "variational", "--code-size", "16", "--binarizer", "noise"],
-         "the noise binarizer works with the plain and denoising kinds"),
+        (
+            ["--codes", "binary", "--kind", "variational", "--code-size", "16", "--binarizer", "noise"],
+            "the noise binarizer works with the plain and denoising kinds",
+        ),
         (["--codes", "binary", "--code-size", "16", "--metric", "l2"], "metric 'l2' does not fit binary codes"),
     ],
 )

@@ -9,7 +9,6 @@ import os
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from browser import browser_missing, chromium_driver, set_viewport
 from conftest import topic_word
 from serving import fetch, serving
@@ -49,8 +48,9 @@ def wait_for(driver, css: str, count: int = 1):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, WAIT).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, css)) >= count,
-                                      f"no {css!r} on {driver.current_url}")
+    WebDriverWait(driver, WAIT).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, css)) >= count, f"no {css!r} on {driver.current_url}"
+    )
     return driver.find_elements(By.CSS_SELECTOR, css)
 
 
@@ -154,11 +154,14 @@ def test_unknown_words_say_nothing_matches(browser, base_url):
     assert browser.find_elements(By.CSS_SELECTOR, "li.hit") == []
 
 
-@pytest.mark.parametrize("path, status, words", [
-    ("/?q=x&k=0", 400, "k must"),
-    ("/?q=x&k=ten", 400, "k must"),
-    ("/?like=no-such-doc", 404, "no-such-doc"),
-])
+@pytest.mark.parametrize(
+    "path, status, words",
+    [
+        ("/?q=x&k=0", 400, "k must"),
+        ("/?q=x&k=ten", 400, "k must"),
+        ("/?like=no-such-doc", 404, "no-such-doc"),
+    ],
+)
 def test_bad_requests_show_an_alert(browser, base_url, path, status, words):
     from selenium.webdriver.common.by import By
 
@@ -172,16 +175,16 @@ def test_bad_requests_show_an_alert(browser, base_url, path, status, words):
     assert browser.find_element(By.NAME, "q").is_displayed()  # the form is still there to try again
 
 
-@pytest.mark.parametrize("path", ["/", f"/?q={QUERY.replace(' ', '+')}", "/?like=doc-1-000", "/?q=x&k=0",
-                                  "/?q=" + "y" * 300])
+@pytest.mark.parametrize(
+    "path", ["/", f"/?q={QUERY.replace(' ', '+')}", "/?like=doc-1-000", "/?q=x&k=0", "/?q=" + "y" * 300]
+)
 def test_narrow_window_has_no_horizontal_scroll(browser, base_url, path):
     from selenium.webdriver.common.by import By
 
     set_viewport(browser, 390, 844)
     browser.get(base_url + path)
     wait_for(browser, "form[role=search]")
-    width, scroll = browser.execute_script(
-        "return [window.innerWidth, document.documentElement.scrollWidth]")
+    width, scroll = browser.execute_script("return [window.innerWidth, document.documentElement.scrollWidth]")
     assert width == 390
     assert scroll <= width, f"{path}: the page is {scroll}px wide in a {width}px window"
     button = browser.find_element(By.XPATH, "//form//button[normalize-space()='Search']")
@@ -201,7 +204,8 @@ def test_docs_render_swagger_ui_without_a_cdn(browser, base_url):
     assert "/search" in paths
     # every script and stylesheet came from this server: nothing from a CDN
     sources = browser.execute_script(
-        "return [...document.querySelectorAll('script[src], link[href]')].map(e => e.src || e.href)")
+        "return [...document.querySelectorAll('script[src], link[href]')].map(e => e.src || e.href)"
+    )
     assert sources and all(source.startswith(base_url) for source in sources), sources
 
 
@@ -247,7 +251,8 @@ def test_query_words_are_marked_in_the_snippets(browser, base_url):
     # whole words only: each mark is a whole token of its snippet
     texts = browser.execute_script(
         "return [...document.querySelectorAll('p.snippet mark')].map(m => [m.previousSibling ? "
-        "m.previousSibling.textContent.slice(-1) : ' ', m.nextSibling ? m.nextSibling.textContent.slice(0, 1) : ' '])")
+        "m.previousSibling.textContent.slice(-1) : ' ', m.nextSibling ? m.nextSibling.textContent.slice(0, 1) : ' '])"
+    )
     assert all(not before.isalnum() and not after.isalnum() for before, after in texts)
 
 

@@ -9,9 +9,9 @@ import sys
 import textwrap
 
 import pytest
+from conftest import TINY_FLAGS, run_cli
 
 from indexing import read_manifest
-from conftest import TINY_FLAGS, run_cli
 from retrieval.text.index import TextIndex
 
 TINY = TINY_FLAGS
@@ -45,8 +45,22 @@ def test_build_prints_progress_and_a_summary(tmp_path, corpus_file):
 
 def test_model_options_reach_the_manifest(tmp_path, corpus_file):
     out = tmp_path / "i"
-    result = run("build", corpus_file, "--out", out, *TINY[:-4], "--epochs", "1", "--output", "sigmoid",
-                 "--activation", "tanh", "--raw-tf", "--lr-schedule", "cosine")
+    result = run(
+        "build",
+        corpus_file,
+        "--out",
+        out,
+        *TINY[:-4],
+        "--epochs",
+        "1",
+        "--output",
+        "sigmoid",
+        "--activation",
+        "tanh",
+        "--raw-tf",
+        "--lr-schedule",
+        "cosine",
+    )
     assert result.exit_code == 0, result.stderr
     config = read_manifest(out)["config"]
     assert config["autoencoder"]["output"] == "sigmoid" and config["autoencoder"]["loss"] == "binary_crossentropy"
@@ -102,27 +116,68 @@ def test_info_and_evaluate(cli_bundle, queries_file):
         (["evaluate", "{bundle}", "--queries", "{queries}", "-k", "-1"], "-k must be a positive whole number"),
         (["build", "{tmp}/nothing.jsonl", "--out", "{tmp}/o"], "corpus not found"),
         (["build", "{tmp}", "--out", "{tmp}/o", "--format", "xml"], "unknown corpus format 'xml'"),
-        (["build", "{queries}", "--out", "{tmp}/o", "--hidden", "5,x"], "--hidden must be comma-separated whole numbers"),
+        (
+            ["build", "{queries}", "--out", "{tmp}/o", "--hidden", "5,x"],
+            "--hidden must be comma-separated whole numbers",
+        ),
         (["build", "{queries}", "--out", "{tmp}/o", "--optimizer", "lbfgs"], "optimizer must be one of adam"),
         (["build", "{queries}", "--out", "{tmp}/o", "--text-field", "body"], "has no text field 'body'"),
-        (["build", "{queries}", "--out", "{tmp}/o", "--output", "softmax", "--loss", "mse"], "loss for a softmax output must be one of categorical_crossentropy; got 'mse'"),
-        (["build", "{queries}", "--out", "{tmp}/o", "--output", "relu"], "output must be one of softmax, sigmoid, linear; got 'relu'"),
-        (["build", "{tmp}/20newsgroups/train.jsonl", "--out", "{tmp}/o"], "does not exist; fetch it with `retrieval data fetch 20newsgroups`"),
+        (
+            ["build", "{queries}", "--out", "{tmp}/o", "--output", "softmax", "--loss", "mse"],
+            "loss for a softmax output must be one of categorical_crossentropy; got 'mse'",
+        ),
+        (
+            ["build", "{queries}", "--out", "{tmp}/o", "--output", "relu"],
+            "output must be one of softmax, sigmoid, linear; got 'relu'",
+        ),
+        (
+            ["build", "{tmp}/20newsgroups/train.jsonl", "--out", "{tmp}/o"],
+            "does not exist; fetch it with `retrieval data fetch 20newsgroups`",
+        ),
         (["data", "fetch", "mnist-text"], "unknown dataset 'mnist-text'; available: 20newsgroups, reuters8"),
-        (["query", "{bundle}", "text", "--mode", "fuzzy"], "mode must be one of hybrid, semantic, lexical; got 'fuzzy'"),
-        (["query", "{bundle}", "text", "--alpha", "1.5"], "alpha must be a weight in [0, 1] (1 = codes only, 0 = BM25 only); got 1.5"),
+        (
+            ["query", "{bundle}", "text", "--mode", "fuzzy"],
+            "mode must be one of hybrid, semantic, lexical; got 'fuzzy'",
+        ),
+        (
+            ["query", "{bundle}", "text", "--alpha", "1.5"],
+            "alpha must be a weight in [0, 1] (1 = codes only, 0 = BM25 only); got 1.5",
+        ),
         (["query", "{bundle}", "text", "--alpha", "-0.1"], "alpha must be a weight in [0, 1]"),
-        (["query", "{bundle}", "text", "--mode", "lexical", "--alpha", "0.5"], "it has nothing to weigh in lexical mode"),
-        (["query", "{bundle}", "text", "--mode", "semantic", "--alpha", "0.5"], "it has nothing to weigh in semantic mode"),
-        (["query", "{bundle}", "text", "--rerank", "20", "--alpha", "0.5"], "rerank re-orders the codes' candidates, so it implies semantic"),
+        (
+            ["query", "{bundle}", "text", "--mode", "lexical", "--alpha", "0.5"],
+            "it has nothing to weigh in lexical mode",
+        ),
+        (
+            ["query", "{bundle}", "text", "--mode", "semantic", "--alpha", "0.5"],
+            "it has nothing to weigh in semantic mode",
+        ),
+        (
+            ["query", "{bundle}", "text", "--rerank", "20", "--alpha", "0.5"],
+            "rerank re-orders the codes' candidates, so it implies semantic",
+        ),
         (["query", "{bundle}", "text", "--mode", "hybrid", "--rerank", "20"], "it goes with mode semantic"),
-        (["query", "{bundle}", "--like", "doc-0-000", "--mode", "bm25"], "mode must be one of hybrid, semantic, lexical; got 'bm25'"),
-        (["query", "{bundle}", "--file", "{queries}", "--mode", "lexical", "--alpha", "0.3"], "nothing to weigh in lexical mode"),
-        (["build", "{queries}", "--out", "{tmp}/o", "--alpha", "2"], "alpha must be a weight in [0, 1], or -1 to choose it at build; got 2.0"),
-        (["build", "{queries}", "--out", "{tmp}/o", "--bm25-k1", "-1"], "bm25 k1 must be a non-negative number; got -1.0"),
+        (
+            ["query", "{bundle}", "--like", "doc-0-000", "--mode", "bm25"],
+            "mode must be one of hybrid, semantic, lexical; got 'bm25'",
+        ),
+        (
+            ["query", "{bundle}", "--file", "{queries}", "--mode", "lexical", "--alpha", "0.3"],
+            "nothing to weigh in lexical mode",
+        ),
+        (
+            ["build", "{queries}", "--out", "{tmp}/o", "--alpha", "2"],
+            "alpha must be a weight in [0, 1], or -1 to choose it at build; got 2.0",
+        ),
+        (
+            ["build", "{queries}", "--out", "{tmp}/o", "--bm25-k1", "-1"],
+            "bm25 k1 must be a non-negative number; got -1.0",
+        ),
         (["build", "{queries}", "--out", "{tmp}/o", "--bm25-b", "1.5"], "bm25 b must be a number in [0, 1]; got 1.5"),
-        (["build", "{queries}", "--out", "{tmp}/o", "--no-lexical", "--alpha", "0.5", "--bm25-b", "0.5"],
-         "--no-lexical builds no BM25 index, so --alpha, --bm25-b would do nothing"),
+        (
+            ["build", "{queries}", "--out", "{tmp}/o", "--no-lexical", "--alpha", "0.5", "--bm25-b", "0.5"],
+            "--no-lexical builds no BM25 index, so --alpha, --bm25-b would do nothing",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(tmp_path, cli_bundle, queries_file, args, message):
@@ -141,8 +196,9 @@ def _flip_a_bit(path, at: int = 100) -> None:
         handle.write(bytes([byte[0] ^ 0x01]))
 
 
-@pytest.mark.parametrize("name", ["encoder.json", "encoder.npz", "index.faiss", "doc_ids.json", "metadata.jsonl",
-                                  "vectorizer.json"])
+@pytest.mark.parametrize(
+    "name", ["encoder.json", "encoder.npz", "index.faiss", "doc_ids.json", "metadata.jsonl", "vectorizer.json"]
+)
 def test_a_flipped_bit_in_any_file_a_query_reads_is_refused(tmp_path, cli_bundle, queries_file, name):
     broken = tmp_path / "broken"
     shutil.copytree(cli_bundle, broken)
@@ -213,6 +269,7 @@ def test_kill_9_mid_write_leaves_the_old_index_loadable(tmp_path, cli_bundle, co
 
 # --- hybrid, semantic and lexical search ----------------------------------------------------------------
 
+
 def _answer(*args) -> dict:
     result = run(*args, "--json")
     assert result.exit_code == 0, result.stderr
@@ -257,7 +314,8 @@ def test_alpha_weighs_the_two_sides(cli_bundle, corpus):
     assert [round(h["score"], 4) for h in bm25_only] == [round(b / bm25[0], 4) for b in bm25]  # min-max from 0
     library = TextIndex.load(cli_bundle).search(text, 5, alpha=0.4)[0]
     assert [h["id"] for h in _answer("query", cli_bundle, text, "-k", "5", "--alpha", "0.4")["hits"]] == [
-        hit.doc_id for hit in library]
+        hit.doc_id for hit in library
+    ]
 
 
 def test_like_and_file_take_a_mode(cli_bundle, corpus, queries_file, queries):
@@ -289,30 +347,57 @@ def test_the_table_names_the_mode(cli_bundle, corpus):
 def test_markup_in_a_query_or_a_snippet_is_shown_as_text(tmp_path, cli_bundle):
     target = tmp_path / "index"
     shutil.copytree(cli_bundle, target)
-    (tmp_path / "new.jsonl").write_text(json.dumps({"id": "odd", "text": "[/bold] [red]aeword0 aeword0 afword1"}) + "\n")
+    (tmp_path / "new.jsonl").write_text(
+        json.dumps({"id": "odd", "text": "[/bold] [red]aeword0 aeword0 afword1"}) + "\n"
+    )
     assert run("add", target, tmp_path / "new.jsonl").exit_code == 0
     result = run("query", target, "[/b] aeword0 afword1", "-k", "3", "--mode", "lexical")
-    assert result.exit_code == 0 and "[/bold] [red]aeword0" in result.stdout and "'[/b] aeword0 afword1'" in result.stdout
+    assert (
+        result.exit_code == 0 and "[/bold] [red]aeword0" in result.stdout and "'[/b] aeword0 afword1'" in result.stdout
+    )
 
 
 def test_bm25_flags_reach_the_manifest_and_info(tmp_path, corpus_file):
     out = tmp_path / "i"
-    result = run("build", corpus_file, "--out", out, *TINY[:-4], "--epochs", "1", "--bm25-k1", "1.5", "--bm25-b", "0.5",
-                 "--pair-weight", "0.3", "--json")
+    result = run(
+        "build",
+        corpus_file,
+        "--out",
+        out,
+        *TINY[:-4],
+        "--epochs",
+        "1",
+        "--bm25-k1",
+        "1.5",
+        "--bm25-b",
+        "0.5",
+        "--pair-weight",
+        "0.3",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     manifest = read_manifest(out)
     assert summary["lexical"]["k1"] == 1.5 and summary["fusion"]["chosen_by"] == manifest["fusion"]["chosen_by"]
     assert manifest["fusion"]["chosen_by"] != "set at build (--alpha)"  # chosen on the corpus
-    assert manifest["config"]["lexical"] == {"enabled": True, "k1": 1.5, "b": 0.5, "alpha": -1, "depth": 100,
-                                             "stemmer": "english", "pair_weight": 0.3}
+    assert manifest["config"]["lexical"] == {
+        "enabled": True,
+        "k1": 1.5,
+        "b": 0.5,
+        "alpha": -1,
+        "depth": 100,
+        "stemmer": "english",
+        "pair_weight": 0.3,
+    }
     lexical = manifest["lexical"]
     assert lexical["k1"] == 1.5 and lexical["b"] == 0.5 and lexical["pair_weight"] == 0.3
     assert 0 < lexical["pair_terms"] < lexical["terms"]
     info = " ".join(run("info", out).stdout.split())
     assert lexical["avgdl"] > 0
-    assert (f"BM25 (k1 1.5, b 0.5, stemmer english, mean length {lexical['avgdl']:.1f} as built): "
-            f"{lexical['terms']:,} terms, {lexical['postings']:,} postings" in info)
+    assert (
+        f"BM25 (k1 1.5, b 0.5, stemmer english, mean length {lexical['avgdl']:.1f} as built): "
+        f"{lexical['terms']:,} terms, {lexical['postings']:,} postings" in info
+    )
     assert f"word pairs │ weigh 0.3 beside a short query's words; {lexical['pair_terms']:,} of the terms" in info
 
 
@@ -370,6 +455,8 @@ def test_an_old_bundle_answers_semantic_and_says_so_once(tmp_path, cli_bundle, c
     assert quiet.exit_code == 0 and note not in " ".join(quiet.stderr.split()) and "semantic search" in quiet.stdout
     for args in (["--mode", "hybrid"], ["--mode", "lexical"], ["--alpha", "0.5"]):
         result = run("query", old, corpus.texts[0], *args)
-        assert result.exit_code == 1 and "rebuild it to enable hybrid and lexical search" in " ".join(result.stderr.split())
+        assert result.exit_code == 1 and "rebuild it to enable hybrid and lexical search" in " ".join(
+            result.stderr.split()
+        )
     info = " ".join(run("info", old).stdout.split())
     assert note in info and "weights chosen by" not in info

@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from retrieval.config import AutoencoderConfig, TrainConfig
-from retrieval.model.builder import build_autoencoder
 from retrieval.errors import RetrievalError, TrainingError
+from retrieval.model.builder import build_autoencoder
 from retrieval.model.training import Batches, encode, make_callbacks, reconstruction_target, train
 
 
@@ -58,8 +58,17 @@ def test_reconstruction_target_only_normalises_for_softmax():
 def test_callbacks_follow_the_config():
     names = lambda config: [type(c).__name__ for c in make_callbacks(config)]
     assert names(TrainConfig()) == ["TerminateOnNaN", "History"]
-    chosen = TrainConfig(early_stopping=2, reduce_lr=1, lr_schedule="cosine", checkpoint="/tmp/x.keras", validation_fraction=0.2)
-    assert names(chosen) == ["TerminateOnNaN", "History", "EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler", "ModelCheckpoint"]
+    chosen = TrainConfig(
+        early_stopping=2, reduce_lr=1, lr_schedule="cosine", checkpoint="/tmp/x.keras", validation_fraction=0.2
+    )
+    assert names(chosen) == [
+        "TerminateOnNaN",
+        "History",
+        "EarlyStopping",
+        "ReduceLROnPlateau",
+        "LearningRateScheduler",
+        "ModelCheckpoint",
+    ]
     assert make_callbacks(chosen)[2].monitor == "val_loss"
 
 
@@ -69,8 +78,15 @@ def _data():
 
 def test_training_reduces_loss_and_is_repeatable_with_the_same_seed(tmp_path):
     config = AutoencoderConfig(hidden=(16,), code_size=4)
-    train_config = TrainConfig(epochs=4, batch_size=16, learning_rate=1e-2, seed=5, validation_fraction=0.25,
-                               early_stopping=3, checkpoint=str(tmp_path / "best.keras"))
+    train_config = TrainConfig(
+        epochs=4,
+        batch_size=16,
+        learning_rate=1e-2,
+        seed=5,
+        validation_fraction=0.25,
+        early_stopping=3,
+        checkpoint=str(tmp_path / "best.keras"),
+    )
     runs = []
     for _ in range(2):
         models = build_autoencoder(30, config, seed=5)
@@ -86,9 +102,16 @@ def test_a_diverging_learning_rate_stops_cleanly_with_a_clear_message():
     config = AutoencoderConfig(hidden=(16,), code_size=4, output="linear", loss="mse")
     models = build_autoencoder(30, config, seed=0)
     epochs = []
-    with pytest.raises(TrainingError, match=r"training diverged: the loss became NaN .* try a lower learning rate \(it was 1e\+12\)"):
-        train(models, _data() * 1e3, config, TrainConfig(epochs=20, optimizer="sgd", learning_rate=1e12),
-              on_epoch=lambda e, logs: epochs.append(e))
+    with pytest.raises(
+        TrainingError, match=r"training diverged: the loss became NaN .* try a lower learning rate \(it was 1e\+12\)"
+    ):
+        train(
+            models,
+            _data() * 1e3,
+            config,
+            TrainConfig(epochs=20, optimizer="sgd", learning_rate=1e12),
+            on_epoch=lambda e, logs: epochs.append(e),
+        )
     assert len(epochs) < 20  # TerminateOnNaN stopped it early
 
 

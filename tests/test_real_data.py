@@ -21,11 +21,15 @@ pytestmark = pytest.mark.slow
 def build_and_evaluate(tmp_path, *flags):
     target, _ = fetch("20newsgroups")
     runner = CliRunner()
-    built = runner.invoke(app, ["build", str(target / "train.jsonl"), "--out", str(tmp_path / "index"), "--json", *flags])
+    built = runner.invoke(
+        app, ["build", str(target / "train.jsonl"), "--out", str(tmp_path / "index"), "--json", *flags]
+    )
     assert built.exit_code == 0, built.stderr
     assert json.loads(built.stdout)["documents"] == 11293
-    result = runner.invoke(app, ["evaluate", str(tmp_path / "index"), "--queries", str(target / "test.jsonl"),
-                                 "--lsa-dims", "32", "--json"])
+    result = runner.invoke(
+        app,
+        ["evaluate", str(tmp_path / "index"), "--queries", str(target / "test.jsonl"), "--lsa-dims", "32", "--json"],
+    )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     print(json.dumps(report, indent=2))
@@ -50,8 +54,8 @@ def test_64_bit_codes_beat_float_lsa_32_and_itq_in_8_bytes(tmp_path):
 @pytest.mark.parametrize("corpus", ["reuters8", "reuters52", "20newsgroups-short"])
 def test_default_codes_beat_lsa_tfidf_and_bm25_on_corpora_they_were_not_tuned_on(corpus):
     """Issue 9: the same default beats LSA-32, TF-IDF cosine and BM25 beyond 20 Newsgroups (seed 0)."""
-    from retrieval.text.corpus import read_corpus
     from retrieval.evaluation.text import evaluate
+    from retrieval.text.corpus import read_corpus
 
     target, _ = fetch(corpus)
     train, queries = (read_corpus(target / f"{split}.jsonl")[0] for split in ("train", "test"))

@@ -40,7 +40,9 @@ def test_deep_codes_beat_pca_at_the_same_size_measured_in_the_same_run(fashion, 
 
 
 def test_denoising_gaussian_half_lifts_psnr_by_8_db(fashion, tmp_path):
-    report = train_and_evaluate(tmp_path, "--model", "conv", "--epochs", "10", "--noise", "gaussian", "--noise-amount", "0.5")
+    report = train_and_evaluate(
+        tmp_path, "--model", "conv", "--epochs", "10", "--noise", "gaussian", "--noise-amount", "0.5"
+    )
     gaussian = next(d for d in report["denoising"] if d["noise"] == "gaussian")
     assert gaussian["amount"] == 0.5
     assert gaussian["psnr_denoised"] - gaussian["psnr_noisy"] >= 8.0

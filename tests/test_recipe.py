@@ -6,15 +6,15 @@ import math
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG, TINY_FLAGS, make_corpus, run_cli, write_jsonl
+
 from indexing import IndexingError, nearest_neighbours
-from retrieval.evaluation.bm25 import BM25
 from retrieval.config import AutoencoderConfig, BuildConfig, NeighbourConfig, TrainConfig
 from retrieval.errors import NotFittedError, RetrievalError
+from retrieval.evaluation.bm25 import BM25
 from retrieval.evaluation.text import evaluate
-from retrieval.model.neighbours import corpus_signals, neighbour_graph, smoothed, spectral_anchor
 from retrieval.evaluation.validation import validate
+from retrieval.model.neighbours import corpus_signals, neighbour_graph, smoothed, spectral_anchor
 
 
 def built_config(path):
@@ -143,7 +143,10 @@ def test_anchor_config_is_checked_and_follows_the_kind():
     with pytest.raises(RetrievalError, match="use anchor none with kind 'contractive'"):
         AutoencoderConfig(kind="contractive", anchor="lsa")
     assert BuildConfig().override(autoencoder={"kind": "variational"}).autoencoder.anchor == "none"
-    assert BuildConfig().override(autoencoder={"binarizer": "straight_through", "codes": "binary"}).autoencoder.anchor == "none"
+    assert (
+        BuildConfig().override(autoencoder={"binarizer": "straight_through", "codes": "binary"}).autoencoder.anchor
+        == "none"
+    )
     assert BuildConfig().override(autoencoder={"kind": "sparse"}).autoencoder.anchor == "smoothed_lsa"
     assert BuildConfig().override(train={"epochs": 3}).train.steps == 0
     with pytest.raises(RetrievalError, match="neighbours k must be non-negative"):
@@ -204,8 +207,9 @@ def test_validation_reports_codes_beside_lsa(fitted, corpus, queries):
 
 
 def test_build_checks_the_codes_and_says_so(tmp_path, corpus_file, queries_file):
-    result = run_cli("build", corpus_file, "--out", tmp_path / "i", *TINY_FLAGS, "--json",
-                     "--validate-queries", queries_file)
+    result = run_cli(
+        "build", corpus_file, "--out", tmp_path / "i", *TINY_FLAGS, "--json", "--validate-queries", queries_file
+    )
     assert result.exit_code == 0, result.stderr
     check = json.loads(result.stdout)["validation"]
     assert check["held_out"] and check["queries"] == 20
@@ -213,7 +217,9 @@ def test_build_checks_the_codes_and_says_so(tmp_path, corpus_file, queries_file)
     assert "check" in info.stdout and "LSA-32" in info.stdout
     unlabelled = make_corpus(2, seed=9, prefix="u")
     write_jsonl(tmp_path / "u.jsonl", dataclasses.replace(unlabelled, labels=[None] * len(unlabelled)))
-    bad = run_cli("build", corpus_file, "--out", tmp_path / "j", *TINY_FLAGS, "--validate-queries", tmp_path / "u.jsonl")
+    bad = run_cli(
+        "build", corpus_file, "--out", tmp_path / "j", *TINY_FLAGS, "--validate-queries", tmp_path / "u.jsonl"
+    )
     assert bad.exit_code == 1 and "has no labels" in bad.stderr and not (tmp_path / "j").exists()
     both = run_cli("build", corpus_file, "--out", tmp_path / "j", "--no-validate", "--validate-queries", queries_file)
     assert both.exit_code == 1 and "contradict" in both.stderr
@@ -221,7 +227,8 @@ def test_build_checks_the_codes_and_says_so(tmp_path, corpus_file, queries_file)
     assert wrong.exit_code == 1 and "use anchor none with kind 'contractive'" in wrong.stderr
     lonely = run_cli("build", corpus_file, "--out", tmp_path / "j", "--neighbours", "0")
     assert lonely.exit_code == 1 and "smoothed_lsa anchor needs neighbours" in lonely.stderr
-    plain_lsa = run_cli("build", corpus_file, "--out", tmp_path / "k", *TINY_FLAGS, "--neighbours", "0", "--anchor", "lsa",
-                        "--json")
+    plain_lsa = run_cli(
+        "build", corpus_file, "--out", tmp_path / "k", *TINY_FLAGS, "--neighbours", "0", "--anchor", "lsa", "--json"
+    )
     assert plain_lsa.exit_code == 0, plain_lsa.stderr
     assert built_config(tmp_path / "k").autoencoder.anchor == "lsa"

@@ -6,8 +6,8 @@ import shutil
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from conftest import TINY_CONFIG, run_cli
+
 from indexing import IndexingError
 from indexing.bundle import sha256_file
 from retrieval.config import AutoencoderConfig
@@ -38,8 +38,12 @@ def test_the_exported_encoder_matches_keras_for_every_kind(options):
     anchor = rng.standard_normal((50, config.code_size)).astype(np.float32) if config.anchor != "none" else None
     models = build_autoencoder(50, config, seed=1, anchor=anchor)
     size = config.code_size
-    models = with_code_transform(models, rng.standard_normal(size), np.linalg.qr(rng.standard_normal((size, size)))[0],
-                                 squash=config.codes == "binary")
+    models = with_code_transform(
+        models,
+        rng.standard_normal(size),
+        np.linalg.qr(rng.standard_normal((size, size)))[0],
+        squash=config.codes == "binary",
+    )
     X = sp.random(30, 50, density=0.2, format="csr", dtype=np.float32, random_state=2)
     runtime = export_encoder(models.encoder)
     np.testing.assert_allclose(runtime.encode(X), encode(models.encoder, X), atol=1e-5)
@@ -101,8 +105,11 @@ def test_bad_runtime_input_names_the_problem():
 
 @pytest.mark.parametrize("codes", ["float", "binary"])
 def test_a_document_queried_by_its_own_text_finds_itself_first(corpus, fitted, codes, tmp_path):
-    index = fitted if codes == "float" else TextIndex(
-        TINY_CONFIG.override(autoencoder={"codes": "binary", "code_size": 16})).fit(corpus)
+    index = (
+        fitted
+        if codes == "float"
+        else TextIndex(TINY_CONFIG.override(autoencoder={"codes": "binary", "code_size": 16})).fit(corpus)
+    )
     index.save(tmp_path / "index")
     for one in (index, TextIndex.load(tmp_path / "index")):
         # the stored codes are exactly the codes the query path gives the same texts: no bit differs
@@ -121,7 +128,12 @@ def test_a_query_with_no_known_term_matches_nothing_and_says_so(fitted, bundle_d
     assert [r.known_terms for r in results] == [0, 0, len(set(corpus.texts[0].split()))]
     assert results[0] == [] and results[1] == [] and len(results[2]) == 3
     result = run_cli("query", bundle_dir, "the and of", "--json")
-    assert result.exit_code == 0 and json.loads(result.stdout) == {"query": "the and of", "known_terms": 0, "mode": "hybrid", "hits": []}
+    assert result.exit_code == 0 and json.loads(result.stdout) == {
+        "query": "the and of",
+        "known_terms": 0,
+        "mode": "hybrid",
+        "hits": [],
+    }
     assert "no term the index knows" in result.stderr
 
 
@@ -133,14 +145,17 @@ def _rewrite(path, name, text):
     (path / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("doc_ids.json", "{bad json", "doc_ids.json is not valid JSON"),
-    ("doc_ids.json", '{"a": 1}', "doc_ids.json must be a JSON list of strings"),
-    ("metadata.jsonl", "not json\n", "line 1 of metadata.jsonl is not valid JSON"),
-    ("metadata.jsonl", "[1, 2]\n", "line 1 of metadata.jsonl must be an object"),
-    ("vectorizer.json", '{"config": {}}', "vectorizer.json is not valid JSON|vectorizer is incomplete"),
-    ("encoder.json", '{"format": 1}', "exported encoder is malformed"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("doc_ids.json", "{bad json", "doc_ids.json is not valid JSON"),
+        ("doc_ids.json", '{"a": 1}', "doc_ids.json must be a JSON list of strings"),
+        ("metadata.jsonl", "not json\n", "line 1 of metadata.jsonl is not valid JSON"),
+        ("metadata.jsonl", "[1, 2]\n", "line 1 of metadata.jsonl must be an object"),
+        ("vectorizer.json", '{"config": {}}', "vectorizer.json is not valid JSON|vectorizer is incomplete"),
+        ("encoder.json", '{"format": 1}', "exported encoder is malformed"),
+    ],
+)
 def test_malformed_files_whose_checksums_match_are_clean_errors(tmp_path, bundle_dir, name, text, message):
     broken = tmp_path / "broken"
     shutil.copytree(bundle_dir, broken)

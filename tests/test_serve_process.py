@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 from serving import fetch_json, serving
 
@@ -45,18 +44,26 @@ def test_listens_on_loopback_only(server):
     port = int(url.rsplit(":", 1)[1])
     own = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     listening = [fields[1] for fields in own if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port]
-    assert listening and set(listening) == {"0100007F:%04X" % port}  # 127.0.0.1 in /proc's byte order; a socket per worker
+    assert listening and set(listening) == {
+        "0100007F:%04X" % port
+    }  # 127.0.0.1 in /proc's byte order; a socket per worker
 
 
-@pytest.mark.parametrize("workers, stop", [("1", signal.SIGTERM), ("2", signal.SIGTERM), ("1", signal.SIGINT),
-                                          ("2", signal.SIGINT)], ids=["term-1", "term-2", "int-1", "int-2"])
+@pytest.mark.parametrize(
+    "workers, stop",
+    [("1", signal.SIGTERM), ("2", signal.SIGTERM), ("1", signal.SIGINT), ("2", signal.SIGINT)],
+    ids=["term-1", "term-2", "int-1", "int-2"],
+)
 def test_a_stop_signal_finishes_the_request_in_flight(bundle_dir, corpus, workers, stop):
     body = json.dumps({"queries": corpus.texts[:3], "k": 2}).encode()
     with serving(bundle_dir, "--workers", workers) as (url, process):
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=20) as sock:
-            sock.sendall(f"POST /search HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:10])
+            sock.sendall(
+                f"POST /search HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body[:10]
+            )
             time.sleep(0.3)
             process.send_signal(stop)  # the request is in flight: its body is half sent
             time.sleep(0.3)
@@ -95,17 +102,20 @@ def test_a_port_in_use_is_a_one_line_error(bundle_dir):
     assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "give an index to serve"),
-    (["--index", "nameonly"], "--index takes NAME=DIR"),
-    (["--index", "=dir"], "--index takes NAME=DIR"),
-    (["DIR", "--index", "default=DIR"], "two indexes are named 'default'"),
-    (["/no/such/index"], "no index at /no/such/index"),
-    (["DIR", "--host", "0.0.0.0"], "give a key in RETRIEVAL_API_KEY"),
-    (["DIR", "--api-key", "short"], "at least 16 characters"),
-    (["DIR", "--max-batch", "0"], "--max-batch must be positive"),
-    (["DIR", "--workers", "0"], "--workers must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "give an index to serve"),
+        (["--index", "nameonly"], "--index takes NAME=DIR"),
+        (["--index", "=dir"], "--index takes NAME=DIR"),
+        (["DIR", "--index", "default=DIR"], "two indexes are named 'default'"),
+        (["/no/such/index"], "no index at /no/such/index"),
+        (["DIR", "--host", "0.0.0.0"], "give a key in RETRIEVAL_API_KEY"),
+        (["DIR", "--api-key", "short"], "at least 16 characters"),
+        (["DIR", "--max-batch", "0"], "--max-batch must be positive"),
+        (["DIR", "--workers", "0"], "--workers must be at least 1"),
+    ],
+)
 def test_bad_serve_flags_are_one_line_errors(bundle_dir, args, message):
     result = run_cli("serve", *[str(bundle_dir) if a == "DIR" else a.replace("=DIR", f"={bundle_dir}") for a in args])
     assert result.exit_code == 1 and message in result.stderr, result.stderr

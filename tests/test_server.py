@@ -49,7 +49,9 @@ def test_get_search_equals_the_library(client, fitted, corpus):
 
 def test_rerank_and_named_index(client, fitted, corpus):
     body = client.get("/search", params={"q": corpus.texts[5], "k": 3, "rerank": 20, "index": "second"}).json()
-    assert [hit["id"] for hit in body["hits"]] == [hit.doc_id for hit in fitted.search([corpus.texts[5]], 3, rerank=20)[0]]
+    assert [hit["id"] for hit in body["hits"]] == [
+        hit.doc_id for hit in fitted.search([corpus.texts[5]], 3, rerank=20)[0]
+    ]
 
 
 def test_post_search_is_one_batch(client, fitted, corpus):
@@ -73,8 +75,12 @@ def test_similar_leaves_the_document_out(client, fitted, corpus):
 
 def test_document_and_info(client, corpus, bundle_dir):
     body = client.get(f"/documents/{corpus.doc_ids[2]}").json()
-    assert body == {"id": corpus.doc_ids[2], "title": corpus.titles[2], "label": corpus.labels[2],
-                    "snippet": body["snippet"]} and body["snippet"].startswith(corpus.texts[2][:40])
+    assert body == {
+        "id": corpus.doc_ids[2],
+        "title": corpus.titles[2],
+        "label": corpus.labels[2],
+        "snippet": body["snippet"],
+    } and body["snippet"].startswith(corpus.texts[2][:40])
     from indexing import read_manifest
 
     info = client.get("/info").json()
@@ -128,8 +134,11 @@ BAD_GETS = [
     ("/search?q=space&alpha=-0.1", 400, r"alpha: Input should be greater than or equal to 0"),
     ("/search?q=space&alpha=half", 400, r"alpha: .*number"),
     ("/search?q=space&alpha=nan", 400, r"alpha: "),
-    ("/search?q=space&mode=lexical&alpha=0.5", 400, "alpha weighs the codes against BM25 in hybrid mode; it has "
-                                                    "nothing to weigh in lexical mode"),
+    (
+        "/search?q=space&mode=lexical&alpha=0.5",
+        400,
+        "alpha weighs the codes against BM25 in hybrid mode; it has nothing to weigh in lexical mode",
+    ),
     ("/search?q=space&mode=semantic&alpha=0.5", 400, "nothing to weigh in semantic mode"),
     ("/search?q=space&rerank=10&alpha=0.5", 400, "rerank re-orders the codes' candidates, so it implies semantic"),
     ("/search?q=space&mode=hybrid&rerank=10", 400, "it goes with mode semantic"),
@@ -158,7 +167,12 @@ BAD_POSTS = [
     (b'{"queries": ["\xff\xfe"]}', JSON, 400, "not UTF-8"),
     (b'{"queries": ["space"]}', {"Content-Type": "text/plain"}, 415, "takes a JSON body .* got text/plain"),
     (b'{"queries": ["space"]}', {}, 415, "got no Content-Type"),
-    (json.dumps({"queries": ["space"] * 5}).encode(), JSON, 413, r"5 queries; the limit is 4 \(the server's --max-batch\)"),
+    (
+        json.dumps({"queries": ["space"] * 5}).encode(),
+        JSON,
+        413,
+        r"5 queries; the limit is 4 \(the server's --max-batch\)",
+    ),
     (json.dumps({"queries": []}).encode(), JSON, 400, "queries is empty"),
     (json.dumps({"queries": "space"}).encode(), JSON, 400, r"queries: .*list"),
     (json.dumps({"queries": [3]}).encode(), JSON, 400, r"queries.0: .*string"),
@@ -172,10 +186,19 @@ BAD_POSTS = [
     (json.dumps({"queries": ["space"], "path": "/etc/passwd"}).encode(), JSON, 400, r"path: .*not permitted"),
     (json.dumps(["space"]).encode(), JSON, 400, "does not fit"),
     (json.dumps({"queries": ["space"], "mode": "fuzzy"}).encode(), JSON, 400, r"mode: Input should be 'hybrid'"),
-    (json.dumps({"queries": ["space"], "alpha": 1.5}).encode(), JSON, 400, r"alpha: Input should be less than or equal to 1"),
+    (
+        json.dumps({"queries": ["space"], "alpha": 1.5}).encode(),
+        JSON,
+        400,
+        r"alpha: Input should be less than or equal to 1",
+    ),
     (json.dumps({"queries": ["space"], "alpha": "0.5"}).encode(), JSON, 400, r"alpha: .*number"),
-    (json.dumps({"queries": ["space"], "mode": "lexical", "alpha": 0.5}).encode(), JSON, 400,
-     "nothing to weigh in lexical mode"),
+    (
+        json.dumps({"queries": ["space"], "mode": "lexical", "alpha": 0.5}).encode(),
+        JSON,
+        400,
+        "nothing to weigh in lexical mode",
+    ),
     (json.dumps({"queries": ["space"], "mode": "lexical", "rerank": 5}).encode(), JSON, 400, "goes with mode semantic"),
     (b"x" * 40000, JSON, 413, "the limit is"),
     (b"[" * 5000 + b"]" * 5000, JSON, 400, "nested too deeply"),
@@ -192,8 +215,14 @@ def test_bad_post_requests_are_4xx_with_a_json_error(client, body, headers, stat
 
 
 def test_head_answers_on_the_read_endpoints(client, corpus):
-    for url in ("/health", "/info", "/search?q=space", f"/similar/{corpus.doc_ids[0]}",
-                f"/documents/{corpus.doc_ids[0]}", "/?q=space"):
+    for url in (
+        "/health",
+        "/info",
+        "/search?q=space",
+        f"/similar/{corpus.doc_ids[0]}",
+        f"/documents/{corpus.doc_ids[0]}",
+        "/?q=space",
+    ):
         response = client.head(url)
         assert response.status_code == 200, url
         assert response.content == b""
@@ -215,7 +244,9 @@ def test_an_unexpected_failure_is_a_500_without_a_traceback(indexes, monkeypatch
     with TestClient(app, raise_server_exceptions=False) as client:
         monkeypatch.setattr(indexes["default"].current.index, "search", lambda *a, **k: 1 / 0)
         response = client.get("/search", params={"q": "space"})
-    assert response.status_code == 500 and response.json() == {"error": "internal error; the server's log has the details"}
+    assert response.status_code == 500 and response.json() == {
+        "error": "internal error; the server's log has the details"
+    }
 
 
 def test_the_api_key(keyed, corpus):
@@ -224,23 +255,30 @@ def test_the_api_key(keyed, corpus):
     assert response.status_code == 401 and "needs an API key" in response.json()["error"]
     assert response.headers["WWW-Authenticate"].startswith("Basic")  # a browser asks for it
     assert keyed.get("/search", params={"q": "space"}, headers={"X-API-Key": "wrong" * 4}).json() == {
-        "error": "the API key is wrong"}
+        "error": "the API key is wrong"
+    }
     assert keyed.get("/", headers={"Authorization": "Bearer nope"}).status_code == 401
-    for headers in ({"X-API-Key": KEY}, {"Authorization": f"Bearer {KEY}"},
-                    {"Authorization": "Basic " + base64.b64encode(f"anyone:{KEY}".encode()).decode()}):
+    for headers in (
+        {"X-API-Key": KEY},
+        {"Authorization": f"Bearer {KEY}"},
+        {"Authorization": "Basic " + base64.b64encode(f"anyone:{KEY}".encode()).decode()},
+    ):
         assert keyed.get("/search", params={"q": corpus.texts[0]}, headers=headers).status_code == 200
 
 
-@pytest.mark.parametrize("options, message", [
-    (dict(host="0.0.0.0"), "give a key in RETRIEVAL_API_KEY"),
-    (dict(host="192.168.1.5"), "lets other machines reach the index"),
-    (dict(api_key="short"), "at least 16 characters"),
-    (dict(port=0), "--port must be"),
-    (dict(port=70000), "--port must be"),
-    (dict(max_k=0), "--max-k must be positive"),
-    (dict(max_batch=-1), "--max-batch must be positive"),
-    (dict(reload_interval=0), "--reload-interval must be positive"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(host="0.0.0.0"), "give a key in RETRIEVAL_API_KEY"),
+        (dict(host="192.168.1.5"), "lets other machines reach the index"),
+        (dict(api_key="short"), "at least 16 characters"),
+        (dict(port=0), "--port must be"),
+        (dict(port=70000), "--port must be"),
+        (dict(max_k=0), "--max-k must be positive"),
+        (dict(max_batch=-1), "--max-batch must be positive"),
+        (dict(reload_interval=0), "--reload-interval must be positive"),
+    ],
+)
 def test_serve_config_is_checked(options, message):
     with pytest.raises(RetrievalError, match=message):
         ServeConfig(**options)
@@ -283,14 +321,19 @@ def test_alpha_reaches_the_fusion(client, fitted):
 
 def test_post_search_takes_a_mode_and_alpha(client, fitted, corpus):
     texts = [SHORT, corpus.texts[4]]
-    for body, kwargs in (({"mode": "lexical"}, dict(mode="lexical")), ({"alpha": 0.2}, dict(alpha=0.2)),
-                         ({"mode": "semantic", "rerank": 10}, dict(mode="semantic", rerank=10))):
+    for body, kwargs in (
+        ({"mode": "lexical"}, dict(mode="lexical")),
+        ({"alpha": 0.2}, dict(alpha=0.2)),
+        ({"mode": "semantic", "rerank": 10}, dict(mode="semantic", rerank=10)),
+    ):
         response = client.post("/search", json={"queries": texts, "k": 3, **body})
         assert response.status_code == 200, response.text
         expected = fitted.search(texts, 3, **kwargs)
         results = response.json()["results"]
         assert [r["mode"] for r in results] == [hits.mode for hits in expected]
-        assert [r["hits"] for r in results] == [json.loads(json.dumps([h.to_json() for h in hits])) for hits in expected]
+        assert [r["hits"] for r in results] == [
+            json.loads(json.dumps([h.to_json() for h in hits])) for hits in expected
+        ]
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "semantic", "lexical"])
@@ -311,7 +354,9 @@ def test_info_and_openapi_describe_the_modes(client, bundle_dir):
     schema = client.get("/openapi.json").json()
     parameters = {p["name"]: p for p in schema["paths"]["/search"]["get"]["parameters"]}
     assert "mode" in parameters and "alpha" in parameters
-    assert "hybrid" in json.dumps(parameters["mode"]["schema"]) and "lexical" in json.dumps(parameters["mode"]["schema"])
+    assert "hybrid" in json.dumps(parameters["mode"]["schema"]) and "lexical" in json.dumps(
+        parameters["mode"]["schema"]
+    )
     assert {"mode", "alpha"} <= {p["name"] for p in schema["paths"]["/similar/{doc_id}"]["get"]["parameters"]}
     models = schema["components"]["schemas"]
     assert {"semantic_score", "lexical_score"} <= set(models["HitModel"]["properties"])
@@ -337,11 +382,18 @@ def test_an_old_bundle_answers_semantic_and_refuses_the_rest(old_client, client,
     body = old_client.get("/search", params={"q": SHORT, "k": 3}).json()
     assert body["mode"] == "semantic"
     assert body["hits"] == client.get("/search", params={"q": SHORT, "k": 3, "mode": "semantic"}).json()["hits"]
-    for url, params in (("/search", {"q": SHORT, "mode": "hybrid"}), ("/search", {"q": SHORT, "mode": "lexical"}),
-                        ("/search", {"q": SHORT, "alpha": 0.5}), (f"/similar/{corpus.doc_ids[0]}", {"mode": "lexical"})):
+    for url, params in (
+        ("/search", {"q": SHORT, "mode": "hybrid"}),
+        ("/search", {"q": SHORT, "mode": "lexical"}),
+        ("/search", {"q": SHORT, "alpha": 0.5}),
+        (f"/similar/{corpus.doc_ids[0]}", {"mode": "lexical"}),
+    ):
         response = old_client.get(url, params=params)
         assert response.status_code == 409, response.text
-        assert NOTE in response.json()["error"] and "rebuild it to enable hybrid and lexical search" in response.json()["error"]
+        assert (
+            NOTE in response.json()["error"]
+            and "rebuild it to enable hybrid and lexical search" in response.json()["error"]
+        )
     response = old_client.post("/search", json={"queries": [SHORT], "mode": "hybrid"})
     assert response.status_code == 409 and NOTE in response.json()["error"]
     assert "lexical" not in old_client.get("/info").json()
@@ -364,7 +416,10 @@ def test_the_page_has_a_mode_selector_kept_in_the_url(client):
     similar = client.get("/" + links[0].replace("&amp;", "&")[1:]).text
     assert 'data-mode="lexical"' in similar and "Documents similar to" in similar
     response = client.get("/", params={"q": SHORT, "mode": "fuzzy"})
-    assert response.status_code == 400 and "mode must be one of hybrid, semantic, lexical; got &#x27;fuzzy&#x27;" in response.text
+    assert (
+        response.status_code == 400
+        and "mode must be one of hybrid, semantic, lexical; got &#x27;fuzzy&#x27;" in response.text
+    )
 
 
 def test_the_page_marks_the_query_words(client, fitted):
@@ -379,7 +434,8 @@ def test_highlight_escapes_and_marks_whole_words():
 
     assert highlight("Space spaceship SPACE", {"space"}) == "<mark>Space</mark> spaceship <mark>SPACE</mark>"
     assert highlight('<script>alert("x")</script> & amp', {"script", "amp"}) == (
-        "&lt;<mark>script</mark>&gt;alert(&quot;x&quot;)&lt;/<mark>script</mark>&gt; &amp; <mark>amp</mark>")
+        "&lt;<mark>script</mark>&gt;alert(&quot;x&quot;)&lt;/<mark>script</mark>&gt; &amp; <mark>amp</mark>"
+    )
     assert highlight("a &amp; b", set()) == "a &amp;amp; b"
     assert highlight("<b>x</b>", {"quot", "lt", "gt"}) == "&lt;b&gt;x&lt;/b&gt;"  # never inside an entity
 
@@ -398,6 +454,8 @@ def test_a_query_or_a_snippet_with_html_injects_nothing(tmp_path, bundle_dir):
         page = client.get("/", params={"q": "<script>bfword1</script>", "mode": "lexical", "k": 3}).text
     assert "<script" not in page and "<img" not in page and "<b>" not in page
     assert 'value="&lt;script&gt;bfword1&lt;/script&gt;"' in page  # the box keeps the query, escaped
-    assert "<h2 class=\"title\">&lt;b&gt;bold&lt;/b&gt; title</h2>" in page
-    assert ("&lt;<mark>script</mark>&gt;alert(&#x27;<mark>bfword1</mark>&#x27;)&lt;/<mark>script</mark>&gt; "
-            "&lt;img src=x onerror=alert(1)&gt; <mark>bfword1</mark> <mark>bfword1</mark> &amp; bhword3") in page
+    assert '<h2 class="title">&lt;b&gt;bold&lt;/b&gt; title</h2>' in page
+    assert (
+        "&lt;<mark>script</mark>&gt;alert(&#x27;<mark>bfword1</mark>&#x27;)&lt;/<mark>script</mark>&gt; "
+        "&lt;img src=x onerror=alert(1)&gt; <mark>bfword1</mark> <mark>bfword1</mark> &amp; bhword3"
+    ) in page

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from serving import fetch_json, serving
 
 MAX_EXAMPLES, SEED = 25, 1  # bounded and deterministic: the same cases every run (a longer, seeded run is slow)
@@ -37,14 +36,25 @@ def _raw(url: str, request: bytes) -> tuple[int, dict, bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-@pytest.mark.parametrize("request_bytes, status, message", [
-    (b"GET /search?q=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 414, "URL is over"),
-    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\nConnection: close\r\n\r\n", 431,
-     "headers are over"),
-    (b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(500))
-     + b"Connection: close\r\n\r\n", 431, "headers are over"),
-    (b"NOT HTTP AT ALL\r\n\r\n", 400, "not valid HTTP"),
-])
+@pytest.mark.parametrize(
+    "request_bytes, status, message",
+    [
+        (b"GET /search?q=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 414, "URL is over"),
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\nConnection: close\r\n\r\n",
+            431,
+            "headers are over",
+        ),
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-%d: a\r\n" % i for i in range(500))
+            + b"Connection: close\r\n\r\n",
+            431,
+            "headers are over",
+        ),
+        (b"NOT HTTP AT ALL\r\n\r\n", 400, "not valid HTTP"),
+    ],
+)
 def test_what_the_protocol_refuses_is_json(server, request_bytes, status, message):
     url, _ = server
     code, headers, body = _raw(url, request_bytes)
@@ -59,15 +69,39 @@ def test_the_server_still_answers_after_them(server):
     assert fetch_json(url + "/search?q=space")[0] == 200
 
 
-def _schemathesis(url: str, max_examples: int, tmp_path: Path, deterministic: bool = True) -> subprocess.CompletedProcess:
+def _schemathesis(
+    url: str, max_examples: int, tmp_path: Path, deterministic: bool = True
+) -> subprocess.CompletedProcess:
     here = Path(__file__).parent
-    command = [shutil.which("st", path=str(Path(sys.executable).parent)) or "st",
-               "--config-file", str(here / "schemathesis.toml"), "run", f"{url}/openapi.json",
-               "--checks", "all", "--max-examples", str(max_examples), "--seed", str(SEED),
-               *(["--generation-deterministic"] if deterministic else []), "--request-timeout", "10", "--workers", "1",
-               "--report-dir", str(tmp_path), "--no-color", "--warnings", "off"]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(here),
-           "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis")}
+    command = [
+        shutil.which("st", path=str(Path(sys.executable).parent)) or "st",
+        "--config-file",
+        str(here / "schemathesis.toml"),
+        "run",
+        f"{url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(max_examples),
+        "--seed",
+        str(SEED),
+        *(["--generation-deterministic"] if deterministic else []),
+        "--request-timeout",
+        "10",
+        "--workers",
+        "1",
+        "--report-dir",
+        str(tmp_path),
+        "--no-color",
+        "--warnings",
+        "off",
+    ]
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+        "PYTHONPATH": str(here),
+        "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / "hypothesis"),
+    }
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
 
 

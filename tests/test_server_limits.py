@@ -8,12 +8,12 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from test_server import KEY, client, indexes, keyed  # noqa: F401 (fixtures)
 
 from retrieval.config import ServeConfig
 from retrieval.server.app import create_app
 from retrieval.server.body import MAX_DEPTH, structure_limit
 from retrieval.server.state import NONBLANK
-from test_server import KEY, client, indexes, keyed  # noqa: F401 (fixtures)
 
 JSON = {"Content-Type": "application/json"}
 CONFIG = ServeConfig(max_k=20, max_query_bytes=1000, max_batch=4, max_rerank=50)  # test_server.py's client's
@@ -41,17 +41,22 @@ def test_at_most_three_validation_errors_are_reported(client):
     assert response.status_code == 400 and error.count("Input should be") == 3 and "and 2 more" in error
 
 
-@pytest.mark.parametrize("body, status, message", [
-    (b'{"queries": ' + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1) + b"}", 400,
-     "nested too deeply"),
-    (b"[" * 60_000, 400, "nested too deeply"),
-    (b'{"queries": ["a"], "k": ' + b"7" * 3000 + b"}", 400, "a number of 3,000 digits"),
-    (b'{"queries": ["' + b"x" * 6100 + b'"]}', 413, "a string of 6,100 bytes; a query is at most 1,000 bytes"),
-    (b'{"queries": ["' + b'\\"' * 3_001 + b'"]}', 413,
-     "6,002 bytes; a query is at most 1,000 bytes (the server's --max-query-bytes), 6,000 as JSON"),
-    (b'"' * 70_000, 413, "70,000 quote characters"),
-    (b'{"queries": ["a\\\\"], "k": 3, "x": "', 400, "a string opened at byte 34 does not end"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        (b'{"queries": ' + b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1) + b"}", 400, "nested too deeply"),
+        (b"[" * 60_000, 400, "nested too deeply"),
+        (b'{"queries": ["a"], "k": ' + b"7" * 3000 + b"}", 400, "a number of 3,000 digits"),
+        (b'{"queries": ["' + b"x" * 6100 + b'"]}', 413, "a string of 6,100 bytes; a query is at most 1,000 bytes"),
+        (
+            b'{"queries": ["' + b'\\"' * 3_001 + b'"]}',
+            413,
+            "6,002 bytes; a query is at most 1,000 bytes (the server's --max-query-bytes), 6,000 as JSON",
+        ),
+        (b'"' * 70_000, 413, "70,000 quote characters"),
+        (b'{"queries": ["a\\\\"], "k": 3, "x": "', 400, "a string opened at byte 34 does not end"),
+    ],
+)
 def test_deep_or_huge_values_are_refused_before_parsing(client, body, status, message):
     response = client.post("/search", content=body, headers=JSON)
     assert response.status_code == status and message in response.json()["error"], response.text
@@ -123,11 +128,19 @@ def test_a_blank_query_is_what_the_schema_pattern_calls_blank(client):
     assert client.get("/search", params={"q": "\x85space"}).status_code == 200
 
 
-@pytest.mark.parametrize("method, url, status", [
-    ("GET", "/search?k=0&q=space", 400), ("GET", "/nowhere", 404), ("DELETE", "/search", 405),
-    ("GET", "/search?q=space&index=nope", 404), ("POST", "/search", 415), ("GET", "/docs", 200),
-    ("GET", "/", 200), ("GET", "/search?q=space&index=second", 200),
-])
+@pytest.mark.parametrize(
+    "method, url, status",
+    [
+        ("GET", "/search?k=0&q=space", 400),
+        ("GET", "/nowhere", 404),
+        ("DELETE", "/search", 405),
+        ("GET", "/search?q=space&index=nope", 404),
+        ("POST", "/search", 415),
+        ("GET", "/docs", 200),
+        ("GET", "/", 200),
+        ("GET", "/search?q=space&index=second", 200),
+    ],
+)
 def test_every_answer_names_the_generation(client, indexes, method, url, status):
     response = client.request(method, url)
     assert response.status_code == status

@@ -25,10 +25,13 @@ def test_short_rows_keep_a_few_terms_and_the_norm():
     np.testing.assert_array_equal(cut, again)  # seeded
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("short_inputs", 1.5, r"short_inputs must be a fraction in \[0, 1\]"),
-    ("short_terms", 1, "short_terms must be a whole number of at least 2"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("short_inputs", 1.5, r"short_inputs must be a fraction in \[0, 1\]"),
+        ("short_terms", 1, "short_terms must be a whole number of at least 2"),
+    ],
+)
 def test_bad_settings(field, value, message):
     with pytest.raises(RetrievalError, match=message):
         TrainConfig(**{field: value})

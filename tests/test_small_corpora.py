@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import TINY_FLAGS, run_cli
+
 from retrieval.config import TfidfConfig
 from retrieval.errors import RetrievalError
 from retrieval.text.featurize import TfidfFeaturizer, effective_df
@@ -59,8 +59,10 @@ def test_a_large_enough_corpus_keeps_the_configured_min_df():
 
 
 def test_a_corpus_of_stop_words_names_the_stop_words_flag():
-    with pytest.raises(RetrievalError, match="no terms left to index in 3 texts: every word is an english stop word; "
-                                             "keep them with --stop-words none"):
+    with pytest.raises(
+        RetrievalError,
+        match="no terms left to index in 3 texts: every word is an english stop word; keep them with --stop-words none",
+    ):
         TfidfFeaturizer().fit(STOP_WORDS_ONLY)
     assert "what" in TfidfFeaturizer(TfidfConfig(stop_words="none")).fit(STOP_WORDS_ONLY).vocabulary_
 
@@ -71,8 +73,11 @@ def test_texts_without_words_name_the_text_field_flag():
 
 
 def test_pruning_every_term_names_the_min_df_and_max_df_flags():
-    with pytest.raises(RetrievalError, match=r"no term is in at least min_df=2 and at most max_df=0.5 of them; "
-                                             r"lower --min-df or raise --max-df"):
+    with pytest.raises(
+        RetrievalError,
+        match=r"no term is in at least min_df=2 and at most max_df=0.5 of them; "
+        r"lower --min-df or raise --max-df",
+    ):
         TfidfFeaturizer().fit(unique_word_corpus(40))
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG, TINY_FLAGS, run_cli, write_jsonl
 
 TRAINING_ONLY = {"tensorflow", "keras", "sklearn"}
@@ -55,6 +54,7 @@ def spark():  # module scope: Spark stops before the other test modules run
 
 def write_irregular(path: Path, corpus) -> Path:
     """The corpus as JSONL with every irregularity the reader handles, between its documents."""
+
     def record(doc_id, text, **more) -> bytes:
         return json.dumps({"id": doc_id, "text": text, **more}).encode()
 
@@ -103,8 +103,11 @@ def assert_same_lexical(index, single) -> None:
     assert ours.keys() == theirs.keys()
     for part, array in theirs.items():
         assert ours[part].dtype == array.dtype and np.array_equal(ours[part], array), part
-    assert (index.lexical_.k1, index.lexical_.b, index.lexical_.pair_weight) == \
-        (single.lexical_.k1, single.lexical_.b, single.lexical_.pair_weight)
+    assert (index.lexical_.k1, index.lexical_.b, index.lexical_.pair_weight) == (
+        single.lexical_.k1,
+        single.lexical_.b,
+        single.lexical_.pair_weight,
+    )
     assert index.lexical_.analyzer.to_dict() == single.lexical_.analyzer.to_dict()
     assert index.fusion_ == single.fusion_
     figures = getattr(index, "fusion_figures_", None)
@@ -123,8 +126,9 @@ def assert_same_answers(index, single, queries) -> None:
             scores = [[hit.score for hit in found] for found in theirs]
             assert [[hit.score for hit in found] for found in ours] == scores
         doc_id = single.index_.id_map.doc_ids[3]
-        assert [hit.doc_id for hit in index.similar_to(doc_id, 5, mode=mode)] == \
-            [hit.doc_id for hit in single.similar_to(doc_id, 5, mode=mode)]
+        assert [hit.doc_id for hit in index.similar_to(doc_id, 5, mode=mode)] == [
+            hit.doc_id for hit in single.similar_to(doc_id, 5, mode=mode)
+        ]
 
 
 def test_the_spark_build_is_the_single_machine_build(both, queries):
@@ -156,8 +160,11 @@ def test_the_pass_for_bm25_checks_the_documents(both, irregular):
 
     single, _, _ = both
     doc_ids = list(single.index_.id_map.doc_ids)
-    with pytest.raises(RetrievalError, match=r"its document 1 is 'doc-0-000' where the codes have 'doc-0-001'; "
-                                             r"the codes have 'doc-0-000' as their document 2; nothing was written"):
+    with pytest.raises(
+        RetrievalError,
+        match=r"its document 1 is 'doc-0-000' where the codes have 'doc-0-001'; "
+        r"the codes have 'doc-0-000' as their document 2; nothing was written",
+    ):
         from_corpus(single.config, CorpusSource(irregular), [doc_ids[1], doc_ids[0], *doc_ids[2:]])
     with pytest.raises(RetrievalError, match=r"holds more than the 3 documents of the codes \(its document 4 is"):
         from_corpus(single.config, CorpusSource(irregular), doc_ids[:3])
@@ -178,9 +185,16 @@ def test_the_executors_never_import_tensorflow(spark, both, irregular):
     for _ in source.documents():  # the driver's pass, which the scan is checked against
         pass
     found, model = scan(spark, source), read_model(codes_dir)
-    broadcast = spark.sparkContext.broadcast(EncodePlan(source.fields, model.file_bytes("vectorizer"),
-                                                        model.file_bytes("steps"), model.file_bytes("weights"),
-                                                        found.dropped, found.first_position))
+    broadcast = spark.sparkContext.broadcast(
+        EncodePlan(
+            source.fields,
+            model.file_bytes("vectorizer"),
+            model.file_bytes("steps"),
+            model.file_bytes("weights"),
+            found.dropped,
+            found.first_position,
+        )
+    )
 
     def probe(batches):
         import os
@@ -300,23 +314,40 @@ def test_index_with_the_corpus_elsewhere(both, elsewhere, irregular, queries, tm
 
 def _shuffled(corpus):
     order = np.random.default_rng(3).permutation(len(corpus))
-    return dataclasses.replace(corpus, doc_ids=[corpus.doc_ids[i] for i in order],
-                               texts=[corpus.texts[i] for i in order], titles=[corpus.titles[i] for i in order],
-                               labels=[corpus.labels[i] for i in order])
+    return dataclasses.replace(
+        corpus,
+        doc_ids=[corpus.doc_ids[i] for i in order],
+        texts=[corpus.texts[i] for i in order],
+        titles=[corpus.titles[i] for i in order],
+        labels=[corpus.labels[i] for i in order],
+    )
 
 
 def _renamed(corpus):
     return dataclasses.replace(corpus, doc_ids=[*corpus.doc_ids[:5], "stranger", *corpus.doc_ids[6:]])
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda corpus: corpus, r"its document 15 is 'doc-0-014' where the codes have 'late'; the codes have "
-                            r"'doc-0-014' as their document 16"),  # without the irregular corpus's extra documents
-    (_shuffled, r"does not hold the documents of the codes, in their order: its document 1 is '.*' where the codes "
-                r"have 'doc-0-000'; the codes have '.*' as their document"),
-    (_renamed, r"its document 6 is 'stranger' where the codes have 'doc-0-005'; it holds ids the codes do not "
-               r"have \(e.g. 'stranger'\)"),
-], ids=["missing documents", "another order", "another id"])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            lambda corpus: corpus,
+            r"its document 15 is 'doc-0-014' where the codes have 'late'; the codes have "
+            r"'doc-0-014' as their document 16",
+        ),  # without the irregular corpus's extra documents
+        (
+            _shuffled,
+            r"does not hold the documents of the codes, in their order: its document 1 is '.*' where the codes "
+            r"have 'doc-0-000'; the codes have '.*' as their document",
+        ),
+        (
+            _renamed,
+            r"its document 6 is 'stranger' where the codes have 'doc-0-005'; it holds ids the codes do not "
+            r"have \(e.g. 'stranger'\)",
+        ),
+    ],
+    ids=["missing documents", "another order", "another id"],
+)
 def test_index_refuses_a_corpus_of_other_documents(both, elsewhere, corpus, tmp_path, change, match):
     from retrieval.errors import RetrievalError
     from retrieval.spark.build import index_from_codes
@@ -391,14 +422,18 @@ def _wide(columns, number):
     columns["code"] = pa.array([row + [0.0] for row in columns["code"].to_pylist()], pa.list_(pa.float32()))
 
 
-@pytest.mark.parametrize("case, match", [
-    (dict(drop="code"), "column 'code' missing"),
-    (dict(change=_wide), "codes must be 8 wide"),
-    (dict(change=_repeat_id), "ids appear more than once.*'doc-0-000'"),
-    (dict(change=_nulls), "column 'id' has 1 nulls"),
-    (dict(model=False), "no model directory"),
-    (dict(garbage=True), "shard-0.parquet: cannot read it as Parquet"),
-], ids=["missing column", "wrong width", "repeated id", "null id", "no model", "not parquet"])
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        (dict(drop="code"), "column 'code' missing"),
+        (dict(change=_wide), "codes must be 8 wide"),
+        (dict(change=_repeat_id), "ids appear more than once.*'doc-0-000'"),
+        (dict(change=_nulls), "column 'id' has 1 nulls"),
+        (dict(model=False), "no model directory"),
+        (dict(garbage=True), "shard-0.parquet: cannot read it as Parquet"),
+    ],
+    ids=["missing column", "wrong width", "repeated id", "null id", "no model", "not parquet"],
+)
 def test_index_rejects_bad_parquet(both, elsewhere, tmp_path, case, match):
     from retrieval.errors import RetrievalError
     from retrieval.spark.build import index_from_codes
@@ -422,12 +457,19 @@ def test_indexing_codes_imports_neither_tensorflow_nor_spark(both, elsewhere, tm
     _, spread, _ = both
     directory, order = elsewhere
     _write_shards(directory / "codes", spread, order)
-    script = ("import sys, json\nsys.argv = ['retrieval', 'index', %r, '--out', %r]\n"
-              "from retrieval.cli.main import main\ntry:\n    main()\nexcept SystemExit as exit:\n"
-              "    assert not exit.code, exit.code\n"
-              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))") % (str(directory), str(tmp_path / "i"))
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    script = (
+        "import sys, json\nsys.argv = ['retrieval', 'index', %r, '--out', %r]\n"
+        "from retrieval.cli.main import main\ntry:\n    main()\nexcept SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    ) % (str(directory), str(tmp_path / "i"))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert not loaded & (TRAINING_ONLY | {"pyspark"}), loaded & (TRAINING_ONLY | {"pyspark"})
@@ -440,8 +482,20 @@ def test_build_engine_spark_from_the_command_line(spark, irregular, both, tmp_pa
 
     single, _, codes_dir = both
     out = tmp_path / "indexes" / "spark"
-    args = ["build", irregular, "--out", out, *TINY_FLAGS, "--train-sample", SAMPLE, "--engine", "spark",
-            "--spark-master", "local[2]", "--no-validate"]
+    args = [
+        "build",
+        irregular,
+        "--out",
+        out,
+        *TINY_FLAGS,
+        "--train-sample",
+        SAMPLE,
+        "--engine",
+        "spark",
+        "--spark-master",
+        "local[2]",
+        "--no-validate",
+    ]
     result = run_cli(*args)
     assert result.exit_code == 0, result.output + result.stderr
     built = TextIndex.load(out)
@@ -451,7 +505,9 @@ def test_build_engine_spark_from_the_command_line(spark, irregular, both, tmp_pa
     result = run_cli(*args, "--codes-dir", codes_dir)  # codes there already: an error before any training
     assert result.exit_code == 1 and "already holds a build's model/ and codes/" in result.stderr, result.stderr
     assert built.manifest_["lexical"] == single.manifest_body()["lexical"] and built.fusion_ == single.fusion_
-    result = run_cli("index", codes_dir, "--out", tmp_path / "again", "--max-index-memory", "1GB", "--json")  # kept codes
+    result = run_cli(
+        "index", codes_dir, "--out", tmp_path / "again", "--max-index-memory", "1GB", "--json"
+    )  # kept codes
     assert result.exit_code == 0, result.output + result.stderr
     summary = json.loads(result.stdout)
     assert summary["documents"] == len(single.index_) and summary["lexical"]["terms"] == single.lexical_.n_terms

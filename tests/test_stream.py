@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG, TINY_FLAGS, run_cli, write_jsonl
+
 from retrieval.text.corpus import Corpus, CorpusError, read_corpus
 from retrieval.text.stream import CorpusSource, MemorySource, chunks, sample
 
@@ -78,7 +78,8 @@ def test_a_sampled_stream_build_encodes_every_document_in_reading_order(corpus, 
 
     progress = []
     index = TextIndex(replace(TINY_CONFIG, train_sample=40)).fit(
-        CorpusSource(corpus_file), on_progress=lambda docs, fraction: progress.append((docs, fraction)))
+        CorpusSource(corpus_file), on_progress=lambda docs, fraction: progress.append((docs, fraction))
+    )
     assert len(index.sample_) == 40 and list(index.index_.id_map.doc_ids) == corpus.doc_ids
     expected = index.index_._prepare(index.encode(corpus.texts), "codes")  # as a query of the same text gets it
     assert np.allclose(index.index_.stored(), expected, atol=1e-6)

@@ -22,8 +22,13 @@ def sweep():
 
 
 def method(name: str, dims: int, precision: float) -> dict:
-    return {"method": name, "dims": dims, "precision_at_k": precision, "mean_average_precision": precision / 2,
-            "seconds": 1.0}
+    return {
+        "method": name,
+        "dims": dims,
+        "precision_at_k": precision,
+        "mean_average_precision": precision / 2,
+        "seconds": 1.0,
+    }
 
 
 def row(variant: str, methods: list[dict], **extra) -> dict:
@@ -32,9 +37,17 @@ def row(variant: str, methods: list[dict], **extra) -> dict:
 
 ROWS = [
     row("raw-tf", [method("autoencoder-32", 32, 0.6), method("tfidf-cosine", 100, 0.42), method("lsa-32", 32, 0.53)]),
-    row("binary-64", [method("autoencoder-64bit", 64, 0.61), method("tfidf-cosine", 100, 0.45),
-                      method("lsa-64", 64, 0.55), method("lsa-32", 32, 0.56), method("itq-64bit", 64, 0.54),
-                      method("bm25", 300, 0.43)]),
+    row(
+        "binary-64",
+        [
+            method("autoencoder-64bit", 64, 0.61),
+            method("tfidf-cosine", 100, 0.45),
+            method("lsa-64", 64, 0.55),
+            method("lsa-32", 32, 0.56),
+            method("itq-64bit", 64, 0.54),
+            method("bm25", 300, 0.43),
+        ],
+    ),
     row("old †", [method("autoencoder-32", 32, 0.58)], note="measured on the earlier default"),
     row("default", [method("autoencoder-32", 32, 0.61), method("tfidf-cosine", 100, 0.45), method("lsa-32", 32, 0.56)]),
 ]
@@ -67,7 +80,8 @@ def test_a_row_without_baselines_is_blank_and_footnoted(sweep):
 def test_the_table_mode_prints_the_stored_rows_and_trains_nothing(tmp_path):
     results = tmp_path / "sweep.jsonl"
     results.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    printed = subprocess.run([sys.executable, str(SWEEP), "--table", "--out", str(results)],
-                             capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, str(SWEEP), "--table", "--out", str(results)], capture_output=True, text=True, check=True
+    ).stdout
     assert cells(printed, "raw-tf")[5:7] == ["0.420", "0.530"]
     assert results.read_text().count("\n") == len(ROWS)

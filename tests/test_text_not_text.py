@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import TINY_FLAGS, make_corpus, run_cli
+
 from retrieval.text.corpus import read_corpus
 
 BAD = "\ud800 \x00 \x07 \udfff"
@@ -14,7 +15,9 @@ BAD = "\ud800 \x00 \x07 \udfff"
 def _jsonl(path, corpus, spoil: set) -> None:
     """``corpus`` as JSONL, the documents at ``spoil`` with ``BAD`` in every field (escaped, as JSON has them)."""
     with open(path, "w") as handle:
-        for i, (doc_id, text, title, label) in enumerate(zip(corpus.doc_ids, corpus.texts, corpus.titles, corpus.labels)):
+        for i, (doc_id, text, title, label) in enumerate(
+            zip(corpus.doc_ids, corpus.texts, corpus.titles, corpus.labels)
+        ):
             if i in spoil:
                 doc_id, text, title, label = doc_id + BAD, text + BAD, title + BAD, label + BAD
             handle.write(json.dumps({"id": doc_id, "text": text, "title": title, "label": label}) + "\n")
@@ -34,7 +37,10 @@ def test_reading_replaces_and_counts_what_is_not_text(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "tab\tand\x01bell.txt").write_text("a line\twith a tab\r\nand a \x0b vertical tab")
     corpus, report = read_corpus(tmp_path / "d")
-    assert corpus.doc_ids == ["tab\tand\ufffdbell.txt"] and corpus.texts[0] == "a line\twith a tab\r\nand a \ufffd vertical tab"
+    assert (
+        corpus.doc_ids == ["tab\tand\ufffdbell.txt"]
+        and corpus.texts[0] == "a line\twith a tab\r\nand a \ufffd vertical tab"
+    )
 
 
 def test_build_and_add_of_such_text_save_and_answer(tmp_path):

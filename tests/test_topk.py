@@ -69,7 +69,7 @@ def test_lexical_builder_makes_the_same_arrays_however_texts_arrive(monkeypatch)
     monkeypatch.setattr("retrieval.runtime.lexical_builder._TEXTS", 3)  # many chunks, some with a count > 65,535
     piecewise = LexicalBuilder(analyzer, pair_weight=0.2)
     for start in range(0, len(texts), 4):
-        piecewise.add(texts[start:start + 4])
+        piecewise.add(texts[start : start + 4])
     piecewise = piecewise.finish()
     for name in ("terms", "indptr", "rows", "impact", "lengths"):
         np.testing.assert_array_equal(getattr(piecewise, name), getattr(at_once, name))

@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import make_corpus, run_cli, write_jsonl
+
 from retrieval.errors import RetrievalError
 
 
@@ -42,7 +42,11 @@ def test_updates_survive_save_and_load(copy_dir, new_docs, corpus):
     manifest = _load(copy_dir).add(new_docs).save(copy_dir)
     assert manifest["documents"] == len(corpus) + len(new_docs) and manifest["updates"]["added"] == len(new_docs)
     written = read_manifest(copy_dir)
-    for key in set(original) - {"files", "documents", "lexical"}:  # config, history, versions that trained it, ... (the lexical index grows)
+    for key in set(original) - {
+        "files",
+        "documents",
+        "lexical",
+    }:  # config, history, versions that trained it, ... (the lexical index grows)
         assert written[key] == original[key], key
     loaded = _load(copy_dir)
     assert loaded.updates_ == manifest["updates"]
@@ -71,13 +75,19 @@ def test_removed_documents_are_gone_and_the_rest_stay_aligned(copy_dir, corpus):
             index.similar_to(doc_id)
     for position in (10, 55, 99):
         hit = index.search([corpus.texts[position]], 1, rerank=20)[0][0]
-        assert (hit.doc_id, hit.title, hit.label) == (corpus.doc_ids[position], corpus.titles[position],
-                                                      corpus.labels[position])
+        assert (hit.doc_id, hit.title, hit.label) == (
+            corpus.doc_ids[position],
+            corpus.titles[position],
+            corpus.labels[position],
+        )
 
 
-@pytest.mark.parametrize("ids, message", [
-    (["doc-0-000", "nope"], r"1 of the ids are not in the index \(e.g. 'nope'\); nothing was removed"),
-])
+@pytest.mark.parametrize(
+    "ids, message",
+    [
+        (["doc-0-000", "nope"], r"1 of the ids are not in the index \(e.g. 'nope'\); nothing was removed"),
+    ],
+)
 def test_bad_removals_change_nothing(copy_dir, corpus, ids, message):
     index = _load(copy_dir)
     with pytest.raises(RetrievalError, match=message):
@@ -138,6 +148,7 @@ def test_training_on_a_sample_still_indexes_every_document(corpus, fitted):
     from dataclasses import replace
 
     from conftest import TINY_CONFIG
+
     from retrieval.text.index import TextIndex
 
     index = TextIndex(replace(TINY_CONFIG, train_sample=60)).fit(corpus)
@@ -176,8 +187,12 @@ def test_add_reports_what_it_skipped_and_strict_refuses(copy_dir, tmp_path):
     assert (copy_dir / "manifest.json").read_bytes() == before
     result = run_cli("add", copy_dir, new)
     assert result.exit_code == 0, result.stderr
-    for line in ("read 4 documents from", "1 empty documents skipped: blank",
-                 "1 repeated ids skipped (first kept): fresh-0-000", "1 malformed records skipped"):
+    for line in (
+        "read 4 documents from",
+        "1 empty documents skipped: blank",
+        "1 repeated ids skipped (first kept): fresh-0-000",
+        "1 malformed records skipped",
+    ):
         assert line in result.stderr
     result = run_cli("add", copy_dir, new, "--replace", "--json")
     assert result.exit_code == 0, result.stderr

@@ -15,8 +15,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import TINY_CONFIG, make_corpus, run_cli
+
 from indexing import BinaryIndex, IndexingError, VectorIndex, read_manifest
 from indexing.ann import IndexPlan
 from indexing.bundle import sha256_file
@@ -48,8 +48,11 @@ def test_an_ivf_removal_answers_exactly_as_a_rebuild_from_the_kept_codes(codes, 
     plan = IndexPlan("ivf", nlist=32, nprobe=4)
     data = np.packbits(X > 0, axis=1) if binary else X
     (BinaryIndex(DIM, plan) if binary else VectorIndex(DIM, "cosine", plan)).add(data, ids).write(tmp_path / "ivf")
-    loaded = (BinaryIndex.read(tmp_path / "ivf", ids, mmap=mmap) if binary
-              else VectorIndex.read(tmp_path / "ivf", ids, "cosine", mmap=mmap))
+    loaded = (
+        BinaryIndex.read(tmp_path / "ivf", ids, mmap=mmap)
+        if binary
+        else VectorIndex.read(tmp_path / "ivf", ids, "cosine", mmap=mmap)
+    )
     rng = np.random.default_rng(1)
     gone = [ids[i] for i in rng.choice(N, 400, replace=False)]
     shrunk, kept = loaded.without(gone)
@@ -79,9 +82,13 @@ def test_an_ivf_addition_copies_the_lists_and_answers_as_a_rebuild(codes, tmp_pa
     plan = IndexPlan("ivf", nlist=32, nprobe=4)
     data = np.packbits(X > 0, axis=1) if binary else X
     (BinaryIndex(DIM, plan) if binary else VectorIndex(DIM, "cosine", plan)).add(data[:2500], ids[:2500]).write(
-        tmp_path / "ivf")
-    mapped = (BinaryIndex.read(tmp_path / "ivf", ids[:2500], mmap=True) if binary
-              else VectorIndex.read(tmp_path / "ivf", ids[:2500], "cosine", mmap=True))
+        tmp_path / "ivf"
+    )
+    mapped = (
+        BinaryIndex.read(tmp_path / "ivf", ids[:2500], mmap=True)
+        if binary
+        else VectorIndex.read(tmp_path / "ivf", ids[:2500], "cosine", mmap=True)
+    )
     grown = mapped.plus(data[2500:], ids[2500:])
     rebuilt = mapped._rebuilt(mapped.stored(), ids[:2500]).add(data[2500:], ids[2500:])  # the old way
     assert len(mapped) == 2500 and list(grown.id_map.doc_ids) == ids and grown.plan == plan
@@ -174,8 +181,10 @@ def test_removals_compose_and_an_addition_compacts(ivf_copy, corpus, queries):
     assert len((ivf_copy / "metadata.jsonl").read_text().splitlines()) == len(kept_ids) + len(new)
     compacted = TextIndex.load(ivf_copy)
     assert compacted._rows is None and compacted.tfidf_.shape[0] == len(kept_ids) + len(new)
-    for doc_id, text in [*zip(new.doc_ids, new.texts),
-                         *[(doc_id, corpus.texts[corpus.doc_ids.index(doc_id)]) for doc_id in kept_ids[::13]]]:
+    for doc_id, text in [
+        *zip(new.doc_ids, new.texts),
+        *[(doc_id, corpus.texts[corpus.doc_ids.index(doc_id)]) for doc_id in kept_ids[::13]],
+    ]:
         hit = compacted.search([text], 1, rerank=20)[0][0]
         assert (hit.doc_id, hit.title) == (doc_id, f"title {doc_id}")
 
@@ -297,12 +306,15 @@ def _rewrite(path, name, data: bytes) -> None:
     (path / "manifest.json").write_text(json.dumps(manifest))
 
 
-@pytest.mark.parametrize("rows, message", [
-    (lambda rows: rows[:-1], "rows.npy must hold one stored row .* for each of the"),
-    (lambda rows: rows.astype(np.int32), "rows.npy must hold one stored row"),
-    (lambda rows: rows - 2, "rows.npy must hold one stored row .*not negative"),
-    (lambda rows: rows + 1000, r"metadata.jsonl holds 100 rows and the index needs at least 1100"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (lambda rows: rows[:-1], "rows.npy must hold one stored row .* for each of the"),
+        (lambda rows: rows.astype(np.int32), "rows.npy must hold one stored row"),
+        (lambda rows: rows - 2, "rows.npy must hold one stored row .*not negative"),
+        (lambda rows: rows + 1000, r"metadata.jsonl holds 100 rows and the index needs at least 1100"),
+    ],
+)
 def test_a_damaged_rows_file_whose_checksum_matches_is_a_clean_error(ivf_copy, corpus, rows, message):
     import io
 

@@ -54,8 +54,9 @@ def dense(lexical, query, n):
 def test_pairs_score_as_written_out(texts):
     lexical = build_lexical(texts, pair_weight=WEIGHT)
     for query in ("time warner profit", texts[3][:40], "warner time"):
-        np.testing.assert_allclose(dense(lexical, query, len(texts)), naive_bm25(texts, query, WEIGHT),
-                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            dense(lexical, query, len(texts)), naive_bm25(texts, query, WEIGHT), rtol=1e-4, atol=1e-5
+        )
 
 
 def test_adjacent_words_outrank_the_same_words_apart(texts):
@@ -87,8 +88,10 @@ def test_pairs_follow_removal_and_addition(texts):
     for query in ("time warner profit", texts[4][:30]):
         np.testing.assert_allclose(lexical.scores_of(query)[1], alone.scores_of(query)[1], rtol=1e-6)
     whole = build_lexical(texts, pair_weight=WEIGHT)
-    parts = appended(build_lexical(texts[:10], pair_weight=WEIGHT, avgdl=whole.avgdl),
-                     build_lexical(texts[10:], pair_weight=WEIGHT, avgdl=whole.avgdl))
+    parts = appended(
+        build_lexical(texts[:10], pair_weight=WEIGHT, avgdl=whole.avgdl),
+        build_lexical(texts[10:], pair_weight=WEIGHT, avgdl=whole.avgdl),
+    )
     assert parts.n_pairs == whole.n_pairs
     np.testing.assert_allclose(dense(parts, "time warner", len(texts)), dense(whole, "time warner", len(texts)))
 

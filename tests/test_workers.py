@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from serving import serving
 
 from retrieval.errors import RetrievalError
 from retrieval.server import workers as module
-from serving import serving
 
 
 class FakeProcess:
@@ -52,8 +52,11 @@ def test_a_worker_that_cannot_start_backs_off_then_stops_the_server():
         started.append((number, process))
         return process
 
-    with pytest.raises(RetrievalError, match=r"worker 1 failed 6 times in a row within 30 s of starting "
-                                             r"\(last exit code 1\); the server stopped"):
+    with pytest.raises(
+        RetrievalError,
+        match=r"worker 1 failed 6 times in a row within 30 s of starting "
+        r"\(last exit code 1\); the server stopped",
+    ):
         module.supervise(start, 2, clock=lambda: clock.now, sleep=clock.sleep)
     assert clock.pauses == list(module.RESTART_PAUSES)  # 1, 2, 4, 8, 16 s between the six starts
     assert sum(number == 1 for number, _ in started) == 6 and sum(number == 0 for number, _ in started) == 1

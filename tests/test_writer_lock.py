@@ -11,13 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import make_corpus, run_cli, write_jsonl
+
 from indexing import IndexingError, writer_lock
 
 ROOT = Path(__file__).resolve().parents[1]
-HOLD = ("import sys, time; from indexing.lock import writer_lock\n"
-        "with writer_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))\n")
+HOLD = (
+    "import sys, time; from indexing.lock import writer_lock\n"
+    "with writer_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))\n"
+)
 
 
 def _doc_ids(path) -> list:
@@ -26,8 +28,13 @@ def _doc_ids(path) -> list:
 
 def _holder(path, seconds: float) -> subprocess.Popen:
     """Another process holding ``path``'s writer lock for ``seconds`` (returned once it holds it)."""
-    process = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE,
-                               text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert process.stdout.readline().strip() == "held"
     return process
 
@@ -118,9 +125,16 @@ def test_two_concurrent_add_runs_both_land(copy_dir, tmp_path):
         files.append(tmp_path / f"{name}.jsonl")
         write_jsonl(files[-1], make_corpus(2, seed=len(files), prefix=name))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    runs = [subprocess.Popen([sys.executable, "-m", "retrieval.cli.main", "add", str(copy_dir), str(path),
-                              "--wait", "120"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-            for path in files]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "retrieval.cli.main", "add", str(copy_dir), str(path), "--wait", "120"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for path in files
+    ]
     for run in runs:
         assert run.wait(timeout=180) == 0, run.stderr.read()
     ids = _doc_ids(copy_dir)
@@ -145,7 +159,6 @@ def test_writers_contending_never_overlap(tmp_path):
     for thread in threads:
         thread.join()
     assert counter.read_text() == "100"
-
 
 
 def test_an_update_through_a_symbolic_link_replaces_the_target_and_keeps_the_link(copy_dir, tmp_path, corpus):

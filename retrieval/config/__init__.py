@@ -38,14 +38,42 @@ from retrieval.config.checks import (
     _positive,
 )
 from retrieval.config.model import AutoencoderConfig, NeighbourConfig, NoiseConfig, TrainConfig
-from retrieval.config.sections import (TEXT_TRAIN, BuildConfig, ImageConfig, IndexConfig, LexicalConfig, TfidfConfig,
-                                       _Sections)
+from retrieval.config.sections import (
+    TEXT_TRAIN,
+    BuildConfig,
+    ImageConfig,
+    IndexConfig,
+    LexicalConfig,
+    TfidfConfig,
+    _Sections,
+)
 from retrieval.config.serve import ServeConfig
 from retrieval.errors import RetrievalError  # noqa: F401  (the single module exposed it; kept importable from here)
 
 __all__ = [
-    "ACTIVATIONS", "ANCHOR_KINDS", "ANCHORS", "BINARIZERS", "BINARY_KINDS", "CODES", "KINDS", "LR_SCHEDULES",
-    "METRICS", "NOISE_KINDS", "OPTIMIZERS", "OUTPUTS", "SMOOTHED_NEEDS_NEIGHBOURS", "STOP_WORDS", "TEXT_TRAIN",
-    "AutoencoderConfig", "BuildConfig", "ImageConfig", "IndexConfig", "LexicalConfig", "NeighbourConfig", "NoiseConfig", "ServeConfig",
-    "TfidfConfig", "TrainConfig",
+    "ACTIVATIONS",
+    "ANCHOR_KINDS",
+    "ANCHORS",
+    "BINARIZERS",
+    "BINARY_KINDS",
+    "CODES",
+    "KINDS",
+    "LR_SCHEDULES",
+    "METRICS",
+    "NOISE_KINDS",
+    "OPTIMIZERS",
+    "OUTPUTS",
+    "SMOOTHED_NEEDS_NEIGHBOURS",
+    "STOP_WORDS",
+    "TEXT_TRAIN",
+    "AutoencoderConfig",
+    "BuildConfig",
+    "ImageConfig",
+    "IndexConfig",
+    "LexicalConfig",
+    "NeighbourConfig",
+    "NoiseConfig",
+    "ServeConfig",
+    "TfidfConfig",
+    "TrainConfig",
 ]

@@ -78,7 +78,9 @@ class AutoencoderConfig:
             _positive("every conv_filters entry", filters)
         if self.conv_filters:
             if len(self.image_shape) != 3:
-                raise RetrievalError(f"a convolutional model needs image_shape (height, width, channels); got {self.image_shape!r}")
+                raise RetrievalError(
+                    f"a convolutional model needs image_shape (height, width, channels); got {self.image_shape!r}"
+                )
             step = 2 ** len(self.conv_filters)
             if self.image_shape[0] % step or self.image_shape[1] % step:
                 raise RetrievalError(
@@ -112,7 +114,9 @@ class AutoencoderConfig:
         _positive("binary_noise", self.binary_noise, allow_zero=True)
         if self.codes == "binary":
             if self.code_size % 8:
-                raise RetrievalError(f"binary codes are packed into bytes, so bits must be a multiple of 8; got {self.code_size}")
+                raise RetrievalError(
+                    f"binary codes are packed into bytes, so bits must be a multiple of 8; got {self.code_size}"
+                )
             if self.binarizer != "itq" and self.kind not in BINARY_KINDS:
                 raise RetrievalError(
                     f"the {self.binarizer} binarizer works with the {' and '.join(BINARY_KINDS)} kinds; got kind "
@@ -120,7 +124,11 @@ class AutoencoderConfig:
                 )
         _choice("anchor", self.anchor, ANCHORS)
         if self.anchor != "none":
-            if self.kind not in ANCHOR_KINDS or self.conv_filters or (self.codes == "binary" and self.binarizer != "itq"):
+            if (
+                self.kind not in ANCHOR_KINDS
+                or self.conv_filters
+                or (self.codes == "binary" and self.binarizer != "itq")
+            ):
                 raise RetrievalError(
                     f"an anchored code (anchor {self.anchor!r}) adds to a dense code layer of the "
                     f"{', '.join(ANCHOR_KINDS)} kinds with float or itq codes; use anchor none with kind "
@@ -173,9 +181,7 @@ class TrainConfig:
         _positive("learning_rate", self.learning_rate)
         _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if not 0.0 <= self.validation_fraction < 0.5:
-            raise RetrievalError(
-                f"validation_fraction must be in [0, 0.5); got {self.validation_fraction!r}"
-            )
+            raise RetrievalError(f"validation_fraction must be in [0, 0.5); got {self.validation_fraction!r}")
         _positive("early_stopping", self.early_stopping, allow_zero=True)
         _positive("reduce_lr", self.reduce_lr, allow_zero=True)
         _positive("seed", self.seed, allow_zero=True)
@@ -220,7 +226,6 @@ class NeighbourConfig:
         _positive("neighbour weight", self.weight, allow_zero=True)
         _positive("neighbour dims", self.dims)
         _positive("anchor weight", self.anchor_weight, allow_zero=True)
-
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import get_type_hints
 
 from retrieval.config.checks import (
-    INDEX_KINDS,
     ANCHOR_KINDS,
+    INDEX_KINDS,
     METRICS,
     OUTPUTS,
     SMOOTHED_NEEDS_NEIGHBOURS,
@@ -105,15 +105,21 @@ class LexicalConfig:
 
     def __post_init__(self):
         _choice("stemmer", self.stemmer, ("english", "none"))
-        if isinstance(self.pair_weight, bool) or not isinstance(self.pair_weight, (int, float)) or not (
-                0 <= self.pair_weight <= 1):
+        if (
+            isinstance(self.pair_weight, bool)
+            or not isinstance(self.pair_weight, (int, float))
+            or not (0 <= self.pair_weight <= 1)
+        ):
             raise RetrievalError(f"the word-pair weight must be a number in [0, 1]; got {self.pair_weight!r}")
         if isinstance(self.k1, bool) or not isinstance(self.k1, (int, float)) or self.k1 < 0:
             raise RetrievalError(f"bm25 k1 must be a non-negative number; got {self.k1!r}")
         if isinstance(self.b, bool) or not isinstance(self.b, (int, float)) or not 0 <= self.b <= 1:
             raise RetrievalError(f"bm25 b must be a number in [0, 1]; got {self.b!r}")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float)) or not (
-                self.alpha == -1 or 0 <= self.alpha <= 1):
+        if (
+            isinstance(self.alpha, bool)
+            or not isinstance(self.alpha, (int, float))
+            or not (self.alpha == -1 or 0 <= self.alpha <= 1)
+        ):
             raise RetrievalError(f"alpha must be a weight in [0, 1], or -1 to choose it at build; got {self.alpha!r}")
         _positive("depth", self.depth)
 
@@ -163,7 +169,9 @@ class _Sections:
         dict of its fields. Choosing another ``output`` without a ``loss``
         brings the loss that suits it.
         """
-        changes = {name: {k: v for k, v in (values or {}).items() if v is not None} for name, values in sections.items()}
+        changes = {
+            name: {k: v for k, v in (values or {}).items() if v is not None} for name, values in sections.items()
+        }
         model = changes.get("autoencoder", {})
         output = model.get("output")
         if output in OUTPUTS and output != self.autoencoder.output and "loss" not in model:
@@ -183,7 +191,8 @@ class _Sections:
         if metric is None and model.get("codes") == "float" and self.metric == "hamming":
             metric = "cosine"
         return replace(
-            self, **{name: replace(getattr(self, name), **values) for name, values in changes.items()},
+            self,
+            **{name: replace(getattr(self, name), **values) for name, values in changes.items()},
             metric=metric or self.metric,
         )
 
@@ -232,8 +241,13 @@ class ImageConfig(_Sections):
     model: str = "lecture"
     autoencoder: AutoencoderConfig = field(
         default_factory=lambda: AutoencoderConfig(
-            hidden=(), code_activation="relu", output="sigmoid", loss="binary_crossentropy", input_dropout=0.0,
-            kind="plain", center_codes=False,
+            hidden=(),
+            code_activation="relu",
+            output="sigmoid",
+            loss="binary_crossentropy",
+            input_dropout=0.0,
+            kind="plain",
+            center_codes=False,
         )
     )
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=20, batch_size=256))

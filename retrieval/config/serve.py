@@ -52,12 +52,16 @@ class ServeConfig:
         for name in ("max_k", "max_rerank", "max_query_bytes", "max_batch", "reload_interval"):
             _positive(f"--{name.replace('_', '-')}", getattr(self, name))
         if self.api_key is not None and len(self.api_key) < 16:
-            raise RetrievalError("the API key (RETRIEVAL_API_KEY or --api-key) must be at least 16 characters (a long random string, "
-                                 "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe())'`)")
+            raise RetrievalError(
+                "the API key (RETRIEVAL_API_KEY or --api-key) must be at least 16 characters (a long random string, "
+                "e.g. from `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+            )
         if self.api_key is None and not is_loopback(self.host):
-            raise RetrievalError(f"--host {self.host} lets other machines reach the index: give a key in "
-                                 "RETRIEVAL_API_KEY (or --api-key, which every user of this machine can read in "
-                                 "the process list) as well, or serve on 127.0.0.1")
+            raise RetrievalError(
+                f"--host {self.host} lets other machines reach the index: give a key in "
+                "RETRIEVAL_API_KEY (or --api-key, which every user of this machine can read in "
+                "the process list) as well, or serve on 127.0.0.1"
+            )
 
     @property
     def max_body_bytes(self) -> int:

@@ -64,8 +64,9 @@ def lsa(Xd, Xq, dims: int, seed: int) -> Scorer:
     svd = TruncatedSVD(n_components=min(dims, Xd.shape[1] - 1), random_state=seed).fit(Xd)
     Zd = normalize(svd.transform(Xd)).astype(np.float32)
     Zq = normalize(svd.transform(Xq)).astype(np.float32)
-    return Scorer(f"lsa-{svd.n_components}", svd.n_components, lambda rows: Zq[rows] @ Zd.T,
-                  time.perf_counter() - started)
+    return Scorer(
+        f"lsa-{svd.n_components}", svd.n_components, lambda rows: Zq[rows] @ Zd.T, time.perf_counter() - started
+    )
 
 
 def bm25(database_texts, texts, tfidf, n_database: int) -> Scorer:
@@ -73,10 +74,13 @@ def bm25(database_texts, texts, tfidf, n_database: int) -> Scorer:
     started = time.perf_counter()
     database_texts = list(database_texts)
     if len(database_texts) != n_database:
-        raise RetrievalError(f"BM25 needs the text of each of the {n_database} indexed documents; got {len(database_texts)}")
+        raise RetrievalError(
+            f"BM25 needs the text of each of the {n_database} indexed documents; got {len(database_texts)}"
+        )
     model = BM25(tfidf=tfidf).fit(database_texts)
-    return Scorer("bm25", model.weights_.shape[1], lambda rows: model.scores(texts[rows]),
-                  time.perf_counter() - started)
+    return Scorer(
+        "bm25", model.weights_.shape[1], lambda rows: model.scores(texts[rows]), time.perf_counter() - started
+    )
 
 
 def itq(Xd, Xq, n_bits: int, seed: int) -> Scorer:
@@ -84,8 +88,9 @@ def itq(Xd, Xq, n_bits: int, seed: int) -> Scorer:
     started = time.perf_counter()
     model = ITQ(n_bits, seed=seed).fit(Xd)
     Bd, Bq = model.transform(Xd), model.transform(Xq)
-    return Scorer(f"itq-{n_bits}bit", n_bits, lambda rows: -hamming_distances(Bq[rows], Bd),
-                  time.perf_counter() - started)
+    return Scorer(
+        f"itq-{n_bits}bit", n_bits, lambda rows: -hamming_distances(Bq[rows], Bd), time.perf_counter() - started
+    )
 
 
 def texts_in_index_order(index, corpus) -> list[str]:
@@ -97,6 +102,8 @@ def texts_in_index_order(index, corpus) -> list[str]:
     doc_ids = index.index_.id_map.doc_ids
     missing = [doc_id for doc_id in doc_ids if doc_id not in by_id]
     if missing:
-        raise RetrievalError(f"the database file lacks {len(missing)} of the {len(doc_ids)} indexed documents (e.g. "
-                             f"{', '.join(map(repr, missing[:3]))}); give the corpus the index was built from")
+        raise RetrievalError(
+            f"the database file lacks {len(missing)} of the {len(doc_ids)} indexed documents (e.g. "
+            f"{', '.join(map(repr, missing[:3]))}); give the corpus the index was built from"
+        )
     return [by_id[doc_id] for doc_id in doc_ids]

@@ -41,7 +41,8 @@ class BM25:
         """Index a sequence of str."""
         self.vectorizer_ = CountVectorizer(
             stop_words=None if self.tfidf.stop_words == "none" else self.tfidf.stop_words,
-            lowercase=self.tfidf.lowercase, dtype=np.float32,
+            lowercase=self.tfidf.lowercase,
+            dtype=np.float32,
         )
         try:
             counts = self.vectorizer_.fit_transform(list(texts)).tocsr()

@@ -11,8 +11,8 @@ from sklearn.decomposition import PCA
 
 from indexing import VectorIndex
 from retrieval.errors import RetrievalError
-from retrieval.images.index import train_rows
 from retrieval.images.data import ImageData
+from retrieval.images.index import train_rows
 from retrieval.model.noise import KINDS, corrupt, psnr
 
 DEFAULT_AMOUNTS = {"gaussian": 0.5, "salt_and_pepper": 0.2, "speckle": 0.5, "periodic": 0.3}
@@ -25,8 +25,9 @@ def bce(clean: np.ndarray, reconstructed: np.ndarray) -> float:
     return float(-np.mean(clean * np.log(p) + (1 - clean) * np.log(1 - p)))
 
 
-def retrieval_scores(index: VectorIndex, queries: np.ndarray, query_labels: np.ndarray,
-                     db_labels: np.ndarray, k: int, knn: int) -> tuple[float, float]:
+def retrieval_scores(
+    index: VectorIndex, queries: np.ndarray, query_labels: np.ndarray, db_labels: np.ndarray, k: int, knn: int
+) -> tuple[float, float]:
     """Precision@k (relevant = same class) and kNN majority-vote accuracy, via ``index.search``."""
     precision, correct = [], []
     for start in range(0, len(queries), 1024):
@@ -40,8 +41,13 @@ def retrieval_scores(index: VectorIndex, queries: np.ndarray, query_labels: np.n
 
 def is_linear(config) -> bool:
     """A single linear encoder and decoder layer: the autoencoder whose optimum is the PCA subspace."""
-    return (not config.hidden and not config.conv_filters and config.code_activation == "linear"
-            and config.output == "linear" and config.kind in ("plain", "denoising"))
+    return (
+        not config.hidden
+        and not config.conv_filters
+        and config.code_activation == "linear"
+        and config.output == "linear"
+        and config.kind in ("plain", "denoising")
+    )
 
 
 def pca_subspace_angles(decoder_kernel: np.ndarray, components: np.ndarray) -> np.ndarray:
@@ -59,8 +65,15 @@ def variance_ratio(decoder_kernel: np.ndarray, database: np.ndarray, components:
     return float(np.square(centred @ basis).sum() / np.square(centred @ components.T).sum())
 
 
-def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts: dict | None = None,
-                    baselines: bool = True, seed: int = 0) -> dict:
+def evaluate_images(
+    model,
+    data: ImageData,
+    k: int = 100,
+    knn: int = 5,
+    amounts: dict | None = None,
+    baselines: bool = True,
+    seed: int = 0,
+) -> dict:
     """Measure a fitted ImageIndex on the test split of ``data``; database = its indexed training images.
 
     Returns
@@ -82,23 +95,43 @@ def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts:
 
     reconstructed = model.reconstruct(X)
     report = {
-        "k": k, "knn": knn, "metric": model.index_.metric, "queries": len(X), "database": len(model.index_),
-        "reconstruction": {"bce": bce(X, reconstructed), "mse": float(np.mean((X - reconstructed) ** 2)),
-                           "psnr": psnr(X, reconstructed)},
+        "k": k,
+        "knn": knn,
+        "metric": model.index_.metric,
+        "queries": len(X),
+        "database": len(model.index_),
+        "reconstruction": {
+            "bce": bce(X, reconstructed),
+            "mse": float(np.mean((X - reconstructed) ** 2)),
+            "psnr": psnr(X, reconstructed),
+        },
         "denoising": [],
         "retrieval": [],
     }
     rng = np.random.default_rng(seed)
     for kind in KINDS:
         noisy = corrupt(X, kind, amounts[kind], rng)
-        report["denoising"].append({"noise": kind, "amount": amounts[kind], "psnr_noisy": psnr(X, noisy),
-                                    "psnr_denoised": psnr(X, model.reconstruct(noisy))})
+        report["denoising"].append(
+            {
+                "noise": kind,
+                "amount": amounts[kind],
+                "psnr_noisy": psnr(X, noisy),
+                "psnr_denoised": psnr(X, model.reconstruct(noisy)),
+            }
+        )
 
     def add(method, dims, index, queries):
         started = time.perf_counter()
         accuracy, precision = retrieval_scores(index, queries, y, db_labels, k, knn)
-        report["retrieval"].append({"method": method, "dims": dims, "knn_accuracy": accuracy,
-                                    "precision_at_k": precision, "seconds": round(time.perf_counter() - started, 2)})
+        report["retrieval"].append(
+            {
+                "method": method,
+                "dims": dims,
+                "knn_accuracy": accuracy,
+                "precision_at_k": precision,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
 
     code_size, metric = model.index_.dim, model.index_.metric
     ids, linear = list(model.index_.id_map.doc_ids), is_linear(model.config.autoencoder)
@@ -107,14 +140,21 @@ def evaluate_images(model, data: ImageData, k: int = 100, knn: int = 5, amounts:
         kernel = model.decoder_.get_layer("reconstruction").kernel.numpy()
         components = PCA(n_components=code_size, random_state=seed).fit(database).components_
         angles = np.degrees(pca_subspace_angles(kernel, components))
-        report["pca_subspace"] = {"components": code_size, "max_angle_degrees": float(angles[-1]),
-                                  "median_angle_degrees": float(np.median(angles)),
-                                  "angles_under_5_degrees": int((angles < 5).sum()),
-                                  "variance_ratio": variance_ratio(kernel, database, components)}
+        report["pca_subspace"] = {
+            "components": code_size,
+            "max_angle_degrees": float(angles[-1]),
+            "median_angle_degrees": float(np.median(angles)),
+            "angles_under_5_degrees": int((angles < 5).sum()),
+            "variance_ratio": variance_ratio(kernel, database, components),
+        }
     add(f"autoencoder-{code_size}", code_size, model.index_, model.encode(X))
     if baselines:
         add("raw-pixels", database.shape[1], VectorIndex(database.shape[1], metric).add(database, ids), X)
         pca = PCA(n_components=code_size, random_state=seed).fit(database)
-        add(f"pca-{code_size}", code_size,
-            VectorIndex(code_size, metric).add(pca.transform(database), ids), pca.transform(X))
+        add(
+            f"pca-{code_size}",
+            code_size,
+            VectorIndex(code_size, metric).add(pca.transform(database), ids),
+            pca.transform(X),
+        )
     return report

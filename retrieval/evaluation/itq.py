@@ -38,7 +38,9 @@ class ITQ:
     def fit(self, X) -> "ITQ":
         """Learn the projection and rotation from rows ``X`` (n, d), sparse or dense."""
         if X.shape[1] <= self.n_bits:
-            raise RetrievalError(f"ITQ with {self.n_bits} bits needs more than {self.n_bits} features; got {X.shape[1]}")
+            raise RetrievalError(
+                f"ITQ with {self.n_bits} bits needs more than {self.n_bits} features; got {X.shape[1]}"
+            )
         self.svd_ = TruncatedSVD(n_components=self.n_bits, random_state=self.seed).fit(X)
         V = self.svd_.transform(X)
         self.mean_ = V.mean(axis=0)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from retrieval.model._tf import keras
 from retrieval.config import KINDS
 from retrieval.errors import RetrievalError
+from retrieval.model._tf import keras
 from retrieval.model.training import LOSSES, _dense, encode, reconstruction_target
 
 ACTIVE = 0.1  # a code unit counts as active for an input when |activation| > 0.1
@@ -51,7 +51,12 @@ def compare_kinds(index, kinds: list[str], measure: Callable, X=None, on_kind: C
         if on_kind:
             on_kind(kind)
         options = {"kind": kind}
-        if kind == "contractive" and index.config.autoencoder.code_activation not in ("sigmoid", "tanh", "relu", "linear"):
+        if kind == "contractive" and index.config.autoencoder.code_activation not in (
+            "sigmoid",
+            "tanh",
+            "relu",
+            "linear",
+        ):
             options["code_activation"] = "sigmoid"
         config = index.config.override(autoencoder=options)
         started = time.perf_counter()

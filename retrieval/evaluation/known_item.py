@@ -33,7 +33,9 @@ def target_ranks(ranked: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """
     ranked, targets = np.asarray(ranked), np.asarray(targets)
     if ranked.ndim != 2 or targets.shape != (ranked.shape[0],):
-        raise RetrievalError(f"target_ranks needs ranked (n, m) and targets (n,); got {ranked.shape} and {targets.shape}")
+        raise RetrievalError(
+            f"target_ranks needs ranked (n, m) and targets (n,); got {ranked.shape} and {targets.shape}"
+        )
     hit = ranked == targets[:, None]
     return np.where(hit.any(axis=1), hit.argmax(axis=1), -1).astype(np.int64)
 
@@ -59,8 +61,10 @@ def ranks_by_scores(scores: np.ndarray, targets: np.ndarray, order: np.ndarray) 
     """
     scores, targets, order = np.asarray(scores), np.asarray(targets, dtype=np.int64), np.asarray(order)
     if scores.ndim != 2 or targets.shape != (scores.shape[0],) or order.shape != (scores.shape[1],):
-        raise RetrievalError(f"ranks_by_scores needs scores (n, m), targets (n,) and order (m,); "
-                             f"got {scores.shape}, {targets.shape} and {order.shape}")
+        raise RetrievalError(
+            f"ranks_by_scores needs scores (n, m), targets (n,) and order (m,); "
+            f"got {scores.shape}, {targets.shape} and {order.shape}"
+        )
     place = np.empty(len(order), dtype=np.int64)
     place[order] = np.arange(len(order))  # where each position comes in the tie order
     own = scores[np.arange(len(targets)), targets][:, None]
@@ -90,6 +94,8 @@ def summary(ranks: np.ndarray, cutoff: int = CUTOFF) -> dict:
     ranks = np.asarray(ranks)
     if not len(ranks):
         raise RetrievalError("there are no known-item queries to measure")
-    return {f"mrr_at_{cutoff}": float(reciprocal_ranks(ranks, cutoff).mean()),
-            "success_at_1": float(successes(ranks, 1).mean()),
-            f"success_at_{cutoff}": float(successes(ranks, cutoff).mean())}
+    return {
+        f"mrr_at_{cutoff}": float(reciprocal_ranks(ranks, cutoff).mean()),
+        "success_at_1": float(successes(ranks, 1).mean()),
+        f"success_at_{cutoff}": float(successes(ranks, cutoff).mean()),
+    }

@@ -35,13 +35,22 @@ def target_positions(index, queries: Corpus, targets: list) -> tuple[list[int], 
     missing = [i for i in keep if targets[i] not in id_map]
     if missing:
         shown = ", ".join(f"{queries.doc_ids[i]!r} -> {targets[i]!r}" for i in missing[:3])
-        raise RetrievalError(f"{len(missing)} of the {len(keep)} queries name a target the index does not hold "
-                             f"(e.g. {shown}); the targets must be ids of indexed documents")
+        raise RetrievalError(
+            f"{len(missing)} of the {len(keep)} queries name a target the index does not hold "
+            f"(e.g. {shown}); the targets must be ids of indexed documents"
+        )
     return keep, np.array([id_map.position(targets[i]) for i in keep], dtype=np.int64)
 
 
-def evaluate_known_item(index, queries: Corpus, targets: list, seed: int = 0, baselines: bool = True,
-                        lsa_dims: tuple = (), database_texts=None) -> dict:
+def evaluate_known_item(
+    index,
+    queries: Corpus,
+    targets: list,
+    seed: int = 0,
+    baselines: bool = True,
+    lsa_dims: tuple = (),
+    database_texts=None,
+) -> dict:
     """MRR@10, success@1 and success@10 of each of the index's modes, beside the baselines.
 
     Parameters
@@ -76,22 +85,39 @@ def evaluate_known_item(index, queries: Corpus, targets: list, seed: int = 0, ba
         started = time.perf_counter()
         ranks = target_ranks(searched(index, texts, CUTOFF, mode), wanted)
         dims = index.lexical_.n_terms if mode == "lexical" else index.index_.dim
-        modes.append({"method": mode, "mode": mode, "dims": dims, **summary(ranks, CUTOFF),
-                      "seconds": round(time.perf_counter() - started, 2)})
+        modes.append(
+            {
+                "method": mode,
+                "mode": mode,
+                "dims": dims,
+                **summary(ranks, CUTOFF),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
     methods = []
     if baselines:
         order = tie_order(len(index.index_), seed)
         Xq = index.features(texts)
         for scorer in all_baselines(index, Xq, texts, lsa_dims, seed, database_texts):
             started = time.perf_counter()
-            ranks = np.concatenate([ranks_by_scores(scorer.scores(slice(start, start + CHUNK)),
-                                                    wanted[start:start + CHUNK], order)
-                                    for start in range(0, len(texts), CHUNK)])
+            ranks = np.concatenate(
+                [
+                    ranks_by_scores(scorer.scores(slice(start, start + CHUNK)), wanted[start : start + CHUNK], order)
+                    for start in range(0, len(texts), CHUNK)
+                ]
+            )
             seconds = time.perf_counter() - started + scorer.fit_seconds
-            methods.append({"method": scorer.method, "dims": scorer.dims, **summary(ranks, CUTOFF),
-                            "seconds": round(seconds, 2)})
-    return {"queries": len(keep), "skipped": len(queries) - len(keep), "database": len(index.index_),
-            "cutoff": CUTOFF, "modes": modes, "methods": methods + (rrf_row(index, texts, wanted) if has_lexical and baselines else [])}
+            methods.append(
+                {"method": scorer.method, "dims": scorer.dims, **summary(ranks, CUTOFF), "seconds": round(seconds, 2)}
+            )
+    return {
+        "queries": len(keep),
+        "skipped": len(queries) - len(keep),
+        "database": len(index.index_),
+        "cutoff": CUTOFF,
+        "modes": modes,
+        "methods": methods + (rrf_row(index, texts, wanted) if has_lexical and baselines else []),
+    }
 
 
 RRF_K, RRF_DEPTH = 60, 100  # Cormack, Clarke and Buettcher's constant; each side's candidates, as hybrid's
@@ -117,7 +143,7 @@ def rrf_positions(semantic: np.ndarray, lexical: np.ndarray, k: int = CUTOFF, c:
             for rank, position in enumerate(ranked[ranked >= 0].tolist(), start=1):
                 scores[position] = scores.get(position, 0.0) + 1.0 / (c + rank)
         best = sorted(scores, key=lambda position: (-scores[position], position))[:k]
-        out[i, :len(best)] = best
+        out[i, : len(best)] = best
     return out
 
 
@@ -125,5 +151,11 @@ def rrf_row(index, texts: list, wanted: np.ndarray) -> list[dict]:
     """The baseline the issue names for hybrid's fusion: RRF of the codes' and BM25's top ``RRF_DEPTH``."""
     started = time.perf_counter()
     fused = rrf_positions(searched(index, texts, RRF_DEPTH, "semantic"), searched(index, texts, RRF_DEPTH, "lexical"))
-    return [{"method": "rrf", "dims": index.index_.dim, **summary(target_ranks(fused, wanted), CUTOFF),
-             "seconds": round(time.perf_counter() - started, 2)}]
+    return [
+        {
+            "method": "rrf",
+            "dims": index.index_.dim,
+            **summary(target_ranks(fused, wanted), CUTOFF),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    ]

@@ -48,12 +48,12 @@ def searched(index, texts: list, k: int, mode: str, exclude: np.ndarray | None =
     extra = 0 if exclude is None else 1
     out = np.full((len(texts), k), -1, dtype=np.int64)
     for start in range(0, len(texts), SEARCH_CHUNK):
-        for i, hits in enumerate(index.search(texts[start:start + SEARCH_CHUNK], k + extra, mode=mode), start=start):
+        for i, hits in enumerate(index.search(texts[start : start + SEARCH_CHUNK], k + extra, mode=mode), start=start):
             positions = [id_map.position(hit.doc_id) for hit in hits]
             if exclude is not None:
                 positions = [p for p in positions if p != exclude[i]]
             positions = positions[:k]
-            out[i, :len(positions)] = positions
+            out[i, : len(positions)] = positions
     return out
 
 
@@ -106,8 +106,17 @@ def hybrid_scorer(index, texts: list, codes: np.ndarray, known: np.ndarray):
     return scores
 
 
-def mode_rows(index, texts: list, Xq, codes: np.ndarray, query_labels: np.ndarray, db_labels: np.ndarray, k: int,
-              order: np.ndarray, exclude: np.ndarray | None = None) -> list[MethodScore]:
+def mode_rows(
+    index,
+    texts: list,
+    Xq,
+    codes: np.ndarray,
+    query_labels: np.ndarray,
+    db_labels: np.ndarray,
+    k: int,
+    order: np.ndarray,
+    exclude: np.ndarray | None = None,
+) -> list[MethodScore]:
     """The hybrid and lexical modes on the label protocol: P@k from ``index.search``, MAP over every document.
 
     Parameters
@@ -129,10 +138,14 @@ def mode_rows(index, texts: list, Xq, codes: np.ndarray, query_labels: np.ndarra
         top = searched(index, texts, k, mode, exclude)
         scorer = hybrid_scorer(index, texts, codes, known) if mode == "hybrid" else lexical_scorer(index, texts)
         dims = index.index_.dim if mode == "hybrid" else index.lexical_.n_terms
-        score = measure(mode, dims, lambda rows: rank_by_scores(scorer(rows), order), query_labels, db_labels, k,
-                        exclude, top)
-        rows.append(MethodScore(mode, dims, score.precision_at_k, score.mean_average_precision,
-                                round(time.perf_counter() - started, 2)))
+        score = measure(
+            mode, dims, lambda rows: rank_by_scores(scorer(rows), order), query_labels, db_labels, k, exclude, top
+        )
+        rows.append(
+            MethodScore(
+                mode, dims, score.precision_at_k, score.mean_average_precision, round(time.perf_counter() - started, 2)
+            )
+        )
     return rows
 
 

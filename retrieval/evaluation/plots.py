@@ -113,7 +113,9 @@ def surface(path: Path, X: np.ndarray, position: np.ndarray, embeddings: dict, s
         ax = fig.add_subplot(1, 1 + len(embeddings), i)
         ax.scatter(embedding[:, 0], embedding[:, 1], c=position, cmap="viridis", s=3)
         s = scores[name]
-        ax.set_title(f"{name} (2-D)\ntrustworthiness {s['trustworthiness']:.3f}, unrolled R² {s['unrolled_r2']:.3f}", fontsize=9)
+        ax.set_title(
+            f"{name} (2-D)\ntrustworthiness {s['trustworthiness']:.3f}, unrolled R² {s['unrolled_r2']:.3f}", fontsize=9
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     return _save(fig, path)

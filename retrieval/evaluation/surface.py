@@ -14,8 +14,16 @@ from retrieval.config import AutoencoderConfig, TrainConfig
 from retrieval.model.builder import build_autoencoder
 from retrieval.model.training import encode, train
 
-SURFACE_MODEL = AutoencoderConfig(hidden=(64, 32), code_size=2, activation="tanh", code_activation="linear",
-                                  output="linear", loss="mse", input_dropout=0.0, kind="plain")
+SURFACE_MODEL = AutoencoderConfig(
+    hidden=(64, 32),
+    code_size=2,
+    activation="tanh",
+    code_activation="linear",
+    output="linear",
+    loss="mse",
+    input_dropout=0.0,
+    kind="plain",
+)
 
 
 def unrolled_r2(embedding: np.ndarray, position: np.ndarray) -> float:
@@ -37,12 +45,25 @@ def surface_demo(n: int = 2000, noise: float = 0.05, epochs: int = 150, seed: in
     X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
     pca = PCA(2, random_state=seed).fit_transform(X)
     models = build_autoencoder(3, SURFACE_MODEL, seed=seed)
-    history = train(models, X, SURFACE_MODEL, TrainConfig(epochs=epochs, batch_size=64, learning_rate=3e-3,
-                                                          lr_schedule="cosine", seed=seed))
+    history = train(
+        models,
+        X,
+        SURFACE_MODEL,
+        TrainConfig(epochs=epochs, batch_size=64, learning_rate=3e-3, lr_schedule="cosine", seed=seed),
+    )
     codes = encode(models.encoder, X)
     scores = {
-        name: {"trustworthiness": float(trustworthiness(X, emb, n_neighbors=10)), "unrolled_r2": unrolled_r2(emb, position)}
+        name: {
+            "trustworthiness": float(trustworthiness(X, emb, n_neighbors=10)),
+            "unrolled_r2": unrolled_r2(emb, position),
+        }
         for name, emb in (("pca", pca), ("autoencoder", codes))
     }
-    return {"X": X, "position": position, "pca": pca, "autoencoder": codes, "scores": scores,
-            "final_loss": history["loss"][-1]}
+    return {
+        "X": X,
+        "position": position,
+        "pca": pca,
+        "autoencoder": codes,
+        "scores": scores,
+        "final_loss": history["loss"][-1],
+    }

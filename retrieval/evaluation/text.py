@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
 from retrieval.evaluation.baselines import baselines as all_baselines
 from retrieval.evaluation.topk import BUDGET
+from retrieval.text.corpus import Corpus
 from retrieval.text.index import check_rerank
 
 CHUNK = 256
@@ -184,9 +184,18 @@ def labelled(index, queries: Corpus, k: int, seed: int, exclude, who: str):
     return keep, db, q, min(k, len(db)), own, tie_order(len(db), seed)
 
 
-def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed: int = 0,
-             rerank_n: int = 0, lsa_dims: tuple[int, ...] = (), database_texts=None,
-             exclude: np.ndarray | None = None, modes: bool = False) -> dict:
+def evaluate(
+    index,
+    queries: Corpus,
+    k: int = 100,
+    baselines: bool = True,
+    seed: int = 0,
+    rerank_n: int = 0,
+    lsa_dims: tuple[int, ...] = (),
+    database_texts=None,
+    exclude: np.ndarray | None = None,
+    modes: bool = False,
+) -> dict:
     """Measure ``index`` (a fitted TextIndex) on labelled ``queries``.
 
     Parameters
@@ -252,7 +261,9 @@ def evaluate(index, queries: Corpus, k: int = 100, baselines: bool = True, seed:
     if baselines:
         for scorer in all_baselines(index, Xq, texts, lsa_dims, seed, database_texts):
             measured = score(scorer.method, scorer.dims, lambda rows: rank_by_scores(scorer.scores(rows), order))
-            methods.append(MethodScore(**{**asdict(measured), "seconds": round(measured.seconds + scorer.fit_seconds, 2)}))
+            methods.append(
+                MethodScore(**{**asdict(measured), "seconds": round(measured.seconds + scorer.fit_seconds, 2)})
+            )
     report = {
         "k": k,
         "queries": len(keep),
@@ -278,7 +289,7 @@ def approximate_recall(search_index, codes: np.ndarray, k: int = 10, chunk: int 
     found = 0
     chunk = rows_at_once(len(search_index), chunk)
     for start in range(0, len(codes), chunk):
-        rows = codes[start:start + chunk]
+        rows = codes[start : start + chunk]
         exact = search_index.scores(rows)
         kth = -np.partition(-exact, k - 1, axis=1)[:, k - 1]
         positions = search_index.search(rows, k).positions

@@ -29,8 +29,15 @@ def block_size(n_database: int, budget: int | None = None) -> int:
     return max(1, min(n_database, (BUDGET if budget is None else budget) // QUERY_CHUNK))
 
 
-def precision_at_k(scorer: BlockScorer, query_labels: np.ndarray, db_labels: np.ndarray, k: int,
-                   order: np.ndarray, exclude: np.ndarray | None = None, budget: int | None = None) -> np.ndarray:
+def precision_at_k(
+    scorer: BlockScorer,
+    query_labels: np.ndarray,
+    db_labels: np.ndarray,
+    k: int,
+    order: np.ndarray,
+    exclude: np.ndarray | None = None,
+    budget: int | None = None,
+) -> np.ndarray:
     """P@k of each query: the share of its best ``k`` database positions whose label is its own.
 
     Parameters

@@ -23,10 +23,10 @@ import numpy as np
 from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 
-from retrieval.text.corpus import Corpus
 from retrieval.errors import RetrievalError
 from retrieval.evaluation.text import labelled
 from retrieval.evaluation.topk import block_size, precision_at_k
+from retrieval.text.corpus import Corpus
 
 SAMPLE = 1000
 LSA_DIMS = 32
@@ -39,14 +39,24 @@ def _leave_one_out(index, corpus: Corpus, sample: int, seed: int) -> tuple[Corpu
         raise RetrievalError("validation needs labelled documents or --validate-queries; this corpus has no labels")
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.choice(labelled, size=min(sample, len(labelled)), replace=False))
-    queries = Corpus(doc_ids=[corpus.doc_ids[i] for i in chosen], texts=[corpus.texts[i] for i in chosen],
-                     titles=[corpus.titles[i] for i in chosen], labels=[corpus.labels[i] for i in chosen])
+    queries = Corpus(
+        doc_ids=[corpus.doc_ids[i] for i in chosen],
+        texts=[corpus.texts[i] for i in chosen],
+        titles=[corpus.titles[i] for i in chosen],
+        labels=[corpus.labels[i] for i in chosen],
+    )
     positions = np.array([index.index_.id_map.position(doc_id) for doc_id in queries.doc_ids])
     return queries, positions
 
 
-def validate(index, corpus: Corpus | None = None, queries: Corpus | None = None, sample: int = SAMPLE,
-             seed: int = 0, k: int = 100) -> dict:
+def validate(
+    index,
+    corpus: Corpus | None = None,
+    queries: Corpus | None = None,
+    sample: int = SAMPLE,
+    seed: int = 0,
+    k: int = 100,
+) -> dict:
     """P@k of the index's codes beside LSA-32 and TF-IDF cosine, and a verdict.
 
     Each method ranks every indexed document for each query, ties broken in one seeded order
@@ -92,15 +102,24 @@ def validate(index, corpus: Corpus | None = None, queries: Corpus | None = None,
         "codes": f"the codes beat LSA-{LSA_DIMS} on this corpus ({figures})",
         "tie": f"the codes and LSA-{LSA_DIMS} are level on this corpus ({figures})",
         "lsa": f"LSA-{LSA_DIMS} would serve this corpus better than these codes ({figures}); "
-               f"try more training data, or search with --rerank",
+        f"try more training data, or search with --rerank",
     }[verdict]
-    return {"queries": len(keep), "held_out": exclude is None, "k": k, "codes": codes,
-            "lsa": lsa, "tfidf": tfidf, "verdict": verdict, "message": message}
+    return {
+        "queries": len(keep),
+        "held_out": exclude is None,
+        "k": k,
+        "codes": codes,
+        "lsa": lsa,
+        "tfidf": tfidf,
+        "verdict": verdict,
+        "message": message,
+    }
 
 
 def _code_scorer(index, codes: np.ndarray):
     def scorer(columns: slice):
         return lambda rows: index.index_.scores(codes[rows], columns.start, columns.stop)
+
     return scorer
 
 
@@ -120,7 +139,8 @@ def _lsa_scorer(Xd, Xq, X_fit, dims: int, seed: int):
     """LSA fitted on ``X_fit``: cosine of the normalised projections (``retrieval.evaluation.baselines.lsa``)."""
     svd = TruncatedSVD(n_components=min(dims, Xd.shape[1] - 1), random_state=seed).fit(X_fit)
     step = block_size(Xd.shape[0])  # projected a block at a time: each row's projection is its own
-    Zd = np.concatenate([normalize(svd.transform(Xd[start:start + step])).astype(np.float32)
-                         for start in range(0, Xd.shape[0], step)])
+    Zd = np.concatenate(
+        [normalize(svd.transform(Xd[start : start + step])).astype(np.float32) for start in range(0, Xd.shape[0], step)]
+    )
     Zq = normalize(svd.transform(Xq)).astype(np.float32)
-    return lambda columns: (lambda rows: Zq[rows] @ Zd[columns].T)
+    return lambda columns: lambda rows: Zq[rows] @ Zd[columns].T

@@ -15,8 +15,18 @@ from retrieval.errors import RetrievalError
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 KERAS_DIR = Path.home() / ".keras" / "datasets" / "fashion-mnist"
 PREFIXES = {"train": "train", "test": "t10k"}
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 _IDX_TYPES = {0x08: np.uint8}
 
 
@@ -117,7 +127,9 @@ def _split(directory: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(_file(directory, prefix, "images-idx3"))
     labels = read_idx(_file(directory, prefix, "labels-idx1"))
     if images.ndim != 3 or labels.ndim != 1:
-        raise RetrievalError(f"{directory}: expected (n, height, width) images and (n,) labels; got {images.shape} and {labels.shape}")
+        raise RetrievalError(
+            f"{directory}: expected (n, height, width) images and (n,) labels; got {images.shape} and {labels.shape}"
+        )
     if images.shape[0] != labels.shape[0]:
         raise RetrievalError(f"{directory}: {images.shape[0]} {prefix} images but {labels.shape[0]} labels")
     return images.reshape(images.shape[0], -1).astype(np.float32) / 255.0, labels.astype(np.int64)
@@ -147,15 +159,29 @@ def image_model(name: str, code_size: int = 32, shape: tuple = (28, 28)) -> Auto
     ``deep``: pixels-128-64-code, mirrored. ``conv``: two stride-2 conv blocks (32, 64 filters).
     ``linear``: one linear layer each way, mean squared error (the autoencoder that PCA is).
     """
-    common = dict(code_size=code_size, output="sigmoid", loss="binary_crossentropy", input_dropout=0.0, kind="plain",
-                  center_codes=False)
+    common = dict(
+        code_size=code_size,
+        output="sigmoid",
+        loss="binary_crossentropy",
+        input_dropout=0.0,
+        kind="plain",
+        center_codes=False,
+    )
     if name == "lecture":
         return AutoencoderConfig(hidden=(), code_activation="relu", **common)
     if name == "deep":
         return AutoencoderConfig(hidden=(128, 64), code_activation="relu", **common)
     if name == "linear":  # spans the PCA subspace when trained with MSE
-        return AutoencoderConfig(hidden=(), code_size=code_size, code_activation="linear", output="linear", loss="mse",
-                                 input_dropout=0.0, kind="plain", center_codes=False)
+        return AutoencoderConfig(
+            hidden=(),
+            code_size=code_size,
+            code_activation="linear",
+            output="linear",
+            loss="mse",
+            input_dropout=0.0,
+            kind="plain",
+            center_codes=False,
+        )
     if name == "conv":
         return AutoencoderConfig(hidden=(), conv_filters=(32, 64), image_shape=(*shape, 1), **common)
     raise RetrievalError(f"unknown image model {name!r}; choose one of {', '.join(IMAGE_MODELS)}")

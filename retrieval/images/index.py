@@ -97,7 +97,11 @@ class ImageIndex(CodeIndex):
         return self.search_codes(self.encode(images), k)
 
     def manifest_body(self) -> dict:
-        return {**super().manifest_body(), "image_shape": list(self.image_shape_), "class_names": list(self.class_names_)}
+        return {
+            **super().manifest_body(),
+            "image_shape": list(self.image_shape_),
+            "class_names": list(self.class_names_),
+        }
 
     def _save_files(self, staged: Path) -> None:
         self.decoder_.save(staged / self.FILES["decoder"])

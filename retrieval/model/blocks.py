@@ -111,7 +111,6 @@ class VariationalCode(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "kl_weight": self.kl_weight, "seed": self.seed}
 
 
-
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class BinaryCode(keras.layers.Dense):
     """A sigmoid code layer trained to be near-binary, for semantic hashing.
@@ -125,7 +124,9 @@ class BinaryCode(keras.layers.Dense):
     the index thresholds it at 0.5.
     """
 
-    def __init__(self, units, binarizer: str = "straight_through", noise: float = 0.0, seed: int | None = None, **kwargs):
+    def __init__(
+        self, units, binarizer: str = "straight_through", noise: float = 0.0, seed: int | None = None, **kwargs
+    ):
         kwargs.pop("activation", None)
         super().__init__(units, activation="sigmoid", **kwargs)
         self.binarizer, self.noise, self.seed = binarizer, float(noise), seed
@@ -163,8 +164,9 @@ class CodeTransform(keras.layers.Layer):
 
     def build(self, input_shape):
         self.mean = self.add_weight(shape=(self.units,), initializer="zeros", trainable=False, name="mean")
-        self.rotation = self.add_weight(shape=(self.units, self.units), initializer="identity", trainable=False,
-                                        name="rotation")
+        self.rotation = self.add_weight(
+            shape=(self.units, self.units), initializer="identity", trainable=False, name="rotation"
+        )
 
     def call(self, codes):
         if self.inverse:

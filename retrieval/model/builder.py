@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from retrieval.model._tf import keras
-from retrieval.model.blocks import ActivitySparsity, BinaryCode, CodeTransform, ContractiveDense, VariationalCode
 from retrieval.config import AutoencoderConfig
 from retrieval.errors import RetrievalError
-
+from retrieval.model._tf import keras
+from retrieval.model.blocks import ActivitySparsity, BinaryCode, CodeTransform, ContractiveDense, VariationalCode
 
 ANCHOR = "anchor"  # the name of the fixed projection layer of an anchored encoder
 
@@ -44,21 +43,28 @@ def _code_block(config: AutoencoderConfig, input_dim: int, seed: int):
     Beside an anchor it starts at zero, so that training starts from the anchor's codes.
     """
     if config.codes == "binary" and config.binarizer != "itq":
-        return BinaryCode(config.code_size, binarizer=config.binarizer, noise=config.binary_noise, seed=seed, name="code")
+        return BinaryCode(
+            config.code_size, binarizer=config.binarizer, noise=config.binary_noise, seed=seed, name="code"
+        )
     if config.kind == "contractive":
-        return ContractiveDense(config.code_size, weight=config.contractive_weight,
-                                activation=config.code_activation, name="code")
+        return ContractiveDense(
+            config.code_size, weight=config.contractive_weight, activation=config.code_activation, name="code"
+        )
     if config.kind == "variational":
         # the reconstruction loss is a mean over input values, so the KL term is too
         return VariationalCode(config.code_size, kl_weight=config.beta / input_dim, seed=seed, name="code")
     initial = "zeros" if config.anchor != "none" else "glorot_uniform"
-    return keras.layers.Dense(config.code_size, activation=config.code_activation, kernel_initializer=initial, name="code")
+    return keras.layers.Dense(
+        config.code_size, activation=config.code_activation, kernel_initializer=initial, name="code"
+    )
 
 
 def _anchor_layer(anchor, input_dim: int, config: AutoencoderConfig):
     """A fixed (untrained) linear projection of the input onto the code, from ``anchor`` (input_dim, code_size)."""
     if anchor is None:
-        raise RetrievalError(f"anchor {config.anchor!r} needs its projection matrix; compute it with retrieval.model.neighbours")
+        raise RetrievalError(
+            f"anchor {config.anchor!r} needs its projection matrix; compute it with retrieval.model.neighbours"
+        )
     if tuple(anchor.shape) != (input_dim, config.code_size):
         raise RetrievalError(f"the anchor must have shape ({input_dim}, {config.code_size}); got {tuple(anchor.shape)}")
     layer = keras.layers.Dense(config.code_size, use_bias=False, trainable=False, name=ANCHOR)
@@ -123,7 +129,9 @@ def build_autoencoder(input_dim: int, config: AutoencoderConfig, seed: int = 0, 
         y = layers.Dense(math.prod(small), activation=act, name="decoder_dense")(y)
         y = layers.Reshape(small, name="to_feature_map")(y)
         for depth, filters in enumerate(reversed(config.conv_filters), start=1):
-            y = layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation=act, name=f"decoder_conv_{depth}")(y)
+            y = layers.Conv2DTranspose(
+                filters, 3, strides=2, padding="same", activation=act, name=f"decoder_conv_{depth}"
+            )(y)
         y = layers.Conv2D(channels, 3, padding="same", name="to_channels")(y)
         y = layers.Flatten(name="to_rows")(y)
         outputs = layers.Activation(config.output, name="reconstruction")(y)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval.model.builder import with_code_transform
-from retrieval.model.itq import itq_rotation
 from retrieval.model.export import export_encoder
+from retrieval.model.itq import itq_rotation
 from retrieval.model.training import encode
 
 

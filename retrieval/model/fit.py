@@ -58,5 +58,9 @@ def load_keras(data: bytes, name: str) -> keras.Model:
 
 def library_versions() -> dict:
     """The versions that trained a bundle, recorded in its manifest."""
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "scikit-learn": sklearn.__version__,
-            "scipy": scipy.__version__}
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "scikit-learn": sklearn.__version__,
+        "scipy": scipy.__version__,
+    }

@@ -37,7 +37,9 @@ def speckle(X: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarra
     return X + X * amount * rng.standard_normal(X.shape, dtype=np.float32)
 
 
-def periodic(X: np.ndarray, amount: float, rng: np.random.Generator, shape: tuple[int, int] | None = None) -> np.ndarray:
+def periodic(
+    X: np.ndarray, amount: float, rng: np.random.Generator, shape: tuple[int, int] | None = None
+) -> np.ndarray:
     """Sinusoidal stripes of amplitude ``amount``, with a random angle, period (3-8 px) and phase per image."""
     height, width = shape or _square(X.shape[1])
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from retrieval.model._tf import keras, tf
 from retrieval.config import AutoencoderConfig, NoiseConfig, TrainConfig
-from retrieval.model.builder import ANCHOR, AutoencoderModels
 from retrieval.errors import TrainingError
+from retrieval.model._tf import keras, tf
+from retrieval.model.builder import ANCHOR, AutoencoderModels
 from retrieval.model.noise import corrupt
 
 LOSSES = {
@@ -67,9 +67,18 @@ class Batches(keras.utils.PyDataset):
     ``targets`` (rows aligned with ``X``), those rows are reconstructed instead.
     """
 
-    def __init__(self, X, batch_size: int, output: str, seed: int | None = None,
-                 noise: NoiseConfig = NoiseConfig(), noise_seed: int = 0, targets=None,
-                 short_inputs: float = 0.0, short_terms: int = 0):
+    def __init__(
+        self,
+        X,
+        batch_size: int,
+        output: str,
+        seed: int | None = None,
+        noise: NoiseConfig = NoiseConfig(),
+        noise_seed: int = 0,
+        targets=None,
+        short_inputs: float = 0.0,
+        short_terms: int = 0,
+    ):
         super().__init__()
         self.short_inputs, self.short_terms = short_inputs, short_terms
         self._short_rng = np.random.default_rng(noise_seed + 1_000)
@@ -86,7 +95,9 @@ class Batches(keras.utils.PyDataset):
     def __getitem__(self, i: int):
         rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
         batch = _dense(self.X[rows])
-        inputs = corrupt(batch, self.noise.kind, self.noise.amount, self._noise_rng) if self.noise.kind != "none" else batch
+        inputs = (
+            corrupt(batch, self.noise.kind, self.noise.amount, self._noise_rng) if self.noise.kind != "none" else batch
+        )
         if self.short_inputs:
             inputs = short_rows(inputs, self.short_inputs, self.short_terms, self._short_rng)
         target = batch if self.targets is self.X else _dense(self.targets[rows])
@@ -172,8 +183,9 @@ def pretrain_layerwise(models: AutoencoderModels, X, model_config: AutoencoderCo
             loss=LOSSES[model_config.loss] if first else "mean_squared_error",
         )
         batches = Batches(inputs, config.batch_size, model_config.output if first else "linear", seed=config.seed)
-        fitted = shallow.fit(batches, epochs=config.pretrain_epochs, verbose=0,
-                             callbacks=[keras.callbacks.TerminateOnNaN()]).history["loss"]
+        fitted = shallow.fit(
+            batches, epochs=config.pretrain_epochs, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN()]
+        ).history["loss"]
         if not np.isfinite(fitted[-1]):
             raise TrainingError(f"pre-training of {layer.name} diverged; try a lower learning rate")
         history[f"pretrain_{layer.name}_loss"] = [float(v) for v in fitted]
@@ -246,9 +258,17 @@ def train(
     targets_of = (lambda rows: None) if targets is None else (lambda rows: targets[rows])
 
     pretrained = pretrain_layerwise(models, X[train_rows], model_config, config) if config.pretrain_epochs else {}
-    batches = Batches(X[train_rows], config.batch_size, model_config.output, seed=config.seed,
-                      noise=noise, noise_seed=config.seed + 1, targets=targets_of(train_rows),
-                      short_inputs=config.short_inputs, short_terms=config.short_terms)
+    batches = Batches(
+        X[train_rows],
+        config.batch_size,
+        model_config.output,
+        seed=config.seed,
+        noise=noise,
+        noise_seed=config.seed + 1,
+        targets=targets_of(train_rows),
+        short_inputs=config.short_inputs,
+        short_terms=config.short_terms,
+    )
     loss = LOSSES[model_config.loss]
     warmup_epochs, epochs = config.epochs_for(len(train_rows))
     warmup = {}
@@ -258,9 +278,16 @@ def train(
         warmup_epochs = 0
     models.autoencoder.compile(optimizer=_optimizer(config), loss=loss)
     validation = (
-        Batches(X[val_rows], config.batch_size, model_config.output, noise=noise, noise_seed=config.seed + 2,
-                targets=targets_of(val_rows))
-        if n_val else None
+        Batches(
+            X[val_rows],
+            config.batch_size,
+            model_config.output,
+            noise=noise,
+            noise_seed=config.seed + 2,
+            targets=targets_of(val_rows),
+        )
+        if n_val
+        else None
     )
     history = models.autoencoder.fit(
         batches,

@@ -71,8 +71,10 @@ class Analyzer:
 
 def pair_terms(terms: list) -> list[bytes]:
     """The pair terms of adjacent ``terms`` (bytes, in text order): ``PAIR_PREFIX`` + a 3-byte bucket of each pair."""
-    return [PAIR_PREFIX + (zlib.crc32(first + b" " + second) % PAIR_BUCKETS).to_bytes(3, "big")
-            for first, second in zip(terms, terms[1:])]
+    return [
+        PAIR_PREFIX + (zlib.crc32(first + b" " + second) % PAIR_BUCKETS).to_bytes(3, "big")
+        for first, second in zip(terms, terms[1:])
+    ]
 
 
 def tokenize(text: str, lowercase: bool = True) -> list[bytes]:

@@ -168,8 +168,14 @@ class Encoder:
         rows = []
         for step in self.steps:
             kernel = self._array(step, "kernel")
-            rows.append({"name": step["name"], "op": step["op"], "activation": step.get("activation"),
-                         "units": int(kernel.shape[-1]) if kernel is not None else None})
+            rows.append(
+                {
+                    "name": step["name"],
+                    "op": step["op"],
+                    "activation": step.get("activation"),
+                    "units": int(kernel.shape[-1]) if kernel is not None else None,
+                }
+            )
         return rows
 
     # --- saving as plain data: JSON for the steps, .npz (no pickle) for the arrays -----------------
@@ -187,7 +193,9 @@ class Encoder:
         try:
             spec = json.loads(spec_bytes)
             if spec.get("format") != FORMAT:
-                raise RetrievalError(f"the exported encoder has format {spec.get('format')!r}; this version reads {FORMAT}")
+                raise RetrievalError(
+                    f"the exported encoder has format {spec.get('format')!r}; this version reads {FORMAT}"
+                )
             with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
             return cls(spec["steps"], arrays, spec["input_dim"])

@@ -74,8 +74,19 @@ class LexicalIndex:
         holds pair terms when it was built with a weight above 0.
     """
 
-    def __init__(self, terms, indptr, rows, impact, lengths, avgdl: float, k1: float = 1.2, b: float = 0.75,
-                 analyzer: Analyzer | None = None, pair_weight: float = 0.0):
+    def __init__(
+        self,
+        terms,
+        indptr,
+        rows,
+        impact,
+        lengths,
+        avgdl: float,
+        k1: float = 1.2,
+        b: float = 0.75,
+        analyzer: Analyzer | None = None,
+        pair_weight: float = 0.0,
+    ):
         check_bm25(k1, b)
         check_pair_weight(pair_weight)
         if isinstance(avgdl, bool) or not isinstance(avgdl, (int, float)) or not avgdl >= 0 or avgdl == float("inf"):
@@ -83,7 +94,8 @@ class LexicalIndex:
         # plain views of mapped arrays: a slice of an np.memmap costs a Python-level __array_finalize__, a query dozens
         self.terms, self.indptr, self.rows, self.impact, self.lengths = (
             np.asarray(array) if isinstance(array, np.memmap) else array
-            for array in (terms, indptr, rows, impact, lengths))
+            for array in (terms, indptr, rows, impact, lengths)
+        )
         self.avgdl, self.k1, self.b, self.pair_weight = float(avgdl), float(k1), float(b), float(pair_weight)
         self.analyzer = analyzer if analyzer is not None else Analyzer(stemmer="none")
         self._check()
@@ -94,11 +106,21 @@ class LexicalIndex:
 
     def _check(self) -> None:
         n_terms, n_postings = len(self.terms), len(self.rows)
-        if (self.terms.dtype != np.dtype(TERM_DTYPE) or self.indptr.dtype != np.int64 or self.rows.dtype != np.int32
-                or self.impact.dtype != np.float32 or self.lengths.dtype != np.float32):
+        if (
+            self.terms.dtype != np.dtype(TERM_DTYPE)
+            or self.indptr.dtype != np.int64
+            or self.rows.dtype != np.int32
+            or self.impact.dtype != np.float32
+            or self.lengths.dtype != np.float32
+        ):
             raise RetrievalError("the lexical index's arrays have the wrong types")
-        if (self.indptr.shape != (n_terms + 1,) or self.impact.shape != (n_postings,) or self.indptr[0] != 0
-                or self.indptr[-1] != n_postings or self.lengths.ndim != 1):
+        if (
+            self.indptr.shape != (n_terms + 1,)
+            or self.impact.shape != (n_postings,)
+            or self.indptr[0] != 0
+            or self.indptr[-1] != n_postings
+            or self.lengths.ndim != 1
+        ):
             raise RetrievalError("the lexical index's arrays disagree in length")
         if n_postings and (int(self.rows.max()) >= len(self.lengths) or int(self.rows.min()) < 0):
             raise RetrievalError("the lexical index names a row it does not hold")
@@ -160,8 +182,9 @@ class LexicalIndex:
         if self._live is None:
             df = (self.indptr[term_ids + 1] - self.indptr[term_ids]).astype(np.float64)
         else:
-            df = np.array([self._live[self.rows[self.indptr[t]:self.indptr[t + 1]]].sum() for t in term_ids],
-                          dtype=np.float64)
+            df = np.array(
+                [self._live[self.rows[self.indptr[t] : self.indptr[t + 1]]].sum() for t in term_ids], dtype=np.float64
+            )
         n = self.n_documents
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
         if self.n_pairs:
@@ -216,7 +239,7 @@ class LexicalIndex:
         if getattr(local, "work", None) is None or len(local.work) < counts.max():
             local.work = np.empty(int(counts.max()), dtype=np.float32)
         for start, end, weight in zip(starts.tolist(), ends.tolist(), weights):
-            contributions = local.work[:end - start]
+            contributions = local.work[: end - start]
             np.multiply(self.impact[start:end], weight, out=contributions)
             np.add.at(scratch, self.rows[start:end], contributions)
         return scratch, None, len(term_ids)
@@ -291,7 +314,7 @@ class LexicalIndex:
         whole cache lines, where every n-th score would read a line for each), if ``k`` live rows pass it."""
         blocks = SAMPLE_SCORES // 256
         if len(scratch) >= 4 * SAMPLE_SCORES:
-            sample = scratch[:len(scratch) // blocks * blocks].reshape(blocks, -1)[:, :256].ravel()
+            sample = scratch[: len(scratch) // blocks * blocks].reshape(blocks, -1)[:, :256].ravel()
             sample = sample[sample > 0]
             passing = max(4, 4 * k * SAMPLE_SCORES // len(scratch) + 1)
             if len(sample) > passing:
@@ -336,8 +359,13 @@ class LexicalIndex:
 
     # --- storage -----------------------------------------------------------------------------------------
     def arrays(self) -> dict:
-        return {"terms": self.terms, "indptr": self.indptr, "rows": self.rows, "impact": self.impact,
-                "lengths": self.lengths}
+        return {
+            "terms": self.terms,
+            "indptr": self.indptr,
+            "rows": self.rows,
+            "impact": self.impact,
+            "lengths": self.lengths,
+        }
 
 
 def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -345,7 +373,7 @@ def top_of(positions: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarra
     if len(scores) > max(k, SMALL_RANK):
         kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
         better, tied = np.flatnonzero(scores > kth), np.flatnonzero(scores == kth)
-        tied = tied[np.argsort(positions[tied], kind="stable")[:k - len(better)]]  # not argpartition's pick
+        tied = tied[np.argsort(positions[tied], kind="stable")[: k - len(better)]]  # not argpartition's pick
         part = np.concatenate([better, tied])
         positions, scores = positions[part], scores[part]
     order = np.lexsort((positions, -scores))[:k]

@@ -41,7 +41,7 @@ class LexicalBuilder:
     def add(self, texts) -> "LexicalBuilder":
         texts = list(texts)
         for start in range(0, len(texts), _TEXTS):  # Python lists hold a posting in ~80 bytes: pack them soon
-            self._add_chunk(texts[start:start + _TEXTS])
+            self._add_chunk(texts[start : start + _TEXTS])
         return self
 
     def _add_chunk(self, texts) -> None:
@@ -59,8 +59,14 @@ class LexicalBuilder:
         if len(ids) > np.iinfo(np.int32).max:
             raise RetrievalError("the lexical index would hold more than 2**31 - 1 terms")
         small = not counts or max(counts) <= _SMALL_COUNT
-        self._chunks.append((np.asarray(indptr, np.int64), np.asarray(columns, np.int32),
-                             np.asarray(counts, np.uint16 if small else np.float32), np.asarray(lengths, np.float32)))
+        self._chunks.append(
+            (
+                np.asarray(indptr, np.int64),
+                np.asarray(columns, np.int32),
+                np.asarray(counts, np.uint16 if small else np.float32),
+                np.asarray(lengths, np.float32),
+            )
+        )
 
     def finish(self, avgdl: float | None = None) -> LexicalIndex:
         """The index of every text added, in order: stored row i is the i-th text.
@@ -74,8 +80,7 @@ class LexicalBuilder:
         rank = np.empty(len(order), dtype=np.int32)
         rank[order] = np.arange(len(order), dtype=np.int32)
         n_terms = len(vocabulary)
-        lengths = (np.concatenate([chunk[3] for chunk in self._chunks]) if self._chunks
-                   else np.empty(0, np.float32))
+        lengths = np.concatenate([chunk[3] for chunk in self._chunks]) if self._chunks else np.empty(0, np.float32)
         if avgdl is None:
             avgdl = float(lengths.mean()) if len(lengths) else 0.0
         per_term = np.zeros(n_terms, dtype=np.int64)
@@ -91,8 +96,9 @@ class LexicalBuilder:
         while self._chunks:
             chunk_indptr, columns, counts, chunk_lengths = self._chunks.pop(0)
             columns = rank[columns]
-            chunk_rows = np.repeat(np.arange(offset, offset + len(chunk_lengths), dtype=np.int32),
-                                   np.diff(chunk_indptr))
+            chunk_rows = np.repeat(
+                np.arange(offset, offset + len(chunk_lengths), dtype=np.int32), np.diff(chunk_indptr)
+            )
             offset += len(chunk_lengths)
             by_term = np.argsort(columns, kind="stable")
             in_chunk = np.bincount(columns, minlength=n_terms)
@@ -100,15 +106,25 @@ class LexicalBuilder:
             # come before it
             places = (free - (np.cumsum(in_chunk) - in_chunk))[columns[by_term]] + np.arange(len(by_term))
             rows[places] = chunk_rows[by_term]
-            weights[places] = impacts(counts[by_term].astype(np.float32), lengths[chunk_rows[by_term]],
-                                      self.k1, self.b, avgdl)
+            weights[places] = impacts(
+                counts[by_term].astype(np.float32), lengths[chunk_rows[by_term]], self.k1, self.b, avgdl
+            )
             free += in_chunk
-        return LexicalIndex(vocabulary[order], indptr, rows, weights, lengths, avgdl, self.k1, self.b,
-                            self.analyzer, self.pair_weight)
+        return LexicalIndex(
+            vocabulary[order], indptr, rows, weights, lengths, avgdl, self.k1, self.b, self.analyzer, self.pair_weight
+        )
 
 
-def build_lexical(texts, stop_words=(), k1: float = 1.2, b: float = 0.75, lowercase: bool = True,
-                  stemmer: str = "none", pair_weight: float = 0.0, avgdl: float | None = None) -> LexicalIndex:
+def build_lexical(
+    texts,
+    stop_words=(),
+    k1: float = 1.2,
+    b: float = 0.75,
+    lowercase: bool = True,
+    stemmer: str = "none",
+    pair_weight: float = 0.0,
+    avgdl: float | None = None,
+) -> LexicalIndex:
     """A ``LexicalIndex`` of ``texts`` (a sequence of str) in one call (``avgdl``: as ``LexicalBuilder.finish``)."""
     return LexicalBuilder(Analyzer(lowercase, stop_words, stemmer), k1, b, pair_weight).add(texts).finish(avgdl)
 
@@ -127,11 +143,19 @@ def from_tf(terms, indptr, rows, tf, lengths, **settings) -> LexicalIndex:
     length is that of its rows: such a bundle stores only live rows), marked ``converted``."""
     lengths = np.asarray(lengths)
     avgdl = float(lengths.mean()) if len(lengths) else 0.0
-    if np.asarray(rows).dtype != np.int32 or np.asarray(tf).shape != np.asarray(rows).shape or (
-            len(rows) and int(np.max(rows)) >= len(lengths)):
+    if (
+        np.asarray(rows).dtype != np.int32
+        or np.asarray(tf).shape != np.asarray(rows).shape
+        or (len(rows) and int(np.max(rows)) >= len(lengths))
+    ):
         raise RetrievalError("the lexical index's arrays disagree in length")
-    weights = impacts(np.asarray(tf, dtype=np.float32), lengths[np.asarray(rows)], settings.get("k1", 1.2),
-                      settings.get("b", 0.75), avgdl)
+    weights = impacts(
+        np.asarray(tf, dtype=np.float32),
+        lengths[np.asarray(rows)],
+        settings.get("k1", 1.2),
+        settings.get("b", 0.75),
+        avgdl,
+    )
     index = LexicalIndex(terms, indptr, rows, weights, lengths, avgdl, **settings)
     index.converted = True
     return index
@@ -145,14 +169,26 @@ def compacted(index: LexicalIndex, positions_to_rows: np.ndarray | None) -> Lexi
     new_row[np.asarray(positions_to_rows)] = np.arange(len(positions_to_rows))
     mapped = new_row[index.rows]
     keep = mapped >= 0
-    counts = (np.add.reduceat(keep.astype(np.int64), index.indptr[:-1]) if len(index.rows)
-              else np.zeros(index.n_terms, np.int64))
+    counts = (
+        np.add.reduceat(keep.astype(np.int64), index.indptr[:-1])
+        if len(index.rows)
+        else np.zeros(index.n_terms, np.int64)
+    )
     counts[np.diff(index.indptr) == 0] = 0  # reduceat gives the next element for an empty range
     indptr = np.zeros(index.n_terms + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return LexicalIndex(index.terms, indptr, mapped[keep].astype(np.int32), np.asarray(index.impact)[keep],
-                        np.asarray(index.lengths)[np.asarray(positions_to_rows)], index.avgdl, index.k1, index.b,
-                        index.analyzer, index.pair_weight)
+    return LexicalIndex(
+        index.terms,
+        indptr,
+        mapped[keep].astype(np.int32),
+        np.asarray(index.impact)[keep],
+        np.asarray(index.lengths)[np.asarray(positions_to_rows)],
+        index.avgdl,
+        index.k1,
+        index.b,
+        index.analyzer,
+        index.pair_weight,
+    )
 
 
 def appended(index: LexicalIndex, other: LexicalIndex) -> LexicalIndex:
@@ -176,8 +212,18 @@ def appended(index: LexicalIndex, other: LexicalIndex) -> LexicalIndex:
     rows[own_dest], impact[own_dest] = index.rows, index.impact
     their_dest = spans(indptr[theirs] + own_counts[theirs], np.diff(other.indptr))
     rows[their_dest], impact[their_dest] = np.asarray(other.rows) + index.n_stored, other.impact
-    return LexicalIndex(terms, indptr, rows, impact, np.concatenate([index.lengths, other.lengths]), index.avgdl,
-                        index.k1, index.b, index.analyzer, index.pair_weight)
+    return LexicalIndex(
+        terms,
+        indptr,
+        rows,
+        impact,
+        np.concatenate([index.lengths, other.lengths]),
+        index.avgdl,
+        index.k1,
+        index.b,
+        index.analyzer,
+        index.pair_weight,
+    )
 
 
 def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

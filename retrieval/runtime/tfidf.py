@@ -111,8 +111,9 @@ class TfidfTransform:
         while first < len(tokens):
             last = max(int(np.searchsorted(ends, start + LOOKUP_CHUNK, side="right")), first + 1)
             stop = int(ends[last - 1])
-            columns[start:stop] = np.fromiter(map(self._lookup.get, chain.from_iterable(tokens[first:last]),
-                                                  repeat(-1)), np.int64, count=stop - start)
+            columns[start:stop] = np.fromiter(
+                map(self._lookup.get, chain.from_iterable(tokens[first:last]), repeat(-1)), np.int64, count=stop - start
+            )
             first, start = last, stop
         return columns
 

@@ -53,8 +53,14 @@ def create_app(indexes: Mapping[str, LiveIndex], config: ServeConfig | None = No
             if watcher is not None:
                 watcher.stop()
 
-    app = FastAPI(title="retrieval", version=retrieval.__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="retrieval",
+        version=retrieval.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.served = served
     errors.install(app)
     openapi.install(app, config)
@@ -62,4 +68,3 @@ def create_app(indexes: Mapping[str, LiveIndex], config: ServeConfig | None = No
         app.include_router(module.router)
     app.add_middleware(Guard, api_key=config.api_key, stamp=served.stamp)
     return app
-

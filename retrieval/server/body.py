@@ -37,8 +37,9 @@ async def read_body(request, limit: int) -> bytes:
     """The request's body (413 past ``limit`` bytes, declared or streamed; 415 unless it is JSON)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json":
-        raise ApiError(415, f"POST /search takes a JSON body (Content-Type: application/json); got "
-                            f"{kind or 'no Content-Type'}")
+        raise ApiError(
+            415, f"POST /search takes a JSON body (Content-Type: application/json); got {kind or 'no Content-Type'}"
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the body is {int(declared):,} bytes; the limit is {limit:,}")
@@ -69,12 +70,15 @@ def skeleton(body: bytes, max_bytes: int, max_string: int) -> bytes:
     escapes holds hundreds of MB of backtracking state."""
     quotes = body.count(b'"')
     if quotes > MAX_QUOTES:
-        raise ApiError(413, f"the body holds {quotes:,} quote characters; the limit is {MAX_QUOTES:,}: at most a "
-                            "few strings (the queries and a few fields) and the quotes within them")
+        raise ApiError(
+            413,
+            f"the body holds {quotes:,} quote characters; the limit is {MAX_QUOTES:,}: at most a "
+            "few strings (the queries and a few fields) and the quotes within them",
+        )
     out, position = bytearray(), 0
     while len(out) <= max_bytes:
         opening = body.find(b'"', position)
-        out += body[position:opening if opening >= 0 else len(body)].translate(None, b" \t\n\r")
+        out += body[position : opening if opening >= 0 else len(body)].translate(None, b" \t\n\r")
         if opening < 0:
             break
         closing = previous = opening
@@ -82,14 +86,17 @@ def skeleton(body: bytes, max_bytes: int, max_string: int) -> bytes:
             closing = body.find(b'"', closing + 1)
             if closing < 0:
                 raise ApiError(400, f"the body is not valid JSON: a string opened at byte {opening:,} does not end")
-            between = body[previous + 1:closing]
+            between = body[previous + 1 : closing]
             if (len(between) - len(between.rstrip(b"\\"))) % 2 == 0:
                 break
             previous = closing
         if closing - opening - 1 > max_string:
-            raise ApiError(413, f"the body holds a string of {closing - opening - 1:,} bytes; a query is at most "
-                                f"{max_string // JSON_ESCAPE:,} bytes (the server's --max-query-bytes), "
-                                f"{max_string:,} as JSON")
+            raise ApiError(
+                413,
+                f"the body holds a string of {closing - opening - 1:,} bytes; a query is at most "
+                f"{max_string // JSON_ESCAPE:,} bytes (the server's --max-query-bytes), "
+                f"{max_string:,} as JSON",
+            )
         out += b'""'
         position = closing + 1
     return bytes(out)
@@ -101,8 +108,11 @@ def check_structure(body: bytes, max_bytes: int, max_batch: int, max_query_bytes
     outside = skeleton(body, max_bytes, JSON_ESCAPE * max_query_bytes)
     deepest = _depth(outside[:max_bytes])  # over the limit, the nesting that matters shows in the first bytes
     if deepest > MAX_DEPTH:
-        raise ApiError(400, f"the body is nested too deeply ({deepest}{'+' if len(outside) > max_bytes else ''} "
-                            f"levels; a batch needs 2, and at most {MAX_DEPTH} are read)")
+        raise ApiError(
+            400,
+            f"the body is nested too deeply ({deepest}{'+' if len(outside) > max_bytes else ''} "
+            f"levels; a batch needs 2, and at most {MAX_DEPTH} are read)",
+        )
     if len(outside) <= max_bytes:
         return
     numbers = outside.translate(_DIGITS_AS_ZERO)
@@ -110,8 +120,11 @@ def check_structure(body: bytes, max_bytes: int, max_batch: int, max_query_bytes
     if start >= 0:
         digits = len(numbers) - start - len(numbers[start:].lstrip(b"0"))
         raise ApiError(400, f"the body holds a number of {digits:,} digits; a batch's numbers are short")
-    raise ApiError(413, f"the body holds over {max_bytes:,} bytes of JSON outside its strings (too many values); "
-                        f"the limit is {max_batch} queries (the server's --max-batch) and a few fields")
+    raise ApiError(
+        413,
+        f"the body holds over {max_bytes:,} bytes of JSON outside its strings (too many values); "
+        f"the limit is {max_batch} queries (the server's --max-batch) and a few fields",
+    )
 
 
 def parse(body: bytes, max_batch: int, max_query_bytes: int):
@@ -137,6 +150,7 @@ async def parse_batch(request, limit: int, max_batch: int, max_query_bytes: int)
         payload = parse(body, max_batch, max_query_bytes)
     queries = payload.get("queries") if isinstance(payload, dict) else None
     if isinstance(queries, list) and len(queries) > max_batch:
-        raise ApiError(413, f"the batch holds {len(queries):,} queries; the limit is {max_batch} "
-                            "(the server's --max-batch)")
+        raise ApiError(
+            413, f"the batch holds {len(queries):,} queries; the limit is {max_batch} (the server's --max-batch)"
+        )
     return payload

@@ -8,8 +8,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 from starlette.responses import Response
+from starlette.routing import Match
 
 log = logging.getLogger("retrieval.server")
 
@@ -51,7 +51,7 @@ def validation_message(errors, located: bool = False) -> str:
     """
     parts = []
     for error in errors[:SHOWN_ERRORS]:
-        loc = tuple(error.get("loc", ()))[1 if located else 0:]
+        loc = tuple(error.get("loc", ()))[1 if located else 0 :]
         where = ".".join(str(part) for part in loc)
         got = ""
         if "input" in error and not isinstance(error["input"], (dict, list)):
@@ -65,6 +65,7 @@ def validation_message(errors, located: bool = False) -> str:
 
 def allowed_methods(app, scope) -> list[str]:
     """Every method some route of ``app`` takes on ``scope``'s path (HEAD wherever GET: the guard answers it)."""
+
     def takes(method: str) -> bool:
         probe = {**scope, "method": "GET" if method == "HEAD" else method}
         return any(route.matches(probe)[0] == Match.FULL for route in app.router.routes)
@@ -90,8 +91,11 @@ def install(app: FastAPI) -> None:
             allow = {"Allow": ", ".join(allowed_methods(request.app, request.scope))}
             if request.method == "OPTIONS":
                 return Response(status_code=204, headers=allow)
-            return error_response(405, f"{request.method} is not allowed on {request.url.path}; it takes "
-                                       f"{allow['Allow']} (see /docs)", allow)
+            return error_response(
+                405,
+                f"{request.method} is not allowed on {request.url.path}; it takes {allow['Allow']} (see /docs)",
+                allow,
+            )
         message = str(error.detail)
         if error.status_code == 404:
             message = f"no such endpoint: {request.method} {request.url.path} (see /docs)"

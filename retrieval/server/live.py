@@ -100,9 +100,14 @@ class LiveIndex:
             self._retry_at = now + RETRY_SECONDS[min(self._failures, len(RETRY_SECONDS)) - 1]
             known = isinstance(err, (IndexingError, RetrievalError, OSError))
             self.reload_error = str(err) if known else f"{type(err).__name__}: {err}"
-            log.warning("index %r: keeping generation %s; the rebuilt directory cannot be loaded (try %d, next in "
-                        "%g s): %s", self.name, self.current.id, self._failures, self._retry_at - now,
-                        self.reload_error)
+            log.warning(
+                "index %r: keeping generation %s; the rebuilt directory cannot be loaded (try %d, next in %g s): %s",
+                self.name,
+                self.current.id,
+                self._failures,
+                self._retry_at - now,
+                self.reload_error,
+            )
             return False
         self.reload_error, self._failures = None, 0
         if loaded.id == self.current.id:
@@ -117,7 +122,9 @@ class LiveIndex:
         if self.reload_error is None or with_paths:
             return self.reload_error
         shown = self.reload_error
-        for path in sorted({str(self.path), str(self.path.absolute()), str(self.path.resolve())}, key=len, reverse=True):
+        for path in sorted(
+            {str(self.path), str(self.path.absolute()), str(self.path.resolve())}, key=len, reverse=True
+        ):
             shown = shown.replace(path, f"<index {self.name}>")
         return shown
 

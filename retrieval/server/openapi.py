@@ -20,10 +20,19 @@ from retrieval.server.state import GET_QUERY_BYTES, NONBLANK
 
 def limits(config: ServeConfig) -> dict:
     """Every limit the server enforces on a request, by name (in ``/info`` and the README)."""
-    return {"max_k": config.max_k, "max_rerank": config.max_rerank, "max_query_bytes": config.max_query_bytes,
-            "max_get_query_bytes": min(config.max_query_bytes, GET_QUERY_BYTES), "max_batch": config.max_batch, "max_body_bytes": config.max_body_bytes,
-            "max_body_structure_bytes": structure_limit(config.max_batch), "max_body_depth": MAX_DEPTH,
-            "max_url_bytes": MAX_URL_BYTES, "max_header_bytes": MAX_HEADER_BYTES, "max_headers": MAX_HEADERS}
+    return {
+        "max_k": config.max_k,
+        "max_rerank": config.max_rerank,
+        "max_query_bytes": config.max_query_bytes,
+        "max_get_query_bytes": min(config.max_query_bytes, GET_QUERY_BYTES),
+        "max_batch": config.max_batch,
+        "max_body_bytes": config.max_body_bytes,
+        "max_body_structure_bytes": structure_limit(config.max_batch),
+        "max_body_depth": MAX_DEPTH,
+        "max_url_bytes": MAX_URL_BYTES,
+        "max_header_bytes": MAX_HEADER_BYTES,
+        "max_headers": MAX_HEADERS,
+    }
 
 
 def _query_text(max_bytes: int) -> dict:
@@ -52,7 +61,9 @@ def with_limits(document: dict, config: ServeConfig) -> dict:
             body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             if body and "queries" in body.get("properties", {}):
                 properties = body["properties"]
-                properties["queries"].update(minItems=1, maxItems=config.max_batch, items=_query_text(config.max_query_bytes))
+                properties["queries"].update(
+                    minItems=1, maxItems=config.max_batch, items=_query_text(config.max_query_bytes)
+                )
                 for name, schema in properties.items():
                     _constrain(schema, name, config)
     return document
@@ -63,8 +74,7 @@ def install(app: FastAPI, config: ServeConfig) -> None:
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, description=app.description,
-                                   routes=app.routes)
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             app.openapi_schema = with_limits(document, config)
         return app.openapi_schema
 

@@ -32,8 +32,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.refused is not None:
             return
         if len(self.url) + len(url) > MAX_URL_BYTES:
-            self.refused = (414, f"the URL is over {MAX_URL_BYTES:,} bytes: send a long query as "
-                                 'POST /search with {"queries": ["..."]}')
+            self.refused = (
+                414,
+                f"the URL is over {MAX_URL_BYTES:,} bytes: send a long query as "
+                'POST /search with {"queries": ["..."]}',
+            )
             self.url = b"/"
             return
         self.url += url
@@ -43,8 +46,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self.header_bytes += len(name) + len(value)
         if self.header_bytes > MAX_HEADER_BYTES or len(self.headers) >= MAX_HEADERS:
-            self.refused = (431, f"the request's headers are over {MAX_HEADER_BYTES:,} bytes or "
-                                 f"{MAX_HEADERS} headers")
+            self.refused = (431, f"the request's headers are over {MAX_HEADER_BYTES:,} bytes or {MAX_HEADERS} headers")
             return
         super().on_header(name, value)
 
@@ -58,7 +60,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         head = [b"HTTP/1.1 400 Bad Request\r\n"]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
-        head += [b"content-type: application/json\r\n", b"content-length: ", str(len(body)).encode(), b"\r\n",
-                 b"connection: close\r\n\r\n", body]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: ",
+            str(len(body)).encode(),
+            b"\r\n",
+            b"connection: close\r\n\r\n",
+            body,
+        ]
         self.transport.write(b"".join(head))
         self.transport.close()

@@ -52,8 +52,7 @@ class Served:
             if key == b"index":
                 name = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8", "replace")
         live = self.indexes.get(name) or self.indexes[self.default]
-        return [(GENERATION_HEADER.lower().encode(), live.current.id.encode()),
-                (b"x-index-name", live.name.encode())]
+        return [(GENERATION_HEADER.lower().encode(), live.current.id.encode()), (b"x-index-name", live.name.encode())]
 
     def check_k(self, k: int) -> None:
         if k < 1 or k > self.config.max_k:
@@ -61,8 +60,10 @@ class Served:
 
     def check_rerank(self, rerank: int) -> None:
         if rerank < 0 or rerank > self.config.max_rerank:
-            raise ApiError(400, f"rerank must be from 0 (off) to {self.config.max_rerank} (the server's "
-                                f"--max-rerank); got {rerank}")
+            raise ApiError(
+                400,
+                f"rerank must be from 0 (off) to {self.config.max_rerank} (the server's --max-rerank); got {rerank}",
+            )
 
     @staticmethod
     def mode_for(generation: Generation, mode: str | None, alpha: float | None, rerank: int = 0) -> str:
@@ -93,11 +94,17 @@ class Served:
         except UnicodeEncodeError:  # a lone surrogate, which JSON's \ud800 escapes can carry
             raise ApiError(400, f"{what} is not valid Unicode (it holds a lone surrogate)") from None
         if limit is not None and limit < self.config.max_query_bytes and size > limit:
-            raise ApiError(414, f"{what} is {size:,} bytes; a URL has room for {limit:,}: send longer text as "
-                                'POST /search with {"queries": ["..."]}')
+            raise ApiError(
+                414,
+                f"{what} is {size:,} bytes; a URL has room for {limit:,}: send longer text as "
+                'POST /search with {"queries": ["..."]}',
+            )
         if size > self.config.max_query_bytes:
-            raise ApiError(413, f"{what} is {size:,} bytes; the limit is {self.config.max_query_bytes:,} "
-                                "(the server's --max-query-bytes)")
+            raise ApiError(
+                413,
+                f"{what} is {size:,} bytes; the limit is {self.config.max_query_bytes:,} "
+                "(the server's --max-query-bytes)",
+            )
         return text
 
 

@@ -125,9 +125,11 @@ def supervise(start, workers: int, clock=time.monotonic, sleep=time.sleep) -> No
                     stop()
                     for other in processes:
                         other.join()
-                    raise RetrievalError(f"worker {number} failed {failures[number]} times in a row within "
-                                         f"{STARTUP_SECONDS:g} s of starting (last exit code {process.exitcode}); "
-                                         "the server stopped: its log above says why")
+                    raise RetrievalError(
+                        f"worker {number} failed {failures[number]} times in a row within "
+                        f"{STARTUP_SECONDS:g} s of starting (last exit code {process.exitcode}); "
+                        "the server stopped: its log above says why"
+                    )
                 pause = RESTART_PAUSES[failures[number] - 1]
                 log.error("worker %d exited with %s; starting it again in %g s", number, process.exitcode, pause)
                 sleep(pause)

@@ -32,12 +32,22 @@ def check_codes_dir(codes_dir) -> None:
     codes_dir = Path(codes_dir)
     taken = [name for name in (MODEL_DIR, CODES_DIR) if (codes_dir / name).exists()]
     if taken:
-        raise RetrievalError(f"{codes_dir} already holds a build's {' and '.join(name + '/' for name in taken)}; "
-                             "remove them or give another --codes-dir")
+        raise RetrievalError(
+            f"{codes_dir} already holds a build's {' and '.join(name + '/' for name in taken)}; "
+            "remove them or give another --codes-dir"
+        )
 
 
-def fit_with_spark(index: TextIndex, corpus, master: str = DEFAULT_MASTER, codes_dir=None, temp_dir=None,
-                   on_stage=None, on_epoch=None, on_progress=None) -> TextIndex:
+def fit_with_spark(
+    index: TextIndex,
+    corpus,
+    master: str = DEFAULT_MASTER,
+    codes_dir=None,
+    temp_dir=None,
+    on_stage=None,
+    on_epoch=None,
+    on_progress=None,
+) -> TextIndex:
     """Fit ``index`` on ``corpus`` with Spark encoding every document; as ``TextIndex.fit`` otherwise.
 
     Parameters
@@ -66,8 +76,11 @@ def fit_with_spark(index: TextIndex, corpus, master: str = DEFAULT_MASTER, codes
     if codes_dir is not None:
         check_codes_dir(codes_dir)
     _, _, n, plan = index.train_on_sample(source, on_stage, on_epoch, on_progress)
-    keep = nullcontext(codes_dir) if codes_dir is not None else \
-        TemporaryDirectory(prefix=".retrieval-codes-", dir=temp_dir)
+    keep = (
+        nullcontext(codes_dir)
+        if codes_dir is not None
+        else TemporaryDirectory(prefix=".retrieval-codes-", dir=temp_dir)
+    )
     with keep as work:
         work = Path(work)
         write_model(index, work / MODEL_DIR, n, source.report.to_dict(), source)
@@ -78,8 +91,9 @@ def fit_with_spark(index: TextIndex, corpus, master: str = DEFAULT_MASTER, codes
             stage("encoding on Spark")
             encode(spark, source, found, model, work / CODES_DIR)
         stage("indexing")
-        codes, doc_ids, metadata, tfidf = read_shards(work / CODES_DIR, model.encoder.code_size,
-                                                      model.transform.n_features)
+        codes, doc_ids, metadata, tfidf = read_shards(
+            work / CODES_DIR, model.encoder.code_size, model.transform.n_features
+        )
     if len(doc_ids) != n:
         raise RetrievalError(f"Spark encoded {len(doc_ids)} documents of the {n} in {source.path}; nothing was written")
     if index.config.lexical.enabled:
@@ -113,10 +127,13 @@ def index_from_codes(codes_dir, index_options: dict | None = None, corpus=None, 
     model = read_model(codes_dir)
     config = model.config.override(index=index_options or {})
     if corpus is not None and not config.lexical.enabled:
-        raise RetrievalError("the model was built with --no-lexical, so a corpus would give nothing to index "
-                             "(--corpus builds the lexical side); leave out --corpus")
-    codes, doc_ids, metadata, tfidf = read_shards(codes_dir / CODES_DIR, model.encoder.code_size,
-                                                  model.transform.n_features)
+        raise RetrievalError(
+            "the model was built with --no-lexical, so a corpus would give nothing to index "
+            "(--corpus builds the lexical side); leave out --corpus"
+        )
+    codes, doc_ids, metadata, tfidf = read_shards(
+        codes_dir / CODES_DIR, model.encoder.code_size, model.transform.n_features
+    )
     lexical, drawn, source, note = _lexical_side(model, config, doc_ids, corpus, codes_dir, on_progress)
     index = TextIndex(config)
     index.vectorizer_, index.transform_, index.encoder_ = model.vectorizer, model.transform, model.encoder
@@ -124,11 +141,18 @@ def index_from_codes(codes_dir, index_options: dict | None = None, corpus=None, 
     index._keras = {"encoder": KerasFile(model.path / FILES["keras"])}
     # what the bundle's manifest carries: the versions that trained the model (not this process's,
     # which may lack TensorFlow), and the corpus report when the shards are that corpus's documents
-    report = source.report.to_dict() if source is not None else \
-        model.record.get("corpus") if model.record.get("documents") == len(doc_ids) else None
-    index.manifest_ = {"library_versions": model.record.get("library_versions", {}),
-                       **({"corpus": report} if report else {}),
-                       "codes": {"path": str(codes_dir), "shards": len(shard_files(codes_dir / CODES_DIR))}}
+    report = (
+        source.report.to_dict()
+        if source is not None
+        else model.record.get("corpus")
+        if model.record.get("documents") == len(doc_ids)
+        else None
+    )
+    index.manifest_ = {
+        "library_versions": model.record.get("library_versions", {}),
+        **({"corpus": report} if report else {}),
+        "codes": {"path": str(codes_dir), "shards": len(shard_files(codes_dir / CODES_DIR))},
+    }
     index.index_documents(codes, doc_ids, metadata, tfidf, lexical=lexical)
     index.weigh(drawn, note=note)
     index.build_seconds_ = time.perf_counter() - started
@@ -137,9 +161,11 @@ def index_from_codes(codes_dir, index_options: dict | None = None, corpus=None, 
 
 def without_corpus(codes_dir, why: str) -> str:
     """The note of an index that ``retrieval index`` made without the codes' corpus."""
-    return (f"this index was made by `retrieval index` without the corpus of its codes ({why}), so it answers in "
-            f"semantic mode only; run `retrieval index {codes_dir} --corpus PATH` with that corpus to enable hybrid "
-            "and lexical search")
+    return (
+        f"this index was made by `retrieval index` without the corpus of its codes ({why}), so it answers in "
+        f"semantic mode only; run `retrieval index {codes_dir} --corpus PATH` with that corpus to enable hybrid "
+        "and lexical search"
+    )
 
 
 def _lexical_side(model, config, doc_ids, corpus, codes_dir, on_progress):

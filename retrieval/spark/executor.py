@@ -20,15 +20,29 @@ from retrieval.text.corpus import Fields, parse_jsonl_line, shown_fields
 
 # One row per line that the driver needs to see: every record (for the repeated-id rule), every
 # malformed line (for the report), and one summary row per split (its lines and records).
-SCAN_SCHEMA = ("block long, row long, kind string, doc_id string, nonblank boolean, bad boolean, "
-               "detail string, lines long, records long")
-CODES_SCHEMA = ("position long, id string, code array<float>, title string, snippet string, label string, "
-                "tfidf_indices array<int>, tfidf_values array<float>")
+SCAN_SCHEMA = (
+    "block long, row long, kind string, doc_id string, nonblank boolean, bad boolean, "
+    "detail string, lines long, records long"
+)
+CODES_SCHEMA = (
+    "position long, id string, code array<float>, title string, snippet string, label string, "
+    "tfidf_indices array<int>, tfidf_values array<float>"
+)
 
 
-SCAN_COLUMNS = pa.schema([("block", pa.int64()), ("row", pa.int64()), ("kind", pa.string()), ("doc_id", pa.string()),
-                          ("nonblank", pa.bool_()), ("bad", pa.bool_()), ("detail", pa.string()),
-                          ("lines", pa.int64()), ("records", pa.int64())])  # the Arrow twin of SCAN_SCHEMA
+SCAN_COLUMNS = pa.schema(
+    [
+        ("block", pa.int64()),
+        ("row", pa.int64()),
+        ("kind", pa.string()),
+        ("doc_id", pa.string()),
+        ("nonblank", pa.bool_()),
+        ("bad", pa.bool_()),
+        ("detail", pa.string()),
+        ("lines", pa.int64()),
+        ("records", pa.int64()),
+    ]
+)  # the Arrow twin of SCAN_SCHEMA
 
 
 def _lines(batch, rows: dict):
@@ -61,13 +75,18 @@ def scan_partition(batches, fields: Fields):
         if out:
             yield _rows_batch(out)
     if lines:
-        yield _rows_batch([(block, -1, "split", None, None, None, None, count, records.get(block, 0))
-                           for block, count in lines.items()])
+        yield _rows_batch(
+            [
+                (block, -1, "split", None, None, None, None, count, records.get(block, 0))
+                for block, count in lines.items()
+            ]
+        )
 
 
 def _rows_batch(rows: list) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([pa.array(column, kind.type) for column, kind in zip(zip(*rows), SCAN_COLUMNS)],
-                                      schema=SCAN_COLUMNS)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(column, kind.type) for column, kind in zip(zip(*rows), SCAN_COLUMNS)], schema=SCAN_COLUMNS
+    )
 
 
 @dataclass
@@ -114,7 +133,10 @@ def _model(plan: EncodePlan):
         from retrieval.runtime.tfidf import TfidfTransform
 
         _MODELS.clear()  # one build's model at a time
-        _MODELS[key] = (TfidfTransform.from_dict(json.loads(plan.vectorizer)), Encoder.from_bytes(plan.steps, plan.weights))
+        _MODELS[key] = (
+            TfidfTransform.from_dict(json.loads(plan.vectorizer)),
+            Encoder.from_bytes(plan.steps, plan.weights),
+        )
     return _MODELS[key]
 
 
@@ -147,18 +169,20 @@ def _encoded(docs: list, transform, encoder, snippet) -> pa.RecordBatch:
     positions, doc_ids, texts, titles, labels = zip(*docs)
     X = transform.transform(list(texts))
     codes = encoder.encode(X)
-    return pa.RecordBatch.from_arrays([
-        pa.array(positions, pa.int64()),
-        pa.array(doc_ids, pa.string()),
-        _lists(np.arange(0, codes.size + 1, codes.shape[1], dtype=np.int32), codes.ravel(), pa.float32()),
-        pa.array(titles, pa.string()),
-        pa.array([snippet(text) for text in texts], pa.string()),
-        pa.array(labels, pa.string()),
-        _lists(X.indptr, X.indices, pa.int32()),
-        _lists(X.indptr, X.data, pa.float32()),
-    ], names=["position", "id", "code", "title", "snippet", "label", "tfidf_indices", "tfidf_values"])
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(positions, pa.int64()),
+            pa.array(doc_ids, pa.string()),
+            _lists(np.arange(0, codes.size + 1, codes.shape[1], dtype=np.int32), codes.ravel(), pa.float32()),
+            pa.array(titles, pa.string()),
+            pa.array([snippet(text) for text in texts], pa.string()),
+            pa.array(labels, pa.string()),
+            _lists(X.indptr, X.indices, pa.int32()),
+            _lists(X.indptr, X.data, pa.float32()),
+        ],
+        names=["position", "id", "code", "title", "snippet", "label", "tfidf_indices", "tfidf_values"],
+    )
 
 
 def _lists(offsets, values, kind) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(np.asarray(offsets, dtype=np.int32)), pa.array(values, kind))
-

@@ -28,8 +28,10 @@ READS = ("jsonl",)
 def check_format(source) -> None:
     """The Spark engine reads JSONL; the other formats have no faithful split of their records."""
     if source.fmt not in READS:
-        raise RetrievalError(f"--engine spark reads JSONL corpora (.jsonl, .ndjson); {source.path} is {source.fmt}. "
-                             "Convert it to JSONL, or build it with the default engine")
+        raise RetrievalError(
+            f"--engine spark reads JSONL corpora (.jsonl, .ndjson); {source.path} is {source.fmt}. "
+            "Convert it to JSONL, or build it with the default engine"
+        )
 
 
 def _hadoop_path(path: Path) -> str:
@@ -42,8 +44,9 @@ def corpus_lines(spark, path: Path):
     """The corpus file's lines as a DataFrame: ``value`` (the line) and ``block`` (where its split starts)."""
     from pyspark.sql import functions as F
 
-    return (spark.read.text(_hadoop_path(path), lineSep="\n")
-            .select(F.col("value"), F.col("_metadata.file_block_start").alias("block")))
+    return spark.read.text(_hadoop_path(path), lineSep="\n").select(
+        F.col("value"), F.col("_metadata.file_block_start").alias("block")
+    )
 
 
 @dataclass
@@ -68,12 +71,24 @@ def scan(spark, source) -> Scan:
     # each id's first record with a non-blank text: the one kept (lines that are no record have no id)
     first = F.min(F.when(record & F.col("nonblank"), key)).over(Window.partitionBy("doc_id"))
     marked = scanned.withColumn("first", first)
-    found = (F.when(~record, kind).when(F.col("first").isNull() | (key < F.col("first")), "empty")
-             .when(key > F.col("first"), "duplicate").otherwise("not_utf8"))
-    rows = (marked.filter(~record | F.col("first").isNull() | (key != F.col("first")) | F.col("bad"))
-            .select("block", "row", found.alias("kind"), F.when(record, F.col("doc_id")).otherwise(F.col("detail"))
-                    .alias("detail"), "lines", "records")
-            .collect())  # what the driver must see: few rows unless the corpus is very irregular
+    found = (
+        F.when(~record, kind)
+        .when(F.col("first").isNull() | (key < F.col("first")), "empty")
+        .when(key > F.col("first"), "duplicate")
+        .otherwise("not_utf8")
+    )
+    rows = (
+        marked.filter(~record | F.col("first").isNull() | (key != F.col("first")) | F.col("bad"))
+        .select(
+            "block",
+            "row",
+            found.alias("kind"),
+            F.when(record, F.col("doc_id")).otherwise(F.col("detail")).alias("detail"),
+            "lines",
+            "records",
+        )
+        .collect()
+    )  # what the driver must see: few rows unless the corpus is very irregular
     return _settle(source, sorted((r.block, r.row, r.kind, r.detail, r.lines, r.records) for r in rows))
 
 
@@ -98,9 +113,11 @@ def _settle(source, rows: list) -> Scan:
     driver = source.report
     for name in ("documents", "empty", "duplicate_ids", "malformed", "not_utf8"):
         if getattr(report, name) != getattr(driver, name):
-            raise CorpusError(f"Spark's reading of {source.path} differs from the driver's ({name}: "
-                              f"{_count(getattr(report, name))} against {_count(getattr(driver, name))}); "
-                              "was the file changed during the build? Nothing was written")
+            raise CorpusError(
+                f"Spark's reading of {source.path} differs from the driver's ({name}: "
+                f"{_count(getattr(report, name))} against {_count(getattr(driver, name))}); "
+                "was the file changed during the build? Nothing was written"
+            )
     return Scan(report, frozenset(dropped), first_position)
 
 
@@ -112,11 +129,19 @@ def encode(spark, source, found: Scan, model, out: Path) -> None:
     """Featurise and encode every kept document on the executors; write the shards to ``out`` (new)."""
     from retrieval.spark.executor import CODES_SCHEMA, EncodePlan, encode_partition
 
-    plan = EncodePlan(source.fields, model.file_bytes("vectorizer"), model.file_bytes("steps"),
-                      model.file_bytes("weights"), found.dropped, found.first_position)
+    plan = EncodePlan(
+        source.fields,
+        model.file_bytes("vectorizer"),
+        model.file_bytes("steps"),
+        model.file_bytes("weights"),
+        found.dropped,
+        found.first_position,
+    )
     broadcast = spark.sparkContext.broadcast(plan)
     try:
-        codes = corpus_lines(spark, source.path).mapInArrow(partial(encode_partition, broadcast=broadcast), CODES_SCHEMA)
+        codes = corpus_lines(spark, source.path).mapInArrow(
+            partial(encode_partition, broadcast=broadcast), CODES_SCHEMA
+        )
         codes.write.mode("errorifexists").parquet(_hadoop_path(out))
     finally:
         broadcast.destroy()

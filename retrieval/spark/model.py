@@ -23,8 +23,13 @@ from retrieval.runtime.tfidf import TfidfTransform
 
 MODEL_DIR, CODES_DIR = "model", "codes"
 FORMAT = 1
-FILES = {"vectorizer": "vectorizer.json", "steps": COMMON_FILES["steps"], "weights": COMMON_FILES["weights"],
-         "keras": COMMON_FILES["encoder"], "record": "model.json"}
+FILES = {
+    "vectorizer": "vectorizer.json",
+    "steps": COMMON_FILES["steps"],
+    "weights": COMMON_FILES["weights"],
+    "keras": COMMON_FILES["encoder"],
+    "record": "model.json",
+}
 
 
 @dataclass
@@ -68,12 +73,24 @@ def write_model(index, directory: Path, documents: int, corpus: dict, source=Non
     (directory / FILES["steps"]).write_text(json.dumps(index.encoder_.spec()))
     (directory / FILES["weights"]).write_bytes(index.encoder_.npz_bytes())
     index._keras["encoder"].save(directory / FILES["keras"])  # keras_model() asks for a finished index
-    record = {"format": FORMAT, "kind": index.KIND, "config": index.config.to_dict(), "history": index.history_,
-              "library_versions": library_versions(), "documents": int(documents), "train_sample": len(index.sample_),
-              "code_size": index.encoder_.code_size, "vocabulary_size": index.transform_.n_features, "corpus": corpus}
+    record = {
+        "format": FORMAT,
+        "kind": index.KIND,
+        "config": index.config.to_dict(),
+        "history": index.history_,
+        "library_versions": library_versions(),
+        "documents": int(documents),
+        "train_sample": len(index.sample_),
+        "code_size": index.encoder_.code_size,
+        "vocabulary_size": index.transform_.n_features,
+        "corpus": corpus,
+    }
     if source is not None:
-        record["corpus_source"] = {"path": str(Path(source.path).resolve()), "format": source.fmt,
-                                   "fields": asdict(source.fields)}
+        record["corpus_source"] = {
+            "path": str(Path(source.path).resolve()),
+            "format": source.fmt,
+            "fields": asdict(source.fields),
+        }
     if index.config.lexical.enabled:
         record["analyzer"] = analyzer_of(index.config).to_dict()
     (directory / FILES["record"]).write_text(json.dumps(record, indent=1) + "\n")
@@ -84,8 +101,10 @@ def read_model(codes_dir) -> Model:
     """The model directory of ``codes_dir``, every file present and consistent, or an error naming what is not."""
     path = Path(codes_dir) / MODEL_DIR
     if not path.is_dir():
-        raise RetrievalError(f"no model directory: {path} is missing (retrieval build --engine spark --codes "
-                             f"{codes_dir} writes it beside the codes)")
+        raise RetrievalError(
+            f"no model directory: {path} is missing (retrieval build --engine spark --codes "
+            f"{codes_dir} writes it beside the codes)"
+        )
     missing = [name for name in FILES.values() if not (path / name).is_file()]
     if missing:
         raise RetrievalError(f"the model directory {path} is incomplete: {', '.join(missing)} missing")
@@ -100,8 +119,10 @@ def read_model(codes_dir) -> Model:
     transform = TfidfTransform.from_dict(vectorizer)
     encoder = Encoder.from_bytes((path / FILES["steps"]).read_bytes(), (path / FILES["weights"]).read_bytes())
     if transform.n_features != encoder.input_dim:
-        raise RetrievalError(f"the model directory {path} is inconsistent: the vectorizer has {transform.n_features} "
-                             f"terms, the encoder takes {encoder.input_dim}")
+        raise RetrievalError(
+            f"the model directory {path} is inconsistent: the vectorizer has {transform.n_features} "
+            f"terms, the encoder takes {encoder.input_dim}"
+        )
     return Model(path, config, vectorizer, transform, encoder, record)
 
 

@@ -50,8 +50,10 @@ def require_spark(what: str = "--engine spark") -> None:
     require_pyarrow(what)
     java_home = os.environ.get("JAVA_HOME")
     if not (java_home and Path(java_home, "bin", "java").exists()) and shutil.which("java") is None:
-        raise RetrievalError(f"{what} needs Java 17 or later, and found none (Debian: apt-get install "
-                             "default-jre-headless; or set JAVA_HOME)")
+        raise RetrievalError(
+            f"{what} needs Java 17 or later, and found none (Debian: apt-get install "
+            "default-jre-headless; or set JAVA_HOME)"
+        )
 
 
 def is_local(master: str) -> bool:

@@ -42,14 +42,18 @@ def _column_kinds(schema) -> dict:
     import pyarrow as pa
 
     def list_of(test):
-        return lambda t: (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)) \
-            and test(t.value_type)
+        return lambda t: (
+            (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)) and test(t.value_type)
+        )
 
-    return {"position": ("an integer", pa.types.is_integer), "id": ("a string", _is_text),
-            "code": ("a list of floats", list_of(pa.types.is_floating)),
-            "tfidf_indices": ("a list of integers", list_of(pa.types.is_integer)),
-            "tfidf_values": ("a list of floats", list_of(pa.types.is_floating)),
-            **{name: ("a string", _is_text) for name in OPTIONAL}}
+    return {
+        "position": ("an integer", pa.types.is_integer),
+        "id": ("a string", _is_text),
+        "code": ("a list of floats", list_of(pa.types.is_floating)),
+        "tfidf_indices": ("a list of integers", list_of(pa.types.is_integer)),
+        "tfidf_values": ("a list of floats", list_of(pa.types.is_floating)),
+        **{name: ("a string", _is_text) for name in OPTIONAL},
+    }
 
 
 def _is_text(t) -> bool:
@@ -63,9 +67,11 @@ def _check_schema(path: Path, schema) -> list[str]:
     present = set(schema.names)
     missing = [name for name in REQUIRED if name not in present]
     if missing:
-        raise RetrievalError(f"{path.name}: column {', '.join(map(repr, missing))} missing "
-                             f"(found: {', '.join(map(repr, schema.names)) or 'none'}); a shard needs "
-                             f"{', '.join(REQUIRED)} and may have {', '.join(OPTIONAL)}")
+        raise RetrievalError(
+            f"{path.name}: column {', '.join(map(repr, missing))} missing "
+            f"(found: {', '.join(map(repr, schema.names)) or 'none'}); a shard needs "
+            f"{', '.join(REQUIRED)} and may have {', '.join(OPTIONAL)}"
+        )
     for name, (words, test) in _column_kinds(schema).items():
         if name in present and not test(schema.field(name).type):
             raise RetrievalError(f"{path.name}: column {name!r} must be {words}; it is {schema.field(name).type}")
@@ -102,8 +108,10 @@ def _read_shard(path: Path, code_size: int, n_features: int):
     widths, codes = _lists(path, table, "code", np.float32)
     bad = np.flatnonzero(widths != code_size)
     if len(bad):
-        raise RetrievalError(f"{path.name}: codes must be {code_size} wide, as the model's encoder makes them; "
-                             f"row {int(bad[0])} has {int(widths[bad[0]])} values")
+        raise RetrievalError(
+            f"{path.name}: codes must be {code_size} wide, as the model's encoder makes them; "
+            f"row {int(bad[0])} has {int(widths[bad[0]])} values"
+        )
     if not np.isfinite(codes).all():
         raise RetrievalError(f"{path.name}: column 'code' holds NaN or infinite values")
     lengths, indices = _lists(path, table, "tfidf_indices", np.int64)
@@ -111,15 +119,18 @@ def _read_shard(path: Path, code_size: int, n_features: int):
     if not np.array_equal(lengths, value_lengths):
         raise RetrievalError(f"{path.name}: tfidf_indices and tfidf_values differ in length")
     if len(indices) and (indices.min() < 0 or indices.max() >= n_features):
-        raise RetrievalError(f"{path.name}: tfidf_indices must be columns of the model's {n_features}-term "
-                             "vocabulary; some are outside it")
+        raise RetrievalError(
+            f"{path.name}: tfidf_indices must be columns of the model's {n_features}-term "
+            "vocabulary; some are outside it"
+        )
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     X = sp.csr_matrix((values, indices.astype(np.int32), indptr), shape=(table.num_rows, n_features))
     ids = table.column("id").to_pylist()
-    texts = {name: table.column(name).to_pylist() if name in optional else [None] * table.num_rows
-             for name in OPTIONAL}
-    metadata = [{"title": title if title not in (None, "") else doc_id, "snippet": snippet or "", "label": label}
-                for doc_id, title, snippet, label in zip(ids, texts["title"], texts["snippet"], texts["label"])]
+    texts = {name: table.column(name).to_pylist() if name in optional else [None] * table.num_rows for name in OPTIONAL}
+    metadata = [
+        {"title": title if title not in (None, "") else doc_id, "snippet": snippet or "", "label": label}
+        for doc_id, title, snippet, label in zip(ids, texts["title"], texts["snippet"], texts["label"])
+    ]
     positions = table.column("position").to_numpy().astype(np.int64)
     return positions, ids, codes.reshape(-1, code_size), metadata, X
 
@@ -146,8 +157,10 @@ def read_shards(directory, code_size: int, n_features: int):
     order = np.argsort(positions, kind="stable")
     repeated = np.flatnonzero(np.diff(positions[order]) == 0)
     if len(repeated):
-        raise RetrievalError(f"{len(repeated)} positions appear twice in the shards (e.g. "
-                             f"{', '.join(str(positions[order][i]) for i in repeated[:_EXAMPLES])})")
+        raise RetrievalError(
+            f"{len(repeated)} positions appear twice in the shards (e.g. "
+            f"{', '.join(str(positions[order][i]) for i in repeated[:_EXAMPLES])})"
+        )
     doc_ids = [doc_id for part in parts for doc_id in part[1]]
     doc_ids = [doc_ids[i] for i in order.tolist()]
     seen, twice = set(), []
@@ -156,8 +169,10 @@ def read_shards(directory, code_size: int, n_features: int):
             twice.append(doc_id)
         seen.add(doc_id)
     if twice:
-        raise RetrievalError(f"{len(twice)} ids appear more than once in the shards (e.g. "
-                             f"{', '.join(map(repr, twice[:_EXAMPLES]))}); an id names one document")
+        raise RetrievalError(
+            f"{len(twice)} ids appear more than once in the shards (e.g. "
+            f"{', '.join(map(repr, twice[:_EXAMPLES]))}); an id names one document"
+        )
     codes = np.concatenate([part[2] for part in parts])[order]
     metadata = [row for part in parts for row in part[3]]
     metadata = [metadata[i] for i in order.tolist()]

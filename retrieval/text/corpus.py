@@ -252,8 +252,7 @@ def _require_fields(path: Path, fields: Fields, present: list) -> None:
         if name not in present:
             shown = ", ".join(map(repr, present)) or "none"
             raise CorpusError(
-                f"{path} has no {role} field {name!r} (fields found: {shown}); "
-                f"name it with --{role}-field"
+                f"{path} has no {role} field {name!r} (fields found: {shown}); name it with --{role}-field"
             )
 
 
@@ -270,8 +269,13 @@ def check_source(path, fmt: str | None = None) -> tuple[Path, str]:
     return path, fmt
 
 
-def iter_documents(path, fmt: str | None = None, fields: Fields = Fields(), report: CorpusReport | None = None,
-                   at: Position | None = None):
+def iter_documents(
+    path,
+    fmt: str | None = None,
+    fields: Fields = Fields(),
+    report: CorpusReport | None = None,
+    at: Position | None = None,
+):
     """Stream the kept documents of a corpus as (doc_id, text, title, label), in reading order.
 
     Nothing but the ids seen so far is held (to skip repeats). ``report`` counts what the

@@ -13,7 +13,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from retrieval.config import TfidfConfig
 from retrieval.errors import NotFittedError, RetrievalError
 
-
 # min_df drops rare terms, so it may ask at most one document in this many: on
 # 3 documents min_df=2 would keep only words two of them share (often none)
 MIN_DF_ONE_IN = 10
@@ -95,10 +94,14 @@ class TfidfFeaturizer:
             keeping = TfidfVectorizer(lowercase=self.config.lowercase, stop_words=None).build_analyzer()
             if self._stop_words() and any(keeping(text) for text in texts):
                 return f"{start}: every word is an {self._stop_words()} stop word; keep them with --stop-words none"
-            return (f"{start}: they hold no words (runs of two or more letters or digits); "
-                    f"check the text field (--text-field)")
-        return (f"{start}: no term is in at least min_df={vectorizer.min_df} and at most max_df={vectorizer.max_df} "
-                f"of them; lower --min-df or raise --max-df (--min-df 1 --max-df 1.0 keeps every term)")
+            return (
+                f"{start}: they hold no words (runs of two or more letters or digits); "
+                f"check the text field (--text-field)"
+            )
+        return (
+            f"{start}: no term is in at least min_df={vectorizer.min_df} and at most max_df={vectorizer.max_df} "
+            f"of them; lower --min-df or raise --max-df (--min-df 1 --max-df 1.0 keeps every term)"
+        )
 
     def _set(self, vectorizer: TfidfVectorizer) -> None:
         self._vectorizer_ = vectorizer
@@ -128,8 +131,12 @@ class TfidfFeaturizer:
     def to_dict(self) -> dict:
         """Plain data: ``config``, ``vocabulary``, ``idf``, and ``effective`` (the min_df and max_df used)."""
         self._check_fitted()
-        return {"config": asdict(self.config), "vocabulary": self.vocabulary_, "idf": self.idf_.tolist(),
-                "effective": {"min_df": self.min_df_, "max_df": self.max_df_}}
+        return {
+            "config": asdict(self.config),
+            "vocabulary": self.vocabulary_,
+            "idf": self.idf_.tolist(),
+            "effective": {"min_df": self.min_df_, "max_df": self.max_df_},
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "TfidfFeaturizer":

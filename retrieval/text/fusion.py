@@ -79,8 +79,13 @@ class FusionWeights:
     @classmethod
     def from_dict(cls, data) -> "FusionWeights":
         try:
-            return cls(**{key: data[key] for key in ("alpha_short", "alpha_long", "chosen_by", "short_terms",
-                                                     "long_terms") if key in data})
+            return cls(
+                **{
+                    key: data[key]
+                    for key in ("alpha_short", "alpha_long", "chosen_by", "short_terms", "long_terms")
+                    if key in data
+                }
+            )
         except (TypeError, RetrievalError) as err:
             raise RetrievalError(f"the manifest's fusion weights are malformed ({err})") from None
 
@@ -117,7 +122,9 @@ def fuse(positions, semantic, lexical, alpha: float, lowest: float | None, has_s
     the codes' vocabulary) BM25 alone orders them.
     """
     semantic_part = normalised(semantic, lowest) if has_semantic else np.zeros(len(positions), np.float32)
-    lexical_part = normalised(lexical, 0.0) if len(lexical) and lexical.max() > 0 else np.zeros(len(positions), np.float32)
+    lexical_part = (
+        normalised(lexical, 0.0) if len(lexical) and lexical.max() > 0 else np.zeros(len(positions), np.float32)
+    )
     scores = (np.float32(alpha) * semantic_part + np.float32(1 - alpha) * lexical_part).astype(np.float32)
     order = np.lexsort((positions, -scores))  # ties: the earlier document first
     return Fused(positions[order], scores[order], semantic[order].astype(np.float32), lexical[order].astype(np.float32))

@@ -14,12 +14,21 @@ from indexing import BundleReader, IndexingError, check_k
 from retrieval.code_index import CodeIndex, Hit, snippet
 from retrieval.config import BuildConfig
 from retrieval.errors import RetrievalError
-from retrieval.runtime.lexical import FILES as LEXICAL_FILES, LexicalIndex
+from retrieval.runtime.lexical import FILES as LEXICAL_FILES
+from retrieval.runtime.lexical import LexicalIndex
 from retrieval.runtime.tfidf import TfidfTransform, load_csr, save_csr
-from retrieval.text.corpus import Corpus
 from retrieval.text import lexical_build, lexical_bundle
+from retrieval.text.corpus import Corpus
 from retrieval.text.fusion import FusionWeights
-from retrieval.text.search import BUILT_WITHOUT, NO_LEXICAL, HitList, rerank_hits, resolve_mode, search_texts, similar_doc
+from retrieval.text.search import (
+    BUILT_WITHOUT,
+    NO_LEXICAL,
+    HitList,
+    rerank_hits,
+    resolve_mode,
+    search_texts,
+    similar_doc,
+)
 
 __all__ = ["CodeIndex", "Hit", "HitList", "TextIndex"]
 _UNSET = object()  # the lexical index's live rows not yet set
@@ -154,8 +163,9 @@ class TextIndex(CodeIndex):
             self.fusion_, self.fusion_figures_ = choose_weights(self, sample, self.config.train.seed)
         return self
 
-    def index_documents(self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None,
-                        lexical: LexicalIndex | None = None) -> "TextIndex":
+    def index_documents(
+        self, codes: np.ndarray, doc_ids, metadata: list, tfidf, plan=None, lexical: LexicalIndex | None = None
+    ) -> "TextIndex":
         """Index every document of a build, however it was encoded (here, or on Spark's executors).
 
         ``codes`` (n, code_size) float32 go into a new FAISS index of ``plan`` (by default, the one
@@ -190,8 +200,13 @@ class TextIndex(CodeIndex):
         take gigabytes. The rows are the same as in one call."""
         if len(texts) <= TRANSFORM_CHUNK:
             return self.transform_.transform(texts)
-        return sp.vstack([self.transform_.transform(texts[start:start + TRANSFORM_CHUNK])
-                          for start in range(0, len(texts), TRANSFORM_CHUNK)], format="csr")
+        return sp.vstack(
+            [
+                self.transform_.transform(texts[start : start + TRANSFORM_CHUNK])
+                for start in range(0, len(texts), TRANSFORM_CHUNK)
+            ],
+            format="csr",
+        )
 
     # --- updates: no retraining; the stored vectorizer and encoder take the new documents ---------
     def add(self, corpus: Corpus, replace: bool = False) -> "TextIndex":
@@ -208,8 +223,10 @@ class TextIndex(CodeIndex):
             raise RetrievalError("there are no documents to add")
         present = [doc_id for doc_id in corpus.doc_ids if doc_id in self.index_.id_map]
         if present and not replace:
-            raise RetrievalError(f"{len(present)} of the documents are already in the index (e.g. "
-                                 f"{', '.join(map(repr, present[:3]))}); pass --replace to replace them")
+            raise RetrievalError(
+                f"{len(present)} of the documents are already in the index (e.g. "
+                f"{', '.join(map(repr, present[:3]))}); pass --replace to replace them"
+            )
         if present:
             self._drop(present)
         X = self._transform_in_chunks(corpus.texts)
@@ -238,8 +255,10 @@ class TextIndex(CodeIndex):
         doc_ids = list(dict.fromkeys(doc_ids))
         missing = [doc_id for doc_id in doc_ids if doc_id not in self.index_.id_map]
         if missing:
-            raise RetrievalError(f"{len(missing)} of the ids are not in the index (e.g. "
-                                 f"{', '.join(map(repr, missing[:3]))}); nothing was removed")
+            raise RetrievalError(
+                f"{len(missing)} of the ids are not in the index (e.g. "
+                f"{', '.join(map(repr, missing[:3]))}); nothing was removed"
+            )
         if len(doc_ids) >= len(self.index_):
             raise RetrievalError("that would remove every document; build a new index instead")
         self._drop(doc_ids)
@@ -299,8 +318,9 @@ class TextIndex(CodeIndex):
         """The TF-IDF rows of the documents at ``positions``, without gathering every row after a removal."""
         return self._stored_tfidf()[positions if self._rows is None else self._rows[positions]]
 
-    def search(self, texts, k: int = 10, rerank: int = 0, mode: str | None = None,
-               alpha: float | None = None) -> list[HitList]:
+    def search(
+        self, texts, k: int = 10, rerank: int = 0, mode: str | None = None, alpha: float | None = None
+    ) -> list[HitList]:
         """The ``k`` most similar documents to each text, best first.
 
         Parameters
@@ -335,8 +355,9 @@ class TextIndex(CodeIndex):
             return []
         return search_texts(self, texts, k, rerank, mode, alpha)
 
-    def similar_to(self, doc_id: str, k: int = 10, rerank: int = 0, mode: str | None = None,
-                   alpha: float | None = None) -> list[Hit]:
+    def similar_to(
+        self, doc_id: str, k: int = 10, rerank: int = 0, mode: str | None = None, alpha: float | None = None
+    ) -> list[Hit]:
         """The ``k`` documents most similar to an indexed one, excluding itself (the rest as in ``search``)."""
         self._check_fitted()
         check_rerank(rerank)
@@ -398,6 +419,7 @@ class TextIndex(CodeIndex):
 def _metadata(corpus: Corpus) -> list[dict]:
     """What search shows of each document: title, snippet, label."""
     labels = corpus.labels or [None] * len(corpus)
-    return [{"title": title, "snippet": snippet(text), "label": label}
-            for title, text, label in zip(corpus.titles, corpus.texts, labels)]
-
+    return [
+        {"title": title, "snippet": snippet(text), "label": label}
+        for title, text, label in zip(corpus.titles, corpus.texts, labels)
+    ]

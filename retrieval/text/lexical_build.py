@@ -53,15 +53,17 @@ def from_corpus(config, source, doc_ids, on_progress=None, analyzer: Analyzer | 
     doc_ids = list(doc_ids)
     at = 0
     for chunk in chunks(source, on_progress=on_progress):
-        expected = doc_ids[at:at + len(chunk)]
+        expected = doc_ids[at : at + len(chunk)]
         if chunk.doc_ids != expected:
             raise _mismatch(source, doc_ids, at, chunk.doc_ids, expected)
         building.add(chunk.texts)
         at += len(chunk)
     if at != len(doc_ids):
-        raise CorpusMismatch(f"{_where(source)} holds {at:,} documents and the codes {len(doc_ids):,} (the next "
-                             f"indexed id is {doc_ids[at]!r}): it is not the corpus they were made from; "
-                             "nothing was written")
+        raise CorpusMismatch(
+            f"{_where(source)} holds {at:,} documents and the codes {len(doc_ids):,} (the next "
+            f"indexed id is {doc_ids[at]!r}): it is not the corpus they were made from; "
+            "nothing was written"
+        )
     return building.finish()
 
 
@@ -72,13 +74,20 @@ def _where(source) -> str:
 def _mismatch(source, doc_ids, at: int, found: list, expected: list) -> CorpusMismatch:
     first = next((i for i, (got, want) in enumerate(zip(found, expected)) if got != want), None)
     if first is None:  # the same documents so far, and the corpus goes on after the indexed ones
-        return CorpusMismatch(f"{_where(source)} holds more than the {len(doc_ids):,} documents of the codes (its "
-                              f"document {at + len(expected) + 1:,} is {found[len(expected)]!r}): it is not the corpus "
-                              "they were made from; nothing was written")
+        return CorpusMismatch(
+            f"{_where(source)} holds more than the {len(doc_ids):,} documents of the codes (its "
+            f"document {at + len(expected) + 1:,} is {found[len(expected)]!r}): it is not the corpus "
+            "they were made from; nothing was written"
+        )
     got, indexed = found[first], set(doc_ids)
     unknown = [doc_id for doc_id in found if doc_id not in indexed][:_EXAMPLES]
-    why = (f"it holds ids the codes do not have (e.g. {', '.join(map(repr, unknown))})" if unknown
-           else f"the codes have {got!r} as their document {doc_ids.index(got) + 1:,}")
-    return CorpusMismatch(f"{_where(source)} does not hold the documents of the codes, in their order: its document "
-                          f"{at + first + 1:,} is {got!r} where the codes have {expected[first]!r}; {why}; "
-                          "nothing was written")
+    why = (
+        f"it holds ids the codes do not have (e.g. {', '.join(map(repr, unknown))})"
+        if unknown
+        else f"the codes have {got!r} as their document {doc_ids.index(got) + 1:,}"
+    )
+    return CorpusMismatch(
+        f"{_where(source)} does not hold the documents of the codes, in their order: its document "
+        f"{at + first + 1:,} is {got!r} where the codes have {expected[first]!r}; {why}; "
+        "nothing was written"
+    )

@@ -9,7 +9,6 @@ hybrid search (a bundle written since records that note as ``lexical_note``).
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +33,19 @@ def manifest_section(index) -> dict:
     figures = getattr(index, "fusion_figures_", None)
     if figures is None:  # a loaded index, updated: the figures its build measured
         figures = loaded.get("fusion", {}).get("figures", {})
-    return {"lexical": {"k1": lexical.k1, "b": lexical.b, "avgdl": lexical.avgdl,
-                        "analyzer": lexical.analyzer.to_dict(),
-                        "pair_weight": lexical.pair_weight, "pair_terms": lexical.n_pairs,
-                        "terms": lexical.n_terms, "postings": int(len(lexical.rows))},
-            "fusion": {**index.fusion_.to_dict(), "figures": figures}}
+    return {
+        "lexical": {
+            "k1": lexical.k1,
+            "b": lexical.b,
+            "avgdl": lexical.avgdl,
+            "analyzer": lexical.analyzer.to_dict(),
+            "pair_weight": lexical.pair_weight,
+            "pair_terms": lexical.n_pairs,
+            "terms": lexical.n_terms,
+            "postings": int(len(lexical.rows)),
+        },
+        "fusion": {**index.fusion_.to_dict(), "figures": figures},
+    }
 
 
 def write(index, staged: Path, linkable: bool) -> dict:
@@ -80,10 +87,14 @@ def read(reader: BundleReader, manifest: dict) -> tuple[LexicalIndex | None, Fus
     try:
         _check_settings(settings)
         analyzer = settings.get("analyzer", {"lowercase": settings.get("lowercase", True), "stemmer": "none"})
-        options = dict(k1=settings.get("k1", 1.2), b=settings.get("b", 0.75),
-                       analyzer=Analyzer(analyzer.get("lowercase", True), analyzer.get("stop_words", ()),
-                                         analyzer.get("stemmer", "none")),
-                       pair_weight=settings.get("pair_weight", 0.0))
+        options = dict(
+            k1=settings.get("k1", 1.2),
+            b=settings.get("b", 0.75),
+            analyzer=Analyzer(
+                analyzer.get("lowercase", True), analyzer.get("stop_words", ()), analyzer.get("stemmer", "none")
+            ),
+            pair_weight=settings.get("pair_weight", 0.0),
+        )
         if old_format:
             arrays = {part: reader.read_array(TF_FILE if part == "impact" else name) for part, name in FILES.items()}
             lexical = from_tf(*(arrays[part] for part in FILES), **options)

@@ -64,8 +64,9 @@ def query_mode(index, mode: str | None = None, alpha: float | None = None, reran
         if index.lexical_ is None:
             raise ModeUnavailable(semantic_only(index))
         why = " (rerank re-orders the codes' candidates, so it implies semantic)" if rerank and mode is None else ""
-        raise RetrievalError(f"alpha weighs the codes against BM25 in hybrid mode; it has nothing to weigh in "
-                             f"{resolved} mode{why}")
+        raise RetrievalError(
+            f"alpha weighs the codes against BM25 in hybrid mode; it has nothing to weigh in {resolved} mode{why}"
+        )
     return resolved
 
 

@@ -13,10 +13,14 @@ from retrieval.code_index import Hit
 from retrieval.errors import RetrievalError
 from retrieval.text.fusion import MODES, check_alpha, check_mode, fuse, lowest_score, normalised
 
-NO_LEXICAL = ("this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
-              "only; rebuild it to enable hybrid and lexical search")
-BUILT_WITHOUT = ("this index was built with --no-lexical, so it answers in semantic mode only; rebuild it "
-                 "without --no-lexical to enable hybrid and lexical search")
+NO_LEXICAL = (
+    "this index was built before the lexical (BM25) index existed, so it answers in semantic mode "
+    "only; rebuild it to enable hybrid and lexical search"
+)
+BUILT_WITHOUT = (
+    "this index was built with --no-lexical, so it answers in semantic mode only; rebuild it "
+    "without --no-lexical to enable hybrid and lexical search"
+)
 # a text of up to this many words is analysed for BM25 before its TF-IDF row is made: if its weight on the codes
 # is 0 (by default, up to SHORT_TERMS distinct terms), it needs neither that row nor a code
 FEW_WORDS = 30
@@ -77,13 +81,15 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     coded = pending[rows]
     codes = index.searchable(index.encoder_.encode(X[rows] if len(rows) < len(pending) else X)) if len(rows) else None
     slot = {int(i): j for j, i in enumerate(coded)}
-    alone = [i for i in coded.tolist()
-             if (weights[i] >= 1 if i in weights else _codes_alone(index, int(known[i]), alpha))]
+    alone = [
+        i for i in coded.tolist() if (weights[i] >= 1 if i in weights else _codes_alone(index, int(known[i]), alpha))
+    ]
     if alone:  # whole documents, by default: one FAISS search for all of them, and no text analysis
         for i, hits in zip(alone, index.search_codes(codes[[slot[i] for i in alone]], k)):
             fused = normalised(np.array([hit.score for hit in hits], np.float32), lowest_score(index.index_.metric))
-            results[i] = HitList([hit._replace(score=float(f), semantic=hit.score) for hit, f in zip(hits, fused)],
-                                 int(known[i]), mode)
+            results[i] = HitList(
+                [hit._replace(score=float(f), semantic=hit.score) for hit, f in zip(hits, fused)], int(known[i]), mode
+            )
     rest = [i for i in pending.tolist() if results[i] is None]
     depth = max(index.config.lexical.depth, k)
     for i in rest:
@@ -97,12 +103,14 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
         j, weight = slot.get(i), weights[i]
         n_known = max(words[i], int(known[i]))
         if j is None or weight <= 0:  # BM25 alone ranks it
-            results[i] = _bm25_alone(index, lexical, term_ids[i], k, mode, weight, codes[j] if j is not None else None,
-                                     n_known)
+            results[i] = _bm25_alone(
+                index, lexical, term_ids[i], k, mode, weight, codes[j] if j is not None else None, n_known
+            )
             continue
         fused = _fused(index, codes[j], proposed[j], lexical, term_ids[i], depth, weight)
-        results[i] = HitList(_hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k],
-                                   fused.lexical[:k]), n_known, mode)
+        results[i] = HitList(
+            _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k]), n_known, mode
+        )
     return results
 
 
@@ -167,10 +175,16 @@ def _hits(index, positions, scores, semantic, lexical) -> list:
     """Hits of positions (best first), each with its fused score and its sides' scores (None where unused)."""
     positions = np.asarray(positions, dtype=np.int64)
     doc_ids, shown, unused = index.index_.id_map.ids(positions), index.shown_rows(), [None] * len(positions)
-    return [Hit(doc_id, score, *shown[position], s, b) for doc_id, score, position, s, b in zip(
-        doc_ids, np.asarray(scores, np.float32).tolist(), positions.tolist(),
-        unused if semantic is None else np.asarray(semantic).tolist(),
-        unused if lexical is None else np.asarray(lexical).tolist())]
+    return [
+        Hit(doc_id, score, *shown[position], s, b)
+        for doc_id, score, position, s, b in zip(
+            doc_ids,
+            np.asarray(scores, np.float32).tolist(),
+            positions.tolist(),
+            unused if semantic is None else np.asarray(semantic).tolist(),
+            unused if lexical is None else np.asarray(lexical).tolist(),
+        )
+    ]
 
 
 def _semantic(index, X, known, k: int, rerank: int) -> list[HitList]:
@@ -193,14 +207,17 @@ def _semantic(index, X, known, k: int, rerank: int) -> list[HitList]:
 def rerank_hits(index, hits: Hits, X) -> Hits:
     """Re-order each query's candidates by TF-IDF cosine with its row of ``X`` (n_queries, n_features)."""
     positions = np.where(hits.positions >= 0, hits.positions, 0)
-    cosines = np.stack([
-        (index._tfidf_at(row) @ X[i].T).toarray().ravel() for i, row in enumerate(positions)
-    ]).astype(np.float32)
+    cosines = np.stack([(index._tfidf_at(row) @ X[i].T).toarray().ravel() for i, row in enumerate(positions)]).astype(
+        np.float32
+    )
     cosines[hits.positions < 0] = -np.inf
     order = np.argsort(-cosines, axis=1, kind="stable")
     positions = np.take_along_axis(hits.positions, order, axis=1)
-    return Hits(scores=np.take_along_axis(cosines, order, axis=1), positions=positions,
-                doc_ids=index.index_.id_map.ids(positions))
+    return Hits(
+        scores=np.take_along_axis(cosines, order, axis=1),
+        positions=positions,
+        doc_ids=index.index_.id_map.ids(positions),
+    )
 
 
 def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
@@ -220,9 +237,27 @@ def similar_doc(index, doc_id: str, k: int, mode: str, alpha) -> list:
         return _hits(index, positions, scores, None, scores)
     code = index.index_.reconstruct(doc_id)
     found = index.index_.search(code, depth + 1)
-    fused = _fused(index, code, (found.positions[0], found.scores[0]), lexical, term_ids, depth,
-                   _weight(index, lexical.word_count(term_ids), alpha), skip=position)
+    fused = _fused(
+        index,
+        code,
+        (found.positions[0], found.scores[0]),
+        lexical,
+        term_ids,
+        depth,
+        _weight(index, lexical.word_count(term_ids), alpha),
+        skip=position,
+    )
     return _hits(index, fused.positions[:k], fused.scores[:k], fused.semantic[:k], fused.lexical[:k])
 
 
-__all__ = ["BUILT_WITHOUT", "HitList", "MODES", "NO_LEXICAL", "pool_of", "rerank_hits", "resolve_mode", "search_texts", "similar_doc"]
+__all__ = [
+    "BUILT_WITHOUT",
+    "HitList",
+    "MODES",
+    "NO_LEXICAL",
+    "pool_of",
+    "rerank_hits",
+    "resolve_mode",
+    "search_texts",
+    "similar_doc",
+]

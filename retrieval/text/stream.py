@@ -15,8 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.errors import CorpusError
-from retrieval.text.corpus import (Corpus, CorpusReport, Fields, Position, check_source, finish, iter_documents,
-                                   no_documents)
+from retrieval.text.corpus import (
+    Corpus,
+    CorpusReport,
+    Fields,
+    Position,
+    check_source,
+    finish,
+    iter_documents,
+    no_documents,
+)
 
 CHUNK = 10_000  # documents handed over at once by the second pass
 
@@ -56,8 +64,10 @@ class CorpusSource:
         if not count:
             raise no_documents(report)
         if self._counted is not None and count != self._counted:
-            raise CorpusError(f"{self.path} changed while it was read: {self._counted} documents on the first "
-                              f"pass, {count} on this one; nothing was written")
+            raise CorpusError(
+                f"{self.path} changed while it was read: {self._counted} documents on the first "
+                f"pass, {count} on this one; nothing was written"
+            )
         self._counted, self.report = count, report
         if on_progress is not None:
             on_progress(count, 1.0)

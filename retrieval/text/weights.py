@@ -41,7 +41,7 @@ def pseudo_query(text: str, title: str, doc_id: str, rng: np.random.Generator) -
     if len(words) < 2 * SPAN_WORDS:
         return ""
     start = int(rng.integers(0, len(words) - SPAN_WORDS + 1))
-    return " ".join(words[start:start + SPAN_WORDS])
+    return " ".join(words[start : start + SPAN_WORDS])
 
 
 def _pools(index, texts, depth: int):
@@ -57,8 +57,10 @@ def _pools(index, texts, depth: int):
         term_ids = lexical.term_ids(text)
         j = slot.get(i)
         found = (proposed.positions[j], proposed.scores[j]) if j is not None else None
-        yield (*pool_of(index, codes[j] if j is not None else None, found, lexical, term_ids, depth),
-               lexical.word_count(term_ids))
+        yield (
+            *pool_of(index, codes[j] if j is not None else None, found, lexical, term_ids, depth),
+            lexical.word_count(term_ids),
+        )
 
 
 def informative(figures: dict) -> bool:
@@ -78,8 +80,14 @@ def short_query_mrr(index, queries, targets, depth: int) -> dict:
     reciprocal = {alpha: 0.0 for alpha in GRID}
     for (pool, semantic, lexical, _), target in zip(_pools(index, queries, depth), targets):
         for alpha in GRID:
-            ranked = fuse(pool, semantic if semantic is not None else np.zeros(len(pool), np.float32), lexical,
-                          alpha, lowest, has_semantic=semantic is not None).positions[:10]
+            ranked = fuse(
+                pool,
+                semantic if semantic is not None else np.zeros(len(pool), np.float32),
+                lexical,
+                alpha,
+                lowest,
+                has_semantic=semantic is not None,
+            ).positions[:10]
             hit = np.flatnonzero(ranked == target)
             reciprocal[alpha] += 1.0 / (hit[0] + 1) if len(hit) else 0.0
     return {alpha: total / max(len(targets), 1) for alpha, total in reciprocal.items()}
@@ -105,9 +113,11 @@ def choose_weights(index, corpus, seed: int) -> tuple[FusionWeights, dict]:
             targets.append(id_map.position(corpus.doc_ids[i]))
     mrr = short_query_mrr(index, queries, targets, config.depth) if queries else {}
     alpha_short = _best(mrr) if informative(mrr) else DEFAULT_ALPHA_SHORT
-    how = (f"short: MRR@10 of {len(queries)} pseudo-queries (titles or {SPAN_WORDS}-word spans)"
-           if informative(mrr) else f"short: the default {DEFAULT_ALPHA_SHORT} (pseudo-queries told the weights apart "
-                                    "not at all)")
+    how = (
+        f"short: MRR@10 of {len(queries)} pseudo-queries (titles or {SPAN_WORDS}-word spans)"
+        if informative(mrr)
+        else f"short: the default {DEFAULT_ALPHA_SHORT} (pseudo-queries told the weights apart not at all)"
+    )
     how += "; whole documents: the codes alone"
     figures = {"short_mrr_at_10": {str(a): round(v, 4) for a, v in mrr.items()}}
     return FusionWeights(alpha_short, ALPHA_LONG, chosen_by=how), figures

@@ -9,7 +9,11 @@ from swagger_ui_bundle import swagger_ui_path
 
 router = APIRouter(include_in_schema=False)
 # fixed files, read once: no route reads a path taken from a request
-ASSETS = {"swagger-ui-bundle.js": "application/javascript", "swagger-ui.css": "text/css", "favicon-32x32.png": "image/png"}
+ASSETS = {
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
 _CACHE: dict[str, bytes] = {}
 
 
@@ -21,9 +25,13 @@ def _asset(name: str) -> Response:
 
 @router.get("/docs")
 async def docs():
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="retrieval API",
-                               swagger_js_url="/docs/swagger-ui-bundle.js", swagger_css_url="/docs/swagger-ui.css",
-                               swagger_favicon_url="/docs/favicon-32x32.png")
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="retrieval API",
+        swagger_js_url="/docs/swagger-ui-bundle.js",
+        swagger_css_url="/docs/swagger-ui.css",
+        swagger_favicon_url="/docs/favicon-32x32.png",
+    )
 
 
 @router.get("/docs/swagger-ui-bundle.js")

@@ -28,15 +28,20 @@ def _link(**params) -> str:
 def _form(state: Served, q: str, index: str | None, mode: str) -> str:
     choose = ""
     if len(state.indexes) > 1:
-        options = "".join(f'<option value="{escape(name)}"{" selected" if name == index else ""}>{escape(name)}</option>'
-                          for name in state.indexes)
+        options = "".join(
+            f'<option value="{escape(name)}"{" selected" if name == index else ""}>{escape(name)}</option>'
+            for name in state.indexes
+        )
         choose = f'<select name="index" aria-label="index">{options}</select>'
-    modes = "".join(f'<option value="{name}"{" selected" if name == mode else ""}>{MODE_WORDS[name]}</option>'
-                    for name in MODES)
-    return (f'<form method="get" action="/" role="search">'
-            f'<input type="search" name="q" value="{escape(q)}" placeholder="Find documents about…" '
-            f'aria-label="query" autofocus><select name="mode" aria-label="mode">{modes}</select>{choose}'
-            f'<button type="submit">Search</button></form>')
+    modes = "".join(
+        f'<option value="{name}"{" selected" if name == mode else ""}>{MODE_WORDS[name]}</option>' for name in MODES
+    )
+    return (
+        f'<form method="get" action="/" role="search">'
+        f'<input type="search" name="q" value="{escape(q)}" placeholder="Find documents about…" '
+        f'aria-label="query" autofocus><select name="mode" aria-label="mode">{modes}</select>{choose}'
+        f'<button type="submit">Search</button></form>'
+    )
 
 
 def query_terms(index, q: str) -> frozenset:
@@ -64,7 +69,7 @@ def highlight(text: str, terms) -> str:
     parts, done = [], 0
     for word in TOKEN.finditer(text):  # the tokenizer's words: whole words, as the index matched them
         if word.group().lower() in terms:
-            parts += [escape(text[done:word.start()]), f"<mark>{escape(word.group())}</mark>"]
+            parts += [escape(text[done : word.start()]), f"<mark>{escape(word.group())}</mark>"]
             done = word.end()
     return "".join(parts) + escape(text[done:])
 
@@ -98,8 +103,9 @@ def _hits(hits, index: str | None, k: int, mode: str, link_mode: str | None, ter
 
 def _answered(mode: str, note: str | None) -> str:
     """Which mode answered, and (an index without a lexical side, no mode asked for) why that one."""
-    return (f'<span class="mode" data-mode="{mode}">{MODE_WORDS[mode]} search</span>'
-            + (f'<span class="note">{escape(note)}</span>' if note else ""))
+    return f'<span class="mode" data-mode="{mode}">{MODE_WORDS[mode]} search</span>' + (
+        f'<span class="note">{escape(note)}</span>' if note else ""
+    )
 
 
 def _message(text: str, error: bool = False) -> str:
@@ -107,8 +113,7 @@ def _message(text: str, error: bool = False) -> str:
     return f'<p class="{kind}" role="{"alert" if error else "status"}">{escape(text)}</p>'
 
 
-def _results(state: Served, generation, q: str, like: str | None, k: int, index: str | None,
-             mode: str | None) -> str:
+def _results(state: Served, generation, q: str, like: str | None, k: int, index: str | None, mode: str | None) -> str:
     """The body under the form; raises ApiError for a bad request."""
     state.check_k(k)
     if like is None and not q.strip():
@@ -118,15 +123,19 @@ def _results(state: Served, generation, q: str, like: str | None, k: int, index:
     if like is not None:
         meta = document_meta(generation, like)
         hits = generation.index.similar_to(like, k, mode=used)
-        source = (f'<div class="source"><div class="summary">Documents similar to</div>'
-                  f'<h2 class="title">{escape(meta["title"])}</h2><p class="snippet">{escape(meta["snippet"])}</p></div>')
+        source = (
+            f'<div class="source"><div class="summary">Documents similar to</div>'
+            f'<h2 class="title">{escape(meta["title"])}</h2><p class="snippet">{escape(meta["snippet"])}</p></div>'
+        )
         summary = f'<p class="summary">{len(hits)} most similar documents · {answered}</p>'
         return source + summary + _hits(hits, index, k, used, mode)
     state.check_query(q, limit=state.get_query_bytes)
     hits = generation.index.search([q], k, mode=used)[0]
     if hits.known_terms == 0:
-        return _message(f"No documents match “{q}”: none of its words is in this index's vocabulary "
-                        "(only stop words or words it never saw). Try other words.")
+        return _message(
+            f"No documents match “{q}”: none of its words is in this index's vocabulary "
+            "(only stop words or words it never saw). Try other words."
+        )
     if not hits:
         return _message(f"No documents match “{q}”.")
     summary = f'<p class="summary">{len(hits)} most similar documents · {answered}</p>'
@@ -141,13 +150,19 @@ def render(title: str, form: str, body: str, about: str) -> str:
         f'<header><h1><a href="/">retrieval</a></h1><span class="about">{escape(about)}</span></header>'
         f'{form}<section id="results" aria-live="polite">{body}</section>'
         '<footer>Deep-autoencoder codes searched with FAISS · the JSON API is described at <a href="/docs">/docs</a>'
-        '</footer></main></body></html>'
+        "</footer></main></body></html>"
     )
 
 
 @router.get("/", response_class=HTMLResponse)
-async def page(q: str = Query(""), like: str | None = Query(None), k: str = Query(str(PAGE_K)),
-               index: str | None = Query(None), mode: str | None = Query(None), state: Served = Depends(served)):
+async def page(
+    q: str = Query(""),
+    like: str | None = Query(None),
+    k: str = Query(str(PAGE_K)),
+    index: str | None = Query(None),
+    mode: str | None = Query(None),
+    state: Served = Depends(served),
+):
     status, headers, about = 200, {}, ""
     mode = mode or None  # a bare "mode=" is no mode: the index's default
     shown = mode if mode in MODES else "hybrid"  # what the selector shows until the index is known

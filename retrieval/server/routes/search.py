@@ -6,14 +6,21 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from retrieval.code_index import query_json
 from retrieval.server.body import parse_batch
 from retrieval.server.errors import ApiError, json_list_response, json_response, validation_message
 from retrieval.server.schemas import (
-    ALPHA_HELP, MODE_HELP, BatchRequest, BatchResponse, DocumentResponse, ErrorResponse, Mode, SearchResponse,
+    ALPHA_HELP,
+    MODE_HELP,
+    BatchRequest,
+    BatchResponse,
+    DocumentResponse,
+    ErrorResponse,
+    Mode,
+    SearchResponse,
     SimilarResponse,
 )
 from retrieval.server.state import Served, document_meta, headers_for, served
-from retrieval.code_index import query_json
 
 router = APIRouter(tags=["search"])
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 414, 415, 431)}
@@ -22,13 +29,21 @@ KParam = Query(10, description="Hits to return, 1 to --max-k.")
 RerankParam = Query(0, description="Re-rank the codes' first N candidates by TF-IDF cosine (0 = off).")
 ModeParam = Query(None, description=MODE_HELP)
 AlphaParam = Query(None, ge=0, le=1, description=ALPHA_HELP)
-BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": BatchRequest.model_json_schema()}}}}
+BATCH_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": BatchRequest.model_json_schema()}}}
+}
 
 
 @router.get("/search", response_model=SearchResponse, responses=ERRORS)
-async def search(q: str | None = Query(None, description="The query text."), k: int = KParam,
-                 rerank: int = RerankParam, mode: Mode | None = ModeParam, alpha: float | None = AlphaParam,
-                 index: str | None = IndexParam, state: Served = Depends(served)):
+async def search(
+    q: str | None = Query(None, description="The query text."),
+    k: int = KParam,
+    rerank: int = RerankParam,
+    mode: Mode | None = ModeParam,
+    alpha: float | None = AlphaParam,
+    index: str | None = IndexParam,
+    state: Served = Depends(served),
+):
     """The documents most similar to the text ``q``, best first, and the mode that answered."""
     state.check_query(q, limit=state.get_query_bytes)
     state.check_k(k)
@@ -42,13 +57,15 @@ async def search(q: str | None = Query(None, description="The query text."), k: 
 @router.post("/search", response_model=BatchResponse, responses=ERRORS, openapi_extra=BATCH_BODY)
 async def search_batch(request: Request, state: Served = Depends(served)):
     """Several queries, encoded as one batch: ``{"queries": [...], "k": 10}`` (and optionally ``mode``, ``alpha``)."""
-    payload = await parse_batch(request, state.config.max_body_bytes, state.config.max_batch,
-                                state.config.max_query_bytes)
+    payload = await parse_batch(
+        request, state.config.max_body_bytes, state.config.max_batch, state.config.max_query_bytes
+    )
     try:
         batch = BatchRequest.model_validate(payload)
     except ValidationError as err:
-        raise ApiError(400, f"the body does not fit {{\"queries\": [\"...\"], \"k\": 10}}: "
-                            f"{validation_message(err.errors())}") from None
+        raise ApiError(
+            400, f'the body does not fit {{"queries": ["..."], "k": 10}}: {validation_message(err.errors())}'
+        ) from None
     if not batch.queries:
         raise ApiError(400, "queries is empty: give at least one query text")
     for number, text in enumerate(batch.queries):
@@ -69,8 +86,15 @@ async def search_batch(request: Request, state: Served = Depends(served)):
 
 
 @router.get("/similar/{doc_id:path}", response_model=SimilarResponse, responses=ERRORS)
-async def similar(doc_id: str, k: int = KParam, rerank: int = RerankParam, mode: Mode | None = ModeParam,
-                  alpha: float | None = AlphaParam, index: str | None = IndexParam, state: Served = Depends(served)):
+async def similar(
+    doc_id: str,
+    k: int = KParam,
+    rerank: int = RerankParam,
+    mode: Mode | None = ModeParam,
+    alpha: float | None = AlphaParam,
+    index: str | None = IndexParam,
+    state: Served = Depends(served),
+):
     """The documents most similar to the indexed document ``doc_id``, which is left out, and the mode that answered."""
     state.check_k(k)
     state.check_rerank(rerank)

@@ -28,7 +28,12 @@ async def health(request: Request, index: str | None = IndexParam, state: Served
     ``degraded`` while a rebuilt directory cannot be loaded (``reload_error`` says why; it is retried)."""
     with_paths = state.config.api_key is None or getattr(request.state, "keyed", False)
     live, generation = state.generation(index, reveal=with_paths)
-    body = {"status": "degraded" if live.reload_error else "ok", "index": live.name, "generation": generation.id,
-            "documents": len(generation.index.index_), "loaded_at": round(generation.loaded_at, 3),
-            "reload_error": live.shown_error(with_paths)}
+    body = {
+        "status": "degraded" if live.reload_error else "ok",
+        "index": live.name,
+        "generation": generation.id,
+        "documents": len(generation.index.index_),
+        "loaded_at": round(generation.loaded_at, 3),
+        "reload_error": live.shown_error(with_paths),
+    }
     return json_response(body, headers=headers_for(live, generation))
