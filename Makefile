@@ -8,7 +8,7 @@ INDEX := indexes/20newsgroups
 HASHED := indexes/20newsgroups-64bit
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: demo hashing reuters corpora known-item sweep images family serve screenshot scale sample-size spark test slow bench install clean
+.PHONY: lint demo hashing reuters corpora known-item sweep images family serve screenshot scale sample-size spark test slow bench install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -120,7 +120,13 @@ spark: install $(BIN)/.spark
 	$(BIN)/retrieval data fetch 20newsgroups
 	$(BIN)/python bench/spark_parity.py --corpus data/synthetic-100000 --train-sample 20000 -n 1000 --master 'local[2]'
 
-test: install $(BIN)/.spark
+# ruff (lint, format) and import-linter's contracts (pyproject.toml), then the tests
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: install $(BIN)/.spark lint
 	$(BIN)/python -m pytest
 
 slow: install

@@ -128,7 +128,7 @@ def abuse_bodies(index: Path, repeats: int) -> list[dict]:
             resting = _kb(process.pid, "VmRSS")
             health, stop = [], threading.Event()
 
-            def poll():
+            def poll(port=port, health=health, stop=stop):  # bound now: the loop moves on
                 while not stop.is_set():
                     started = time.perf_counter()
                     _request(port, "GET", "/health", timeout=10)

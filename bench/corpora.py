@@ -142,7 +142,8 @@ def table(rows: list[dict], metric: str = "precision_at_k") -> str:
             for c in columns
         ]
         lines.append(
-            f"| {corpus} | {facts['documents']:,} / {facts['labels']} / {facts['median_words']} | {variant} | {codes} | "
+            f"| {corpus} | {facts['documents']:,} / {facts['labels']} / {facts['median_words']} "
+            f"| {variant} | {codes} | "
             f"{','.join(str(r['seed']) for r in group)} | {' | '.join(cells)} | {gap} | "
             f"{statistics.mean(r['build_seconds'] for r in group):.0f} |"
         )

@@ -34,7 +34,8 @@ def process_memory(pid: int) -> dict:
     Returns
     -------
     dict
-        ``processes``: one ``{"pid", "role", "rss_mb", "pss_mb", "private_mb"}`` each, the parent first (with one worker,
+        ``processes``: one ``{"pid", "role", "rss_mb", "pss_mb", "private_mb"}`` each, the parent first (with one
+        worker,
         the parent is the server itself);
         ``rss_mb`` and ``pss_mb``: their sums.
     """

@@ -137,7 +137,7 @@ def warm(index_dir: Path, queries, train, n: int, seed: int, short_words: int) -
 
     for mode in modes:
         rows += measure(
-            lambda text, k: [positions[h.doc_id] for h in index.search(text, k, mode=mode)[0]],
+            lambda text, k, mode=mode: [positions[h.doc_id] for h in index.search(text, k, mode=mode)[0]],
             f"this project, {mode}" + (" (the default)" if mode == modes[0] else ""),
             bm25_alone if mode == "hybrid" else None,
         )

@@ -1,6 +1,7 @@
 """P@k and MAP of saved indexes through the numpy runtime and through their Keras encoders, on the same queries.
 
-    python bench/runtime_parity.py indexes/20newsgroups indexes/20newsgroups-64bit [--queries data/20newsgroups/test.jsonl]
+    python bench/runtime_parity.py indexes/20newsgroups indexes/20newsgroups-64bit \
+        [--queries data/20newsgroups/test.jsonl]
 
 For each index: the evaluation as ``retrieval evaluate`` runs it (database codes
 from the bundle, query codes from the numpy encoder), then the same with the

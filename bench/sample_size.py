@@ -116,7 +116,8 @@ def table(rows: list[dict]) -> str:
         if sample == row["documents"]:
             full.setdefault(corpus, []).append(row["precision_at_100"])
     lines = [
-        "| corpus | documents | training sample | seeds | P@100 | vs training on all | LSA-32 (same sample) | build s |",
+        "| corpus | documents | training sample | seeds | P@100 | vs training on all | LSA-32 (same sample) "
+        "| build s |",
         "|---|---:|---:|---|---:|---:|---:|---:|",
     ]
     groups: dict = {}

@@ -160,7 +160,8 @@ def main() -> None:
     append_row(args.out, row)
     print(
         f"{row['index']}: {row['documents']:,} documents, {index.index_.plan.kind} index {row['index_kind']}, "
-        f"{row['queries']} queries\n  search p50 {row['search_p50_ms']} ms (p99 {row['search_p99_ms']}), text in -> hits "
+        f"{row['queries']} queries\n  search p50 {row['search_p50_ms']} ms (p99 {row['search_p99_ms']}), "
+        "text in -> hits "
         f"({row['text_mode']}, the default) p50 {row['text_p50_ms']} ms (p99 {row['text_p99_ms']}); "
         f"recall@10 against exact {recall:.4f}\n"
         f"  P@100 {own:.4f} (the index's own top 100) beside LSA-32 fitted on the same sample {lsa:.4f}"

@@ -250,7 +250,8 @@ def modes_of(entry) -> list[dict]:
 def table(row: dict) -> str:
     dash = "–"
     lines = [
-        f"`retrieval serve` on {os.path.relpath(row['index'], ROOT)} ({row['documents']:,} documents), {row['clients']} clients on "
+        f"`retrieval serve` on {os.path.relpath(row['index'], ROOT)} ({row['documents']:,} documents), "
+        f"{row['clients']} clients on "
         f"127.0.0.1, k = {K}, {row['cpus']} cores; {row['queries']} distinct test documents as queries"
         + (f", cut to {row['words']} words" if row.get("words") else ", whole")
         + f" ({row.get('query_bytes_mean', '?')} bytes on average)",

@@ -250,7 +250,7 @@ def read_manifest(bundle_dir: Path, verify: bool = True) -> dict:
         if not path.is_file():
             raise IndexingError(f"{bundle_dir} is damaged: {name} is missing; rebuild the index")
         if verify:
-            check_file(bundle_dir, name, entry, path.stat().st_size, lambda: sha256_file(path))
+            check_file(bundle_dir, name, entry, path.stat().st_size, lambda path=path: sha256_file(path))
     return manifest
 
 

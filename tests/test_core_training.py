@@ -56,7 +56,9 @@ def test_reconstruction_target_only_normalises_for_softmax():
 
 
 def test_callbacks_follow_the_config():
-    names = lambda config: [type(c).__name__ for c in make_callbacks(config)]
+    def names(config):
+        return [type(c).__name__ for c in make_callbacks(config)]
+
     assert names(TrainConfig()) == ["TerminateOnNaN", "History"]
     chosen = TrainConfig(
         early_stopping=2, reduce_lr=1, lr_schedule="cosine", checkpoint="/tmp/x.keras", validation_fraction=0.2

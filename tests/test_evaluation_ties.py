@@ -29,7 +29,10 @@ def tied_index(n_per_label: int = PER_LABEL):
     """
     n = n_per_label * len(LABELS)
     row = np.random.default_rng(0).random(N_FEATURES).astype(np.float32)
-    features = lambda count: sp.csr_matrix(np.tile(row, (count, 1)))
+
+    def features(count):
+        return sp.csr_matrix(np.tile(row, (count, 1)))
+
     packed = np.full((n, N_BITS // 8), 0b10110010, dtype=np.uint8)
     return SimpleNamespace(
         labels_=[label for label in LABELS for _ in range(n_per_label)],

@@ -134,7 +134,7 @@ def test_image_models_through_the_one_builder(name, layers):
     models = build_autoencoder(784, config)
     X = np.random.default_rng(0).random((3, 784)).astype(np.float32)
     assert models.encoder(X).shape == (3, 16) and models.autoencoder(X).shape == (3, 784)
-    assert [l.name for l in models.encoder.layers if l.name.startswith(("encoder", "code"))] == layers
+    assert [layer.name for layer in models.encoder.layers if layer.name.startswith(("encoder", "code"))] == layers
     out = models.autoencoder(X).numpy()
     assert out.min() >= 0 and out.max() <= 1  # sigmoid output for pixels
     assert image_model("lecture", 64).code_size == 64  # overcomplete codes too

@@ -195,13 +195,14 @@ def test_stacked_pretraining_fills_every_dense_layer_and_its_mirror():
     X = sp.random(200, 40, density=0.2, format="csr", dtype=np.float32, random_state=0)
     config = AutoencoderConfig(hidden=(16, 8), code_size=4, input_dropout=0, kind="plain")
     models = build_autoencoder(40, config, seed=0)
-    dense = [l for l in models.encoder.layers + models.decoder.layers if isinstance(l, keras.layers.Dense)]
+    dense = [layer for layer in models.encoder.layers + models.decoder.layers if isinstance(layer, keras.layers.Dense)]
     assert len(dense) == 6
-    before = [l.get_weights()[0].copy() for l in dense]
+    before = [layer.get_weights()[0].copy() for layer in dense]
     history = pretrain_layerwise(models, X, config, TrainConfig(batch_size=32, pretrain_epochs=3))
     assert list(history) == ["pretrain_encoder_1_loss", "pretrain_encoder_2_loss", "pretrain_code_loss"]
     assert all(len(v) == 3 and v[-1] < v[0] for v in history.values())
-    assert all(not np.allclose(b, l.get_weights()[0]) for b, l in zip(before, dense))  # pre-training alone set them
+    # pre-training alone set them
+    assert all(not np.allclose(b, layer.get_weights()[0]) for b, layer in zip(before, dense))
     full = train(models, X, config, TrainConfig(epochs=1, batch_size=32, pretrain_epochs=1))
     assert "pretrain_code_loss" in full and len(full["loss"]) == 1
 

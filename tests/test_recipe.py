@@ -1,4 +1,5 @@
-"""The retrieval-aligned recipe: neighbour graph, smoothed targets, the anchored encoder, warm-up, steps, BM25, validation."""
+"""The retrieval-aligned recipe: neighbour graph, smoothed targets, the anchored encoder, warm-up, steps, BM25,
+validation."""
 
 import dataclasses
 import json

@@ -55,7 +55,7 @@ def test_a_rebuild_under_load_gives_whole_generations(tmp_path, fitted, corpus):
     errors = [entry for entry in log if entry[2] != 200]
     assert not errors, errors[:3]
     assert first != second and {entry[3] for entry in log} == {first, second}
-    for sent, text, status, generation, body in log:  # each answer is the whole answer of its generation
+    for _sent, text, _status, generation, body in log:  # each answer is the whole answer of its generation
         index = expected[generation]
         assert [hit["id"] for hit in body["hits"]] == [hit.doc_id for hit in index.search([text], 5)[0]]
     late = [entry for entry in log if entry[0] > swapped + NEW_GENERATION_WITHIN]

@@ -30,14 +30,14 @@ def user_errors(command):
             return command(*args, **kwargs)
         except (RetrievalError, IndexingError, NotFittedError) as error:
             display.err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             display.err.print("interrupted: nothing was written; any previous index is unchanged")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except OSError as error:
             where = f" {error.filename}" if error.filename else ""
             display.err.print(f"[bold red]error:[/] {error.strerror or error}:{where}", markup=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
 
     return wrapper
 

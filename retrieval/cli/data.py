@@ -20,7 +20,9 @@ def data_fetch(
     name: Annotated[
         str,
         typer.Argument(
-            help="Dataset name: 20newsgroups, reuters8, reuters52, 20newsgroups-short, debian-packages, or a known-item task (each query a description of one document): known-debian, known-news, known-wiki or known-recipes."
+            help="Dataset name: 20newsgroups, reuters8, reuters52, 20newsgroups-short, debian-packages, or a "
+            "known-item task (each query a description of one document): known-debian, known-news, known-wiki or "
+            "known-recipes."
         ),
     ],
     data_dir: Annotated[

@@ -209,7 +209,8 @@ def build(
     binarizer: Annotated[
         Optional[str],
         typer.Option(
-            help="How bits are made: itq (float training, then an ITQ rotation), straight_through or noise (a near-binary code trained) [itq]."
+            help="How bits are made: itq (float training, then an ITQ rotation), straight_through or noise (a "
+            "near-binary code trained) [itq]."
         ),
     ] = None,
     binary_noise: Annotated[
@@ -241,7 +242,8 @@ def build(
     short_inputs: Annotated[
         Optional[float],
         typer.Option(
-            help="Fraction of training rows cut to a few of their terms, as a person's query is (the denoising recipe for short queries; measured in bench/known_item.py --variant short-inputs) [0]."
+            help="Fraction of training rows cut to a few of their terms, as a person's query is (the denoising recipe "
+            "for short queries; measured in bench/known_item.py --variant short-inputs) [0]."
         ),
     ] = None,
     short_terms: Annotated[
@@ -251,13 +253,15 @@ def build(
         Optional[str],
         typer.Option(
             "--index",
-            help="FAISS index: auto (exact up to 100,000 documents, IVF above; within --max-index-memory), flat (exact), ivf, ivfpq (compressed float codes) or hnsw [auto].",
+            help="FAISS index: auto (exact up to 100,000 documents, IVF above; within --max-index-memory), flat "
+            "(exact), ivf, ivfpq (compressed float codes) or hnsw [auto].",
         ),
     ] = None,
     max_index_memory: Annotated[
         Optional[str],
         typer.Option(
-            help="Memory budget for the index, such as 512MB or 2GB: auto picks the first of flat, IVF, IVF-PQ that fits; another --index must fit [none]."
+            help="Memory budget for the index, such as 512MB or 2GB: auto picks the first of flat, IVF, IVF-PQ that "
+            "fits; another --index must fit [none]."
         ),
     ] = None,
     pq: Annotated[
@@ -270,7 +274,8 @@ def build(
     train_sample: Annotated[
         Optional[int],
         typer.Option(
-            help="Fit the vocabulary and train on this many documents (a seeded sample); every document is still encoded and indexed (0 = all) [20000]."
+            help="Fit the vocabulary and train on this many documents (a seeded sample); every document is still "
+            "encoded and indexed (0 = all) [20000]."
         ),
     ] = None,
     lexical: Annotated[
@@ -282,7 +287,8 @@ def build(
     alpha: Annotated[
         Optional[float],
         typer.Option(
-            help="Hybrid search's weight of the codes in [0, 1], fixed for every query (-1 = choose it at build on the corpus) [-1]."
+            help="Hybrid search's weight of the codes in [0, 1], fixed for every query (-1 = choose it at build on the "
+            "corpus) [-1]."
         ),
     ] = None,
     bm25_k1: Annotated[Optional[float], typer.Option("--bm25-k1", help="BM25 term-frequency saturation [1.2].")] = None,
@@ -295,7 +301,8 @@ def build(
     pair_weight: Annotated[
         Optional[float],
         typer.Option(
-            help="What a short query's adjacent word pairs weigh beside its words in BM25, in [0, 1] (0 = index no pairs) [0.2]."
+            help="What a short query's adjacent word pairs weigh beside its words in BM25, in [0, 1] (0 = index no "
+            "pairs) [0.2]."
         ),
     ] = None,
     engine: EngineOpt = "local",

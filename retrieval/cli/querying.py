@@ -16,7 +16,8 @@ ModeOpt = Annotated[
 AlphaOpt = Annotated[
     Optional[float],
     typer.Option(
-        help="Hybrid mode's weight of the codes in [0, 1] (1 = codes only, 0 = BM25 only) [the index's, chosen at build "
+        help="Hybrid mode's weight of the codes in [0, 1] (1 = codes only, 0 = BM25 only) "
+        "[the index's, chosen at build "
         "for the query's length]."
     ),
 ]

@@ -47,11 +47,11 @@ def serve(
         typer.Argument(metavar="DIR", help="A directory written by `retrieval build`, served as 'default'."),
     ] = None,
     index: Annotated[
-        list[str],
+        Optional[list[str]],
         typer.Option(
             "--index", metavar="NAME=DIR", help="Serve DIR under NAME (repeatable); requests choose with ?index=NAME."
         ),
-    ] = [],
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Address to listen on; anything but loopback needs an API key (RETRIEVAL_API_KEY).")
     ] = DEFAULTS.host,
@@ -69,7 +69,8 @@ def serve(
         typer.Option(
             envvar="RETRIEVAL_API_KEY",
             show_envvar=True,
-            help="Require this key (X-API-Key, Bearer or Basic password) on every request but /health. Prefer the environment variable: an option is visible to every user in the process list.",
+            help="Require this key (X-API-Key, Bearer or Basic password) on every request but /health. Prefer the "
+            "environment variable: an option is visible to every user in the process list.",
         ),
     ] = None,
     reload_interval: Annotated[
@@ -79,7 +80,8 @@ def serve(
         Optional[int],
         typer.Option(
             show_default=False,
-            help="Worker processes, each with the indexes loaded (the FAISS codes are memory-mapped, so shared) and its own socket on the port. [default: one per core, at most 4]",
+            help="Worker processes, each with the indexes loaded (the FAISS codes are memory-mapped, so shared) and "
+            "its own socket on the port. [default: one per core, at most 4]",
         ),
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="Log one line per request.")] = False,
@@ -113,7 +115,7 @@ def serve(
         api_key=api_key,
         reload_interval=reload_interval,
     )
-    paths = index_paths(index_dir, index)
+    paths = index_paths(index_dir, index or [])
     set_search_threads(1)  # concurrent requests are the parallelism; a thread team per search would compete
     with display.status("loading…"):
         live = load_indexes(paths)

@@ -20,7 +20,8 @@ EngineOpt = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="Where every document is encoded: local (this process) or spark (Spark's executors, numpy only; needs the spark extra and Java). Training is on this machine either way.",
+        help="Where every document is encoded: local (this process) or spark (Spark's executors, numpy only; needs the "
+        "spark extra and Java). Training is on this machine either way.",
     ),
 ]
 SparkMasterOpt = Annotated[
@@ -33,7 +34,8 @@ CodesOpt = Annotated[
     Optional[Path],
     typer.Option(
         "--codes-dir",
-        help="With --engine spark: keep the model and the Parquet codes in this directory, for `retrieval index` [a temporary directory beside --out, removed].",
+        help="With --engine spark: keep the model and the Parquet codes in this directory, for `retrieval index` [a "
+        "temporary directory beside --out, removed].",
     ),
 ]
 
@@ -85,7 +87,8 @@ def index_codes(
         Path,
         typer.Argument(
             metavar="CODES_DIR",
-            help="A directory holding model/ and codes/ (Parquet shards), as `retrieval build --engine spark --codes-dir CODES_DIR` writes.",
+            help="A directory holding model/ and codes/ (Parquet shards), as `retrieval build --engine spark "
+            "--codes-dir CODES_DIR` writes.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the index to (replaced atomically).")],
@@ -111,7 +114,9 @@ def index_codes(
         Optional[Path],
         typer.Option(
             "--corpus",
-            help="The corpus the codes were made from, read again for the lexical (BM25) side of hybrid search; it must hold the codes' documents in their order [the corpus the model records, if it is still there and holds them; else none: semantic search only].",
+            help="The corpus the codes were made from, read again for the lexical (BM25) side of hybrid search; it "
+            "must hold the codes' documents in their order [the corpus the model records, if it is still there and "
+            "holds them; else none: semantic search only].",
         ),
     ] = None,
     json_out: JsonOpt = False,

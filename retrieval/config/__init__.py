@@ -34,8 +34,6 @@ from retrieval.config.checks import (
     OUTPUTS,
     SMOOTHED_NEEDS_NEIGHBOURS,
     STOP_WORDS,
-    _choice,
-    _positive,
 )
 from retrieval.config.model import AutoencoderConfig, NeighbourConfig, NoiseConfig, TrainConfig
 from retrieval.config.sections import (
@@ -45,7 +43,6 @@ from retrieval.config.sections import (
     IndexConfig,
     LexicalConfig,
     TfidfConfig,
-    _Sections,
 )
 from retrieval.config.serve import ServeConfig
 from retrieval.errors import RetrievalError  # noqa: F401  (the single module exposed it; kept importable from here)

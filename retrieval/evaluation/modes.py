@@ -139,7 +139,14 @@ def mode_rows(
         scorer = hybrid_scorer(index, texts, codes, known) if mode == "hybrid" else lexical_scorer(index, texts)
         dims = index.index_.dim if mode == "hybrid" else index.lexical_.n_terms
         score = measure(
-            mode, dims, lambda rows: rank_by_scores(scorer(rows), order), query_labels, db_labels, k, exclude, top
+            mode,
+            dims,
+            lambda rows, scorer=scorer: rank_by_scores(scorer(rows), order),
+            query_labels,
+            db_labels,
+            k,
+            exclude,
+            top,
         )
         rows.append(
             MethodScore(

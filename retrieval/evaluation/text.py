@@ -143,7 +143,7 @@ def measure(
 
 
 def _label_codes(db_labels: list, query_labels: list) -> tuple[np.ndarray, np.ndarray]:
-    names = {name: i for i, name in enumerate(sorted({l for l in db_labels if l is not None}))}
+    names = {name: i for i, name in enumerate(sorted({label for label in db_labels if label is not None}))}
     db = np.array([names.get(label, -1) if label is not None else -1 for label in db_labels])
     # -2 never equals a database code, so an unlabelled database item is never relevant
     queries = np.array([names.get(label, -2) for label in query_labels])
@@ -260,7 +260,9 @@ def evaluate(
         mode_scores = mode_rows(index, texts, Xq, codes, q, db, k, order, own)
     if baselines:
         for scorer in all_baselines(index, Xq, texts, lsa_dims, seed, database_texts):
-            measured = score(scorer.method, scorer.dims, lambda rows: rank_by_scores(scorer.scores(rows), order))
+            measured = score(
+                scorer.method, scorer.dims, lambda rows, scorer=scorer: rank_by_scores(scorer.scores(rows), order)
+            )
             methods.append(
                 MethodScore(**{**asdict(measured), "seconds": round(measured.seconds + scorer.fit_seconds, 2)})
             )

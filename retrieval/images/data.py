@@ -76,7 +76,8 @@ def read_idx(path: Path) -> np.ndarray:
     expected = int(np.prod(dims))
     if len(raw) - header != expected:
         raise RetrievalError(
-            f"{path} holds {len(raw) - header} bytes of data but its header {dims} needs {expected} (truncated or damaged)"
+            f"{path} holds {len(raw) - header} bytes of data but its header {dims} needs {expected} "
+            "(truncated or damaged)"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
@@ -110,7 +111,8 @@ def find_images(path: Path | None = None) -> Path:
             raise RetrievalError(f"image directory not found: {path}")
         if not _has_set(Path(path)):
             raise RetrievalError(
-                f"{path} does not hold an IDX image set (train- and t10k-images-idx3-ubyte, -labels-idx1-ubyte, .gz or raw)"
+                f"{path} does not hold an IDX image set (train- and t10k-images-idx3-ubyte, -labels-idx1-ubyte, "
+                ".gz or raw)"
             )
         return Path(path)
     for place in candidates():

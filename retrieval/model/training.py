@@ -149,8 +149,9 @@ def _mirrors(models: AutoencoderModels) -> list[tuple]:
     The builder mirrors the encoder, so the i-th dense layer from the input is
     undone by the i-th dense layer from the output.
     """
-    encoder = [l for l in models.encoder.layers if isinstance(l, keras.layers.Dense) and l.name != ANCHOR]
-    decoder = [l for l in models.decoder.layers if isinstance(l, keras.layers.Dense)]
+    dense = keras.layers.Dense
+    encoder = [layer for layer in models.encoder.layers if isinstance(layer, dense) and layer.name != ANCHOR]
+    decoder = [layer for layer in models.decoder.layers if isinstance(layer, keras.layers.Dense)]
     return list(zip(encoder, reversed(decoder)))
 
 

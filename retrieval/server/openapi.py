@@ -51,7 +51,7 @@ def with_limits(document: dict, config: ServeConfig) -> dict:
     """A copy of ``document`` (an OpenAPI dict) with ``config``'s limits on every parameter and the batch body."""
     document = copy.deepcopy(document)  # its schemas may be the routes' own dicts, shared by every app
     for path, operations in document.get("paths", {}).items():
-        for method, operation in operations.items():
+        for operation in operations.values():
             for parameter in operation.get("parameters", []):
                 _constrain(parameter["schema"], parameter["name"], config)
                 if path == "/search" and parameter["name"] == "q":

@@ -1,4 +1,5 @@
-"""What a front end (the CLI, the HTTP API, the search page) asks of a text query: its mode and weight, checked together.
+"""What a front end (the CLI, the HTTP API, the search page) asks of a text query: its mode and weight, checked
+together.
 
 ``TextIndex.search`` checks each value on its own; the front ends check them
 together first, so that a weight that would be silently ignored (``alpha`` in

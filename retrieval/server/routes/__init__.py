@@ -1,1 +1,2 @@
-"""One router per concern: ``search`` (queries and documents), ``status`` (info and health), ``page`` (HTML), ``docs``."""
+"""One router per concern: ``search`` (queries and documents), ``status`` (info and health), ``page`` (HTML),
+``docs``."""
