@@ -69,6 +69,15 @@ def query_json(query: str, hits) -> dict:
     }
 
 
+def stage_reporter(on_stage):
+    """``on_stage`` (called with each build stage's name), or a reporter that says nothing."""
+    return on_stage or _silent
+
+
+def _silent(name: str) -> None:
+    pass
+
+
 def snippet(text: str, chars: int = SNIPPET_CHARS) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= chars else flat[: chars - 1].rstrip() + "…"
@@ -116,7 +125,7 @@ class CodeIndex(Bundled):
         """Build and train the autoencoder on rows ``X``, then index their codes under ``doc_ids``."""
         plan = self._plan(len(doc_ids))  # bad settings fail now, not after training
         models, codes = self._fit_model(X, on_stage, on_epoch, **train_options)
-        (on_stage or (lambda name: None))("indexing")
+        stage_reporter(on_stage)("indexing")
         self.index_ = self._index_codes(codes, doc_ids, plan)
         return models
 
@@ -124,7 +133,7 @@ class CodeIndex(Bundled):
         """Train the autoencoder on rows ``X``; set ``encoder_`` and ``history_``; return the models and X's codes."""
         from retrieval.model.fit import fit_codes
 
-        stage = on_stage or (lambda name: None)
+        stage = stage_reporter(on_stage)
         signals = self._signals(X, stage)
         models, self.encoder_, codes, self.history_ = fit_codes(
             X, self.config, signals, stage, on_epoch, **train_options

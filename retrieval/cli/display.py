@@ -137,7 +137,9 @@ class BuildProgress:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+    from retrieval.code_index import snippet  # here: the CLI starts without numpy and FAISS
+
+    return snippet(text, max(width, 1))
 
 
 def _sides(hit) -> str:

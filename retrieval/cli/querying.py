@@ -65,5 +65,6 @@ def note_unmatched(unmatched: int, queries: int) -> None:
 
 
 def display_query(text: str, chars: int = 70) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= chars else text[: chars - 1] + "…")
+    from retrieval.code_index import snippet
+
+    return repr(snippet(text, chars))

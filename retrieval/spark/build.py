@@ -17,6 +17,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+from retrieval.code_index import stage_reporter
 from retrieval.errors import CorpusError, RetrievalError
 from retrieval.spark.model import CODES_DIR, FILES, MODEL_DIR, KerasFile, read_model, write_model
 from retrieval.spark.session import DEFAULT_MASTER, require_pyarrow, require_spark, spark_session
@@ -67,7 +68,7 @@ def fit_with_spark(
     from retrieval.spark.jobs import check_format, encode, scan
 
     started = time.perf_counter()
-    stage = on_stage or (lambda name: None)
+    stage = stage_reporter(on_stage)
     source = as_source(corpus)
     if not isinstance(source, CorpusSource):
         raise RetrievalError("the Spark engine reads a corpus on disk (a JSONL file), not one in memory")

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from indexing import BundleReader, IndexingError, check_k
-from retrieval.code_index import CodeIndex, Hit, snippet
+from retrieval.code_index import CodeIndex, Hit, snippet, stage_reporter
 from retrieval.config import BuildConfig
 from retrieval.errors import RetrievalError
 from retrieval.runtime.lexical import FILES as LEXICAL_FILES
@@ -100,7 +100,7 @@ class TextIndex(CodeIndex):
         from retrieval.text.stream import as_source
 
         started = time.perf_counter()
-        stage = on_stage or (lambda name: None)
+        stage = stage_reporter(on_stage)
         source = as_source(corpus)
         X, codes, n, plan = self.train_on_sample(source, on_stage, on_epoch, on_progress)
         lexical = lexical_build.builder(self.config)
@@ -138,7 +138,7 @@ class TextIndex(CodeIndex):
         from retrieval.text.featurize import TfidfFeaturizer  # scikit-learn: for fitting only
         from retrieval.text.stream import as_source, sample
 
-        stage = on_stage or (lambda name: None)
+        stage = stage_reporter(on_stage)
         stage("reading")
         self.sample_, n = sample(as_source(source), self.config.train_sample, self.config.train.seed, on_progress)
         plan = self._plan(n)  # bad settings fail before training
@@ -159,7 +159,7 @@ class TextIndex(CodeIndex):
 
         self.load_note_ = None if self.lexical_ is not None else note
         if self.lexical_ is not None:
-            (on_stage or (lambda name: None))("weighing the codes against BM25")
+            stage_reporter(on_stage)("weighing the codes against BM25")
             self.fusion_, self.fusion_figures_ = choose_weights(self, sample, self.config.train.seed)
         return self
 
