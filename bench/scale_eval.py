@@ -116,7 +116,7 @@ def main() -> None:
     texts, query_labels = queries.texts[: args.n], np.asarray(queries.labels[: args.n])
     db_labels = np.asarray(index.labels_)
     Xq = index.features(texts)
-    codes = index.searchable(index.encoder_.encode(Xq))
+    codes = index.faiss_codes(index.encoder_.encode(Xq))
     faiss.omp_set_num_threads(1)
     search_ms, text_ms = [], []
     for i, text in enumerate(texts):

@@ -108,7 +108,7 @@ def main() -> None:
         (f"float-{float_index.index_.dim}", float_index),
         (f"binary-{binary_index.index_.dim}bit", binary_index),
     ):
-        codes = index.searchable(index.encoder_.encode(index.features(texts)))
+        codes = index.faiss_codes(index.encoder_.encode(index.features(texts)))
         rows.append(code_rows(name, index, codes, args.k, args.scale))
     Xq = float_index.features(texts)
     rows.append(tfidf_rows(Xq, sp.csr_matrix(float_index.tfidf_), args.k, args.scale))

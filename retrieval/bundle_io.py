@@ -97,7 +97,7 @@ class Bundled:
     @metadata_.setter
     def metadata_(self, rows: list) -> None:
         self._metadata, self._rows = rows, None  # a list per position: stored rows are positions again
-        self._shown = None  # (title, snippet, label) per position, made on first search
+        self._display_rows = None  # (title, snippet, label) per position, made on first search
 
     def _keep(self, kept: np.ndarray) -> None:
         """Keep the documents at positions ``kept`` (increasing), after the index dropped the others.
@@ -106,8 +106,8 @@ class Bundled:
         changes, so a removal neither reads nor copies them, and the next save links their files.
         """
         self._rows = kept if self._rows is None else self._rows[kept]
-        if self._shown is not None:
-            self._shown = [self._shown[position] for position in kept.tolist()]
+        if self._display_rows is not None:
+            self._display_rows = [self._display_rows[position] for position in kept.tolist()]
 
     def _read_metadata(self) -> list:
         """The stored metadata rows of a loaded bundle, read and checked (now, or on first use after a lazy load)."""

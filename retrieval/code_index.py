@@ -107,7 +107,7 @@ class CodeIndex(Bundled):
 
     def __init__(self, config=None):
         self.config = config if config is not None else self.CONFIG()
-        self._reader, self._shown = None, None
+        self._reader, self._display_rows = None, None
         self._keras: dict = {}  # trained Keras models, kept after fitting or read from the bundle when asked
 
     def features(self, inputs):
@@ -143,7 +143,7 @@ class CodeIndex(Bundled):
 
     def _index_codes(self, codes: np.ndarray, doc_ids, plan: IndexPlan):
         """A new FAISS index of ``plan`` holding ``codes`` (n, code_size) under ``doc_ids``."""
-        return self._new_index(codes.shape[1], plan).add(self.searchable(codes), doc_ids)
+        return self._new_index(codes.shape[1], plan).add(self.faiss_codes(codes), doc_ids)
 
     def _signals(self, X, stage):
         """What training takes from the corpus besides its rows (text: neighbour targets and the anchor)."""
@@ -173,7 +173,7 @@ class CodeIndex(Bundled):
     def _new_index(self, code_size: int, plan: IndexPlan):
         return BinaryIndex(code_size, plan) if self.binary else VectorIndex(code_size, self.config.metric, plan)
 
-    def searchable(self, codes: np.ndarray) -> np.ndarray:
+    def faiss_codes(self, codes: np.ndarray) -> np.ndarray:
         """What the FAISS index takes: float codes as they are, binary ones thresholded and packed."""
         if self.binary and codes.dtype != np.uint8:
             return binarize(codes)
@@ -243,9 +243,9 @@ class CodeIndex(Bundled):
 
     def shown_rows(self) -> list:
         """(title, snippet, label) of each position, as hits show them (made on first use)."""
-        if self._shown is None:
-            self._shown = [(meta["title"], meta["snippet"], meta.get("label")) for meta in self.metadata_]
-        return self._shown
+        if self._display_rows is None:
+            self._display_rows = [(meta["title"], meta["snippet"], meta.get("label")) for meta in self.metadata_]
+        return self._display_rows
 
     def _hits(self, hits, skip: str | None = None, k: int | None = None) -> list[list[Hit]]:
         shown, results = self.shown_rows(), []
@@ -264,7 +264,7 @@ class CodeIndex(Bundled):
         For a binary index, sigmoid codes are thresholded; packed bits pass as they are.
         """
         self._check_fitted()
-        return self._hits(self.index_.search(self.searchable(codes), k))
+        return self._hits(self.index_.search(self.faiss_codes(codes), k))
 
     def similar_to(self, doc_id: str, k: int = 10) -> list[Hit]:
         """The ``k`` documents most similar to an indexed one, excluding itself."""

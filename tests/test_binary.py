@@ -137,7 +137,7 @@ def test_the_binary_code_layer_is_exactly_binary_in_training_and_learns():
 @pytest.mark.parametrize("codes, center", [("float", True), ("binary", False)])
 def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_path, codes, center):
     from retrieval.model.builder import build_autoencoder
-    from retrieval.model.codes import finish_codes
+    from retrieval.model.codes import fit_code_map
     from retrieval.model.fit import load_keras
     from retrieval.model.training import encode
     from retrieval.text.featurize import TfidfFeaturizer
@@ -146,7 +146,7 @@ def test_the_map_fitted_after_training_keeps_the_decoder_consistent(corpus, tmp_
     X = TfidfFeaturizer(config.tfidf).fit_transform(corpus.texts)[:40].toarray()
     models = build_autoencoder(X.shape[1], config.autoencoder, seed=0)
     before = encode(models.decoder, encode(models.encoder, X))
-    finished, runtime, transformed = finish_codes(models, X, config.autoencoder)
+    finished, runtime, transformed = fit_code_map(models, X, config.autoencoder)
     assert np.allclose(encode(finished.encoder, X), transformed, atol=1e-5)  # the numpy export matches Keras
     assert np.allclose(encode(finished.decoder, transformed), before, atol=1e-5)  # the inverse undoes the map
     if center:
@@ -207,7 +207,7 @@ def test_binary_index_retrieves_by_topic_and_round_trips(binary_fitted, queries,
     loaded = TextIndex.load(tmp_path / "binary")
     assert loaded.search(queries.texts, 5) == binary_fitted.search(queries.texts, 5)
     codes = binary_fitted.encode(queries.texts)
-    assert (binary_fitted.searchable(codes) == binarize(codes)).all()
+    assert (binary_fitted.faiss_codes(codes) == binarize(codes)).all()
 
 
 @pytest.mark.parametrize("index_name", ["fitted", "binary_fitted"])

@@ -38,7 +38,7 @@ def tied_index(n_per_label: int = PER_LABEL):
         labels_=[label for label in LABELS for _ in range(n_per_label)],
         features=lambda texts: features(len(texts)),
         encoder_=SimpleNamespace(encode=lambda rows: np.ones((rows.shape[0], N_BITS), dtype=np.float32)),
-        searchable=lambda codes: np.full((len(codes), N_BITS // 8), 0b10110010, dtype=np.uint8),
+        faiss_codes=lambda codes: np.full((len(codes), N_BITS // 8), 0b10110010, dtype=np.uint8),
         index_=BinaryIndex(N_BITS).add(packed, [f"doc{i}" for i in range(n)]),
         tfidf_=features(n),
         binary=True,

@@ -60,7 +60,7 @@ def test_a_few_words_that_weigh_nothing_on_the_codes_need_no_code(fitted, monkey
 
 def brute_force(index, query, alpha, depth):
     """The fused ranking by hand: each side's top ``depth`` from exact scores over every document."""
-    code = index.searchable(index.encode([query]))
+    code = index.faiss_codes(index.encode([query]))
     semantic_all = index.index_.scores(code)[0]
     lexical_all = np.zeros(len(index.index_), np.float32)
     positions, scores = index.live_lexical().scores_of(query)

@@ -160,7 +160,7 @@ def test_the_label_protocol_ranks_search_s_hits_by_their_own_fused_scores(fitted
 
     texts = queries.texts[:8]
     X = fitted.features(texts)
-    codes = fitted.searchable(fitted.encoder_.encode(X))
+    codes = fitted.faiss_codes(fitted.encoder_.encode(X))
     fused = hybrid_scorer(fitted, texts, codes, fitted.transform_.known_terms(X))(slice(0, 8))
     bm25 = lexical_scorer(fitted, texts)(slice(0, 8))
     for row, (hybrid, lexical) in enumerate(

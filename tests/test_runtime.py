@@ -114,7 +114,7 @@ def test_a_document_queried_by_its_own_text_finds_itself_first(corpus, fitted, c
     for one in (index, TextIndex.load(tmp_path / "index")):
         # the stored codes are exactly the codes the query path gives the same texts: no bit differs
         # (a float index stores unit-length codes: _prepare is what it does to codes it is given)
-        expected = one.index_._prepare(one.searchable(one.encode(corpus.texts)), "codes")
+        expected = one.index_._prepare(one.faiss_codes(one.encode(corpus.texts)), "codes")
         np.testing.assert_array_equal(expected, one.index_.stored())
         for doc_id, hits in zip(corpus.doc_ids, one.search(corpus.texts, k=len(corpus))):
             best = [hit.doc_id for hit in hits if hit.score == hits[0].score]

@@ -81,7 +81,7 @@ def test_a_stop_signal_finishes_the_request_in_flight(bundle_dir, corpus, worker
 
 
 def test_two_named_indexes_and_workers(bundle_dir, corpus):
-    with serving("--index", f"news={bundle_dir}", "--index", f"copy={bundle_dir}", "--workers", "2") as (url, process):
+    with serving("--named", f"news={bundle_dir}", "--named", f"copy={bundle_dir}", "--workers", "2") as (url, process):
         for name in ("news", "copy"):
             status, headers, body = fetch_json(f"{url}/health?index={name}")
             assert status == 200 and body["index"] == name and headers["X-Index-Name"] == name
@@ -106,9 +106,9 @@ def test_a_port_in_use_is_a_one_line_error(bundle_dir):
     "args, message",
     [
         ([], "give an index to serve"),
-        (["--index", "nameonly"], "--index takes NAME=DIR"),
-        (["--index", "=dir"], "--index takes NAME=DIR"),
-        (["DIR", "--index", "default=DIR"], "two indexes are named 'default'"),
+        (["--named", "nameonly"], "--named takes NAME=DIR"),
+        (["--named", "=dir"], "--named takes NAME=DIR"),
+        (["DIR", "--named", "default=DIR"], "two indexes are named 'default'"),
         (["/no/such/index"], "no index at /no/such/index"),
         (["DIR", "--host", "0.0.0.0"], "give a key in RETRIEVAL_API_KEY"),
         (["DIR", "--api-key", "short"], "at least 16 characters"),

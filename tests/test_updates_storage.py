@@ -127,17 +127,21 @@ def _the_old_way(path, gone):
     return index
 
 
-def _shown(results):
+def _display_rows(results):
     return [[(hit.doc_id, hit.score, hit.title, hit.label) for hit in hits] for hits in results]
 
 
 def _same_answers(index, truth, queries, kept_ids):
-    assert _shown(index.search(queries.texts, 10)) == _shown(truth.search(queries.texts, 10))
-    assert _shown(index.search(queries.texts, 5, rerank=30)) == _shown(truth.search(queries.texts, 5, rerank=30))
+    assert _display_rows(index.search(queries.texts, 10)) == _display_rows(truth.search(queries.texts, 10))
+    assert _display_rows(index.search(queries.texts, 5, rerank=30)) == _display_rows(
+        truth.search(queries.texts, 5, rerank=30)
+    )
     for doc_id in kept_ids[::9]:
         assert np.array_equal(index.index_.reconstruct(doc_id), truth.index_.reconstruct(doc_id))
-        assert _shown([index.similar_to(doc_id, 5)]) == _shown([truth.similar_to(doc_id, 5)])
-        assert _shown([index.similar_to(doc_id, 5, rerank=20)]) == _shown([truth.similar_to(doc_id, 5, rerank=20)])
+        assert _display_rows([index.similar_to(doc_id, 5)]) == _display_rows([truth.similar_to(doc_id, 5)])
+        assert _display_rows([index.similar_to(doc_id, 5, rerank=20)]) == _display_rows(
+            [truth.similar_to(doc_id, 5, rerank=20)]
+        )
     assert index.labels_ == truth.labels_ and (index.tfidf_ != truth.tfidf_).nnz == 0
 
 

@@ -26,12 +26,12 @@ def index_paths(index_dir: Path | None, named: list[str]) -> dict[str, Path]:
         name, sep, path = item.partition("=")
         name = name.strip()
         if not sep or not name or not path:
-            raise RetrievalError(f"--index takes NAME=DIR, e.g. --index news=indexes/20newsgroups; got {item!r}")
+            raise RetrievalError(f"--named takes NAME=DIR, e.g. --named news=indexes/20newsgroups; got {item!r}")
         if name in paths:
-            raise RetrievalError(f"two indexes are named {name!r}; give each --index a name of its own")
+            raise RetrievalError(f"two indexes are named {name!r}; give each --named index a name of its own")
         paths[name] = Path(path)
     if not paths:
-        raise RetrievalError("give an index to serve: retrieval serve DIR, or --index NAME=DIR (repeatable)")
+        raise RetrievalError("give an index to serve: retrieval serve DIR, or --named NAME=DIR (repeatable)")
     return paths
 
 
@@ -49,7 +49,10 @@ def serve(
     index: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--index", metavar="NAME=DIR", help="Serve DIR under NAME (repeatable); requests choose with ?index=NAME."
+            "--named",
+            metavar="NAME=DIR",
+            help="Serve DIR under NAME (repeatable); requests choose with ?index=NAME. (Was --index, which in "
+            "`build` is the FAISS index type.)",
         ),
     ] = None,
     host: Annotated[

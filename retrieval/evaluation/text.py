@@ -239,7 +239,7 @@ def evaluate(
         return measure(method, dims, rank, q, db, k, own)
 
     Xq = index.features(texts)
-    codes = index.searchable(index.encoder_.encode(Xq))  # the rows above, not featurised a second time
+    codes = index.faiss_codes(index.encoder_.encode(Xq))  # the rows above, not featurised a second time
     code_size = index.index_.dim
     XdT = index.tfidf_.T.tocsr() if rerank_n else None
 

@@ -92,7 +92,7 @@ def validate(
     def p_at_k(scorer) -> float:
         return float(precision_at_k(scorer, q, db, k, order, own).mean())
 
-    codes = p_at_k(_code_scorer(index, index.searchable(index.encoder_.encode(Xq))))
+    codes = p_at_k(_code_scorer(index, index.faiss_codes(index.encoder_.encode(Xq))))
     tfidf = p_at_k(lambda columns: _cosine(Xq, Xd[columns].T.tocsr()))
     lsa = p_at_k(_lsa_scorer(Xd, Xq, _fit_rows(index, Xd, corpus), LSA_DIMS, seed))
     verdict = "codes" if codes > lsa + MARGIN else ("lsa" if codes < lsa - MARGIN else "tie")

@@ -10,7 +10,7 @@ from retrieval.model.itq import itq_rotation
 from retrieval.model.training import encode
 
 
-def finish_codes(models, X, config, seed: int = 0):
+def fit_code_map(models, X, config, seed: int = 0):
     """Fit the fixed map that follows training, if the config asks for one, and export the encoder.
 
     Float codes with ``center_codes`` are centred on the training mean. Binary

@@ -11,7 +11,7 @@ import sklearn
 from indexing import IndexingError
 from retrieval.model._tf import keras, tf
 from retrieval.model.builder import build_autoencoder
-from retrieval.model.codes import finish_codes
+from retrieval.model.codes import fit_code_map
 from retrieval.model.training import train
 
 
@@ -41,7 +41,7 @@ def fit_codes(X, config, signals, stage, on_epoch, **train_options):
     models = build_autoencoder(X.shape[1], config.autoencoder, seed=config.train.seed, anchor=anchor)
     history = train(models, X, config.autoencoder, config.train, on_epoch=on_epoch, targets=targets, **train_options)
     stage("encoding")
-    models, runtime, codes = finish_codes(models, X, config.autoencoder, seed=config.train.seed)
+    models, runtime, codes = fit_code_map(models, X, config.autoencoder, seed=config.train.seed)
     return models, runtime, codes, history
 
 

@@ -18,7 +18,7 @@ from retrieval.server import errors, openapi
 from retrieval.server.guard import Guard
 from retrieval.server.live import LiveIndex, Watcher
 from retrieval.server.routes import docs, page, search, status
-from retrieval.server.state import Served
+from retrieval.server.state import ServedIndexes
 
 SWITCH_INTERVAL = 0.001  # seconds
 DESCRIPTION = """Semantic search over indexes built by `retrieval build`: TF-IDF, deep-autoencoder codes, FAISS.
@@ -39,7 +39,7 @@ def create_app(indexes: Mapping[str, LiveIndex], config: ServeConfig | None = No
     seconds while the app runs and loads a rebuilt one.
     """
     config = config or ServeConfig()
-    served = Served(dict(indexes), config)
+    served = ServedIndexes(dict(indexes), config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

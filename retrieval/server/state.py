@@ -19,7 +19,7 @@ NONBLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f
 _NONBLANK = re.compile(NONBLANK)
 
 
-class Served:
+class ServedIndexes:
     """The live indexes by name (the first is the default) and the server's config."""
 
     def __init__(self, indexes: dict[str, LiveIndex], config: ServeConfig):
@@ -116,7 +116,7 @@ def document_meta(generation: Generation, doc_id: str) -> dict:
     return generation.index.metadata_[id_map.position(doc_id)]
 
 
-async def served(request: Request) -> Served:  # async: a plain def would run in the thread pool
+async def served(request: Request) -> ServedIndexes:  # async: a plain def would run in the thread pool
     return request.app.state.served
 
 

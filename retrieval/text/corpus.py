@@ -138,7 +138,7 @@ def _replace_and_count(error: UnicodeDecodeError):
 codecs.register_error("retrieval-replace", _replace_and_count)
 
 
-class Position:
+class ReadProgress:
     """How far a pass has read, as a fraction of the files or bytes to read (for progress and time left)."""
 
     fraction: float = 0.0
@@ -167,7 +167,7 @@ class _Rules:
         return doc_id
 
 
-def _dir_records(path: Path, fields: Fields, report: CorpusReport, at: Position):
+def _dir_records(path: Path, fields: Fields, report: CorpusReport, at: ReadProgress):
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
     if not files:
         raise CorpusError(f"{path} holds no {' or '.join(TEXT_SUFFIXES)} files (searched recursively)")
@@ -210,7 +210,7 @@ def shown_fields(doc_id: str, title, label) -> tuple:
     return str(title) if title not in (None, "") else doc_id, None if label in (None, "") else str(label)
 
 
-def _jsonl_records(path: Path, fields: Fields, report: CorpusReport, at: Position):
+def _jsonl_records(path: Path, fields: Fields, report: CorpusReport, at: ReadProgress):
     checked, size = False, max(path.stat().st_size, 1)
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -227,7 +227,7 @@ def _jsonl_records(path: Path, fields: Fields, report: CorpusReport, at: Positio
     at.fraction = 1.0
 
 
-def _table_records(path: Path, fields: Fields, report: CorpusReport, at: Position, delimiter: str):
+def _table_records(path: Path, fields: Fields, report: CorpusReport, at: ReadProgress, delimiter: str):
     csv.field_size_limit(sys.maxsize)
     size, replaced_before = max(path.stat().st_size, 1), _REPLACED[0]
     with open(path, "rb") as raw:
@@ -274,7 +274,7 @@ def iter_documents(
     fmt: str | None = None,
     fields: Fields = Fields(),
     report: CorpusReport | None = None,
-    at: Position | None = None,
+    at: ReadProgress | None = None,
 ):
     """Stream the kept documents of a corpus as (doc_id, text, title, label), in reading order.
 
@@ -283,7 +283,7 @@ def iter_documents(
     """
     path, fmt = check_source(path, fmt)
     report = report if report is not None else CorpusReport(path=str(path), format=fmt)
-    at = at if at is not None else Position()
+    at = at if at is not None else ReadProgress()
     rules = _Rules(report)
     if fmt == "dir":
         records = _dir_records(path, fields, report, at)
@@ -329,7 +329,7 @@ def read_corpus(path, fmt: str | None = None, fields: Fields = Fields()) -> tupl
     return finish(corpus, labels, report), report
 
 
-def no_documents(report: CorpusReport) -> CorpusError:
+def empty_corpus_error(report: CorpusReport) -> CorpusError:
     """The error for a corpus that yields no document, saying what was skipped."""
     return CorpusError(f"no documents to index in {report.path}: " + "; ".join(report.lines()))
 
@@ -339,5 +339,5 @@ def finish(corpus: Corpus, labels: list, report: CorpusReport) -> Corpus:
     if any(label is not None for label in labels):
         corpus.labels = labels
     if not corpus.doc_ids:
-        raise no_documents(report)
+        raise empty_corpus_error(report)
     return corpus

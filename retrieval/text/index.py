@@ -230,7 +230,7 @@ class TextIndex(CodeIndex):
         if present:
             self._drop(present)
         X = self._transform_in_chunks(corpus.texts)
-        codes = self.searchable(self._encode_rows(X))
+        codes = self.faiss_codes(self._encode_rows(X))
         if present:  # the drop made a new, writable copy already: add to it rather than copy it again
             self.index_.add(codes, corpus.doc_ids)
         else:

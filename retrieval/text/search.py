@@ -79,7 +79,7 @@ def search_texts(index, texts: list, k: int, rerank: int, mode: str, alpha) -> l
     known[pending] = index.transform_.known_terms(X)
     rows = np.flatnonzero(known[pending])  # rows of X with a known term: a code each
     coded = pending[rows]
-    codes = index.searchable(index.encoder_.encode(X[rows] if len(rows) < len(pending) else X)) if len(rows) else None
+    codes = index.faiss_codes(index.encoder_.encode(X[rows] if len(rows) < len(pending) else X)) if len(rows) else None
     slot = {int(i): j for j, i in enumerate(coded)}
     alone = [
         i for i in coded.tolist() if (weights[i] >= 1 if i in weights else _codes_alone(index, int(known[i]), alpha))
@@ -198,7 +198,7 @@ def _semantic(index, X, known, k: int, rerank: int) -> list[HitList]:
         found = index.search_codes(codes, k)
     else:
         shortlist = max(int(rerank), k)
-        found = index._hits(rerank_hits(index, index.index_.search(index.searchable(codes), shortlist), X), k=k)
+        found = index._hits(rerank_hits(index, index.index_.search(index.faiss_codes(codes), shortlist), X), k=k)
     for row, hits in zip(rows, found):  # the codes' own score is the score, unless TF-IDF cosine re-ranked
         results[row].extend(hits if rerank else [hit._replace(semantic=hit.score) for hit in hits])
     return results

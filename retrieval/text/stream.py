@@ -19,11 +19,11 @@ from retrieval.text.corpus import (
     Corpus,
     CorpusReport,
     Fields,
-    Position,
+    ReadProgress,
     check_source,
+    empty_corpus_error,
     finish,
     iter_documents,
-    no_documents,
 )
 
 CHUNK = 10_000  # documents handed over at once by the second pass
@@ -55,14 +55,14 @@ class CorpusSource:
 
     def documents(self, on_progress: Progress | None = None) -> Iterator[tuple]:
         """One pass: (doc_id, text, title, label) per kept document, in reading order."""
-        report, at = CorpusReport(path=str(self.path), format=self.fmt), Position()
+        report, at = CorpusReport(path=str(self.path), format=self.fmt), ReadProgress()
         count = 0
         for count, document in enumerate(iter_documents(self.path, self.fmt, self.fields, report, at), start=1):
             if on_progress is not None and count % 1000 == 0:
                 on_progress(count, at.fraction)
             yield document
         if not count:
-            raise no_documents(report)
+            raise empty_corpus_error(report)
         if self._counted is not None and count != self._counted:
             raise CorpusError(
                 f"{self.path} changed while it was read: {self._counted} documents on the first "

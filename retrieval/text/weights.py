@@ -50,7 +50,7 @@ def _pools(index, texts, depth: int):
     X = index.features(texts)
     known = index.transform_.known_terms(X)
     coded = np.flatnonzero(known)
-    codes = index.searchable(index.encoder_.encode(X[coded])) if len(coded) else None
+    codes = index.faiss_codes(index.encoder_.encode(X[coded])) if len(coded) else None
     proposed = index.index_.search(codes, depth) if len(coded) else None
     slot = {int(row): j for j, row in enumerate(coded)}
     for i, text in enumerate(texts):

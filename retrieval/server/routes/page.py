@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, Response
 
 from retrieval.runtime.tfidf import TOKEN
 from retrieval.server.errors import ApiError
-from retrieval.server.state import Served, document_meta, headers_for, served
+from retrieval.server.state import ServedIndexes, document_meta, headers_for, served
 from retrieval.text.fusion import MODES
 from retrieval.text.query_mode import semantic_only
 
@@ -25,7 +25,7 @@ def _link(**params) -> str:
     return "/?" + urlencode({name: value for name, value in params.items() if value not in (None, "")})
 
 
-def _form(state: Served, q: str, index: str | None, mode: str) -> str:
+def _form(state: ServedIndexes, q: str, index: str | None, mode: str) -> str:
     choose = ""
     if len(state.indexes) > 1:
         options = "".join(
@@ -113,7 +113,9 @@ def _message(text: str, error: bool = False) -> str:
     return f'<p class="{kind}" role="{"alert" if error else "status"}">{escape(text)}</p>'
 
 
-def _results(state: Served, generation, q: str, like: str | None, k: int, index: str | None, mode: str | None) -> str:
+def _results(
+    state: ServedIndexes, generation, q: str, like: str | None, k: int, index: str | None, mode: str | None
+) -> str:
     """The body under the form; raises ApiError for a bad request."""
     state.check_k(k)
     if like is None and not q.strip():
@@ -161,7 +163,7 @@ async def page(
     k: str = Query(str(PAGE_K)),
     index: str | None = Query(None),
     mode: str | None = Query(None),
-    state: Served = Depends(served),
+    state: ServedIndexes = Depends(served),
 ):
     status, headers, about = 200, {}, ""
     mode = mode or None  # a bare "mode=" is no mode: the index's default

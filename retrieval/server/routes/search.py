@@ -20,7 +20,7 @@ from retrieval.server.schemas import (
     SearchResponse,
     SimilarResponse,
 )
-from retrieval.server.state import Served, document_meta, headers_for, served
+from retrieval.server.state import ServedIndexes, document_meta, headers_for, served
 
 router = APIRouter(tags=["search"])
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 413, 414, 415, 431)}
@@ -42,7 +42,7 @@ async def search(
     mode: Mode | None = ModeParam,
     alpha: float | None = AlphaParam,
     index: str | None = IndexParam,
-    state: Served = Depends(served),
+    state: ServedIndexes = Depends(served),
 ):
     """The documents most similar to the text ``q``, best first, and the mode that answered."""
     state.check_query(q, limit=state.get_query_bytes)
@@ -55,7 +55,7 @@ async def search(
 
 
 @router.post("/search", response_model=BatchResponse, responses=ERRORS, openapi_extra=BATCH_BODY)
-async def search_batch(request: Request, state: Served = Depends(served)):
+async def search_batch(request: Request, state: ServedIndexes = Depends(served)):
     """Several queries, encoded as one batch: ``{"queries": [...], "k": 10}`` (and optionally ``mode``, ``alpha``)."""
     payload = await parse_batch(
         request, state.config.max_body_bytes, state.config.max_batch, state.config.max_query_bytes
@@ -93,7 +93,7 @@ async def similar(
     mode: Mode | None = ModeParam,
     alpha: float | None = AlphaParam,
     index: str | None = IndexParam,
-    state: Served = Depends(served),
+    state: ServedIndexes = Depends(served),
 ):
     """The documents most similar to the indexed document ``doc_id``, which is left out, and the mode that answered."""
     state.check_k(k)
@@ -107,7 +107,7 @@ async def similar(
 
 
 @router.get("/documents/{doc_id:path}", response_model=DocumentResponse, responses=ERRORS)
-async def document(doc_id: str, index: str | None = IndexParam, state: Served = Depends(served)):
+async def document(doc_id: str, index: str | None = IndexParam, state: ServedIndexes = Depends(served)):
     """What the index keeps of a document: its title, label and snippet."""
     live, generation = state.generation(index)
     meta = document_meta(generation, doc_id)
