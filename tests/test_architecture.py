@@ -26,6 +26,7 @@ PACKAGES = (
     "retrieval.text",
     "retrieval.images",
     "retrieval.evaluation",
+    "retrieval.demos",
     "retrieval.server",
     "retrieval.spark",
     "retrieval.cli",

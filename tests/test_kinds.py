@@ -298,7 +298,7 @@ def test_compare_kinds_from_the_cli_for_text_and_images(bundle_dir, queries_file
 
 
 def test_surface_demo_scores_both_embeddings_and_draws_them(tmp_path, monkeypatch):
-    from retrieval.evaluation import surface
+    from retrieval.demos import surface
 
     result = surface.surface_demo(n=300, epochs=3)
     assert result["X"].shape == (300, 3) and result["pca"].shape == result["autoencoder"].shape == (300, 2)

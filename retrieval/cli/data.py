@@ -70,8 +70,8 @@ def demo_surface(
 ):
     """Reduce a noisy S-shaped surface from 3-D to 2-D: a 2-unit autoencoder beside PCA, scored and drawn."""
     from retrieval.cli import display
+    from retrieval.demos.surface import surface_demo
     from retrieval.evaluation import plots
-    from retrieval.evaluation.surface import surface_demo
 
     if epochs <= 0:
         raise RetrievalError(f"--epochs must be a positive whole number; got {epochs}")

@@ -1,0 +1,2 @@
+"""Demonstrations for learning autoencoders (not part of the search library): ``surface``, the lecture's
+dimensionality-reduction demo."""
