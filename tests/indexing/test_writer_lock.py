@@ -15,7 +15,7 @@ from conftest import make_corpus, run_cli, write_jsonl
 
 from indexing import IndexingError, writer_lock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HOLD = (
     "import sys, time; from indexing.lock import writer_lock\n"
     "with writer_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(float(sys.argv[2]))\n"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SWEEP = Path(__file__).resolve().parents[1] / "bench" / "sweep.py"
+SWEEP = Path(__file__).resolve().parents[2] / "bench" / "sweep.py"
 
 
 @pytest.fixture(scope="module")

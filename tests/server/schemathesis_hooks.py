@@ -1,6 +1,6 @@
 """What the OpenAPI schema cannot say, told to schemathesis: which values go together (``SCHEMATHESIS_HOOKS``).
 
-Each rule is in the parameters' descriptions and refused with a 400 naming it (tests/test_server.py checks
+Each rule is in the parameters' descriptions and refused with a 400 naming it (tests/server/test_server.py checks
 each): ``rerank`` re-orders the codes' candidates, so it goes with semantic mode; ``alpha`` weighs the codes
 against BM25, so it goes with hybrid mode. Cases that break them are left out of the generated ones.
 """

@@ -329,5 +329,5 @@ def test_a_source_checkout_keeps_its_datasets_in_its_own_data_directory(monkeypa
     from pathlib import Path
 
     monkeypatch.delenv(datasets.ENV_DATA_DIR, raising=False)
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     assert datasets.data_dir() == checkout / "data"
