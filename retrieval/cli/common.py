@@ -24,19 +24,23 @@ def user_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from rich.markup import escape  # a message may hold [brackets] (a TOML table): text, not a style
+
         from retrieval.cli import display
 
         try:
             return command(*args, **kwargs)
         except (RetrievalError, IndexingError, NotFittedError) as error:
-            display.err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            display.err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True, highlight=False)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             display.err.print("interrupted: nothing was written; any previous index is unchanged")
             raise typer.Exit(130) from None
         except OSError as error:
             where = f" {error.filename}" if error.filename else ""
-            display.err.print(f"[bold red]error:[/] {error.strerror or error}:{where}", markup=True)
+            display.err.print(
+                f"[bold red]error:[/] {escape(str(error.strerror or error))}:{escape(where)}", markup=True
+            )
             raise typer.Exit(1) from None
 
     return wrapper

@@ -39,6 +39,7 @@ from retrieval.cli.common import (
     train_options,
     user_errors,
 )
+from retrieval.cli.config import config_app
 from retrieval.cli.data import data_app, demo_app
 from retrieval.cli.images import images_app
 from retrieval.cli.querying import AlphaOpt, ModeOpt
@@ -56,6 +57,7 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(images_app, name="images")
 app.add_typer(demo_app, name="demo")
+app.add_typer(config_app, name="config")
 app.command()(serve)
 app.command("index")(index_codes)
 
@@ -65,6 +67,20 @@ def _split_ints(value: str, name: str) -> tuple[int, ...]:
         return tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
         raise RetrievalError(f"{name} must be comma-separated whole numbers like 500,250,125; got {value!r}") from None
+
+
+def _file_config(path: Path | None):
+    """The BuildConfig of the TOML file at ``path`` (the defaults where it is silent, or with no file)."""
+    from retrieval.config import BuildConfig
+    from retrieval.config.toml import read_toml
+
+    if path is None:
+        return BuildConfig()
+    settings = read_toml(path, BuildConfig)
+    sections = {name: value for name, value in settings.items() if isinstance(value, dict)}
+    config = BuildConfig().override(metric=settings.get("metric"), **sections)
+    tops = {name: value for name, value in settings.items() if not isinstance(value, dict) and name != "metric"}
+    return dataclasses.replace(config, **tops) if tops else config
 
 
 def _code_flags(codes, bits, code_size):
@@ -317,15 +333,22 @@ def build(
     ] = True,
     wait: WaitOpt = 0.0,
     json_out: JsonOpt = False,
+    config_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--config",
+            help="A TOML file of build settings (as `retrieval config show DIR` prints them); flags given on the "
+            "command line win over it. The manifest records the config the build used.",
+        ),
+    ] = None,
 ):
     """Build an index from CORPUS into --out."""
     from retrieval.cli import display
-    from retrieval.config import BuildConfig
     from retrieval.evaluation.validation import validate as validate_codes
     from retrieval.text.index import TextIndex
 
     codes, code_size = _code_flags(codes, bits, code_size)
-    config = BuildConfig().override(
+    config = _file_config(config_file).override(  # the flags given win over the file
         tfidf=dict(
             max_features=max_features, min_df=min_df, max_df=max_df, stop_words=stop_words, sublinear_tf=sublinear_tf
         ),
