@@ -218,3 +218,11 @@ def test_the_memory_budget_from_the_command_line(tmp_path, corpus_file, monkeypa
     result = run_cli("build", corpus_file, "--out", tmp_path / "x", *TINY_FLAGS, "--index", "ivfpq")
     assert result.exit_code == 1 and "needs at least 9,984 documents; it has 100" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_config_names_the_index_types_indexing_builds():
+    # the config restates them rather than import indexing.ann, which would load FAISS for `retrieval --help`
+    from indexing.ann import KINDS
+    from retrieval.config.checks import INDEX_KINDS
+
+    assert INDEX_KINDS == KINDS
