@@ -54,7 +54,7 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if self.stamp is not None:
-            send = _stamped(send, self.stamp(scope))
+            send = _stamped(send, lambda: self.stamp(scope))
         refused = scope.get("state", {}).get("refused")
         if refused:
             return await error_response(*refused)(scope, receive, send)
@@ -77,13 +77,16 @@ class Guard:
         return await self.app(scope, receive, send)
 
 
-def _stamped(send, headers: list[tuple[bytes, bytes]]):
-    """``send`` that adds ``headers`` to a response's start unless the route set them."""
+def _stamped(send, headers):
+    """``send`` that adds ``headers()`` to a response's start unless the route set them; called only then, so a
+    search, whose route sets them, pays nothing for it."""
 
     async def stamping(message):
         if message["type"] == "http.response.start":
             present = {name.lower() for name, _ in message.get("headers", [])}
-            extra = [(name, value) for name, value in headers if name not in present]
+            if b"x-index-generation" in present:
+                return await send(message)
+            extra = [(name, value) for name, value in headers() if name not in present]
             if extra:
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
         await send(message)

@@ -21,10 +21,12 @@ def indexes(bundle_dir):
     return load_indexes({"default": bundle_dir, "second": bundle_dir})
 
 
+CLIENT_CONFIG = ServeConfig(max_k=20, max_query_bytes=1000, max_batch=4, max_rerank=50)
+
+
 @pytest.fixture(scope="module")
 def client(indexes):
-    config = ServeConfig(max_k=20, max_query_bytes=1000, max_batch=4, max_rerank=50)
-    with TestClient(create_app(indexes, config, watch=False)) as client:
+    with TestClient(create_app(indexes, CLIENT_CONFIG, watch=False)) as client:
         yield client
 
 

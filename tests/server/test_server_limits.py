@@ -8,6 +8,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from test_server import CLIENT_CONFIG as CONFIG  # the client fixture's limits
 from test_server import KEY, client, indexes, keyed  # noqa: F401 (fixtures)
 
 from retrieval.config import ServeConfig
@@ -16,7 +17,6 @@ from retrieval.server.body import MAX_DEPTH, structure_limit
 from retrieval.server.state import NONBLANK
 
 JSON = {"Content-Type": "application/json"}
-CONFIG = ServeConfig(max_k=20, max_query_bytes=1000, max_batch=4, max_rerank=50)  # test_server.py's client's
 
 
 def test_a_body_of_many_tiny_items_is_refused_before_parsing(client):
